@@ -1,0 +1,29 @@
+import type { ModelConfig } from '../config/model-config.js';
+import type {
+  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata,
+  ModelStatistics, ServerMetadata,
+} from '../types/inference.js';
+
+/**
+ * The one surface both front ends call. Front ends decode their protocol into these
+ * calls and encode the results (or the thrown OspreyError) back; they know nothing
+ * of batching, workers or versions. Methods throw OspreyError subclasses.
+ */
+export interface DataPlane {
+  isLive(): boolean;
+  isReady(): boolean;
+  serverMetadata(): ServerMetadata;
+  /** False for an unknown model or a version that is not READY; never throws. */
+  modelReady(name: string, version: string): boolean;
+  modelMetadata(name: string, version: string): ModelMetadata;
+  modelConfig(name: string, version: string): Readonly<ModelConfig>;
+  /** name '' = every model; version '' = every loaded version. */
+  modelStatistics(name: string, version: string): ModelStatistics[];
+  infer(request: InferenceRequest): Promise<InferenceResponse>;
+  repositoryIndex(readyOnly: boolean): ModelIndexEntry[];
+  loadModel(name: string, options: LoadOptions): Promise<void>;
+  unloadModel(name: string, unloadDependents: boolean): Promise<void>;
+  /** Triton's logging extension: current settings, and an update that returns them. */
+  logSettings(): Record<string, boolean | number | string>;
+  updateLogSettings(settings: Record<string, boolean | number | string>): Record<string, boolean | number | string>;
+}

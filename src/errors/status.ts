@@ -1,0 +1,27 @@
+import type { ErrorCode } from './errors.js';
+
+/** Error code -> HTTP status (Triton's http_server.cc, plus 413/504 for our limits). */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  INVALID_ARG: 400,
+  NOT_FOUND: 404,
+  UNAVAILABLE: 503,
+  UNSUPPORTED: 400,
+  ALREADY_EXISTS: 409,
+  CANCELLED: 499,
+  DEADLINE_EXCEEDED: 504,
+  PAYLOAD_TOO_LARGE: 413,
+  INTERNAL: 500,
+});
+
+/** Error code -> gRPC status code number (grpc-js `status` enum values). */
+export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  INVALID_ARG: 3, // INVALID_ARGUMENT
+  NOT_FOUND: 5, // NOT_FOUND
+  UNAVAILABLE: 14, // UNAVAILABLE
+  UNSUPPORTED: 12, // UNIMPLEMENTED
+  ALREADY_EXISTS: 6, // ALREADY_EXISTS
+  CANCELLED: 1, // CANCELLED
+  DEADLINE_EXCEEDED: 4, // DEADLINE_EXCEEDED
+  PAYLOAD_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
+  INTERNAL: 13, // INTERNAL
+});

@@ -1,0 +1,89 @@
+import type { DataType, Params, Tensor } from './tensor.js';
+
+export interface RequestedOutput {
+  name: string;
+  /** Output parameters, e.g. `classification: k`, `binary_data: true`. */
+  parameters?: Params;
+}
+
+/** What every front end decodes into and the data plane consumes. */
+export interface InferenceRequest {
+  modelName: string;
+  /** '' means "the version the policy serves". Decimal digits otherwise. */
+  modelVersion: string;
+  id: string;
+  parameters: Params;
+  inputs: Tensor[];
+  /** undefined: every output of the model. */
+  outputs?: RequestedOutput[];
+  /** Absolute deadline in `performance.now()` milliseconds; Infinity when none. */
+  deadline: number;
+  /** Aborted when the client disconnects or cancels. */
+  signal?: AbortSignal;
+}
+
+export interface InferenceResponse {
+  modelName: string;
+  modelVersion: string;
+  id: string;
+  parameters?: Params;
+  /** In the order requested (or model order when no outputs were requested). */
+  outputs: Tensor[];
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+export interface ServerMetadata {
+  name: string;
+  version: string;
+  extensions: string[];
+}
+
+export type ModelState = 'UNKNOWN' | 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
+
+export interface ModelIndexEntry {
+  name: string;
+  version?: string;
+  state: ModelState;
+  reason?: string;
+}
+
+export interface StatDuration { count: number; ns: number }
+
+/** Triton's statistics extension, one entry per model version (JSON field names). */
+export interface ModelStatistics {
+  name: string;
+  version: string;
+  last_inference: number;
+  inference_count: number;
+  execution_count: number;
+  inference_stats: {
+    success: StatDuration; fail: StatDuration; queue: StatDuration;
+    compute_input: StatDuration; compute_infer: StatDuration; compute_output: StatDuration;
+    cache_hit: StatDuration; cache_miss: StatDuration;
+  };
+  batch_stats: Array<{
+    batch_size: number;
+    compute_input: StatDuration; compute_infer: StatDuration; compute_output: StatDuration;
+  }>;
+  memory_usage: Array<{ type: string; id: number; byte_size: number }>;
+}
+
+export interface LoadOptions {
+  /** JSON text of a ModelConfig that replaces config.pbtxt. */
+  config?: string;
+  /** `file:<version>/<name>` contents, keyed without the `file:` prefix. */
+  files?: Map<string, Uint8Array>;
+}
