@@ -1,0 +1,180 @@
+/**
+ * Triton's raw tensor layout <-> JS values. Shared by the JSON codec (HTTP) and
+ * the typed-`contents` codec (gRPC); both protocols' raw forms already are this
+ * layout and pass through untouched.
+ */
+import { InvalidArgument } from '../errors/errors.js';
+import { type DataType, ELEMENT_SIZE, elementCount } from '../types/tensor.js';
+
+export type ScalarValue = number | boolean | string | bigint;
+
+const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
+  INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
+};
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8');
+
+/** Split a raw BYTES tensor into element views; throws when a length prefix runs past the end. */
+export function splitBytes(raw: Uint8Array, name: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let off = 0;
+  while (off < raw.byteLength) {
+    if (off + 4 > raw.byteLength) {
+      throw new InvalidArgument(`incomplete string length for inference input '${name}', expecting 4 bytes but only ${raw.byteLength - off} bytes available`);
+    }
+    const len = view.getUint32(off, true);
+    off += 4;
+    if (off + len > raw.byteLength) {
+      throw new InvalidArgument(`incomplete string data for inference input '${name}', expecting string of length ${len} but only ${raw.byteLength - off} bytes available`);
+    }
+    out.push(raw.subarray(off, off + len));
+    off += len;
+  }
+  return out;
+}
+
+/** Length-prefix BYTES elements into one raw buffer. */
+export function joinBytes(elements: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const e of elements) total += 4 + e.byteLength;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let off = 0;
+  for (const e of elements) {
+    view.setUint32(off, e.byteLength, true);
+    out.set(e, off + 4);
+    off += 4 + e.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Check that raw data matches the shape: exact byte size for fixed-size types,
+ * exact element count for BYTES. Messages follow Triton's wording.
+ */
+export function checkRawSize(datatype: DataType, shape: readonly number[], raw: Uint8Array, name: string): void {
+  const count = elementCount(shape);
+  if (datatype === 'BYTES') {
+    const n = splitBytes(raw, name).length;
+    if (n !== count) {
+      throw new InvalidArgument(`expected ${count} string elements for inference input '${name}', got ${n}`);
+    }
+    return;
+  }
+  const expected = count * ELEMENT_SIZE[datatype];
+  if (raw.byteLength !== expected) {
+    throw new InvalidArgument(`unexpected total byte size ${raw.byteLength} for input '${name}', expecting ${expected}`);
+  }
+}
+
+function badValue(datatype: DataType, name: string, v: unknown): InvalidArgument {
+  return new InvalidArgument(`unable to parse 'data': expected ${datatype} value for input '${name}', got ${JSON.stringify(v) ?? typeof v}`);
+}
+
+function toBigInt(datatype: DataType, name: string, v: unknown, signed: boolean): bigint {
+  let b: bigint;
+  if (typeof v === 'bigint') b = v;
+  else if (typeof v === 'number' && Number.isInteger(v)) b = BigInt(v);
+  else if (typeof v === 'string' && /^-?\d+$/.test(v)) b = BigInt(v);
+  else throw badValue(datatype, name, v);
+  const ok = signed ? b >= -(2n ** 63n) && b < 2n ** 63n : b >= 0n && b < 2n ** 64n;
+  if (!ok) throw badValue(datatype, name, v);
+  return b;
+}
+
+/** Flat JS values (from JSON or gRPC typed contents) -> raw layout. */
+export function encodeValues(datatype: DataType, values: readonly unknown[], name: string): Uint8Array {
+  const n = values.length;
+  if (datatype === 'BYTES') {
+    const parts: Uint8Array[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === 'string') parts[i] = utf8.encode(v);
+      else if (v instanceof Uint8Array) parts[i] = v;
+      else throw badValue(datatype, name, v);
+    }
+    return joinBytes(parts);
+  }
+  if (datatype === 'FP16' || datatype === 'BF16') {
+    throw new InvalidArgument(`datatype ${datatype} of input '${name}' is not supported in JSON; send it as binary data`);
+  }
+  const out = new Uint8Array(n * ELEMENT_SIZE[datatype]);
+  const view = new DataView(out.buffer);
+  const range = INT_RANGE[datatype];
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    switch (datatype) {
+      case 'BOOL':
+        if (typeof v === 'boolean') out[i] = v ? 1 : 0;
+        else if (v === 0 || v === 1) out[i] = v;
+        else throw badValue(datatype, name, v);
+        break;
+      case 'FP32': case 'FP64':
+        if (typeof v !== 'number') throw badValue(datatype, name, v);
+        if (datatype === 'FP32') view.setFloat32(i * 4, v, true); else view.setFloat64(i * 8, v, true);
+        break;
+      case 'INT64': view.setBigInt64(i * 8, toBigInt(datatype, name, v, true), true); break;
+      case 'UINT64': view.setBigUint64(i * 8, toBigInt(datatype, name, v, false), true); break;
+      default: {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < range![0] || v > range![1]) throw badValue(datatype, name, v);
+        switch (datatype) {
+          case 'INT8': view.setInt8(i, v); break;
+          case 'INT16': view.setInt16(i * 2, v, true); break;
+          case 'INT32': view.setInt32(i * 4, v, true); break;
+          case 'UINT8': view.setUint8(i, v); break;
+          case 'UINT16': view.setUint16(i * 2, v, true); break;
+          case 'UINT32': view.setUint32(i * 4, v, true); break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Raw layout -> flat JS values. INT64/UINT64 come back as numbers when exact, else
+ * bigint (the JSON encoder writes them as integer literals). BYTES come back as
+ * UTF-8 strings. FP16/BF16 decode to numbers (used by classification only).
+ */
+export function decodeValues(datatype: DataType, raw: Uint8Array, name = ''): ScalarValue[] {
+  if (datatype === 'BYTES') return splitBytes(raw, name).map((e) => utf8Decoder.decode(e));
+  const size = ELEMENT_SIZE[datatype];
+  const n = Math.floor(raw.byteLength / size);
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: ScalarValue[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * size;
+    switch (datatype) {
+      case 'BOOL': out[i] = raw[o] !== 0; break;
+      case 'UINT8': out[i] = raw[o]!; break;
+      case 'INT8': out[i] = view.getInt8(o); break;
+      case 'UINT16': out[i] = view.getUint16(o, true); break;
+      case 'INT16': out[i] = view.getInt16(o, true); break;
+      case 'UINT32': out[i] = view.getUint32(o, true); break;
+      case 'INT32': out[i] = view.getInt32(o, true); break;
+      case 'FP32': out[i] = view.getFloat32(o, true); break;
+      case 'FP64': out[i] = view.getFloat64(o, true); break;
+      case 'INT64': { const b = view.getBigInt64(o, true); out[i] = safe(b); break; }
+      case 'UINT64': { const b = view.getBigUint64(o, true); out[i] = safe(b); break; }
+      case 'FP16': out[i] = fp16ToNumber(view.getUint16(o, true)); break;
+      case 'BF16': { const f = new DataView(new ArrayBuffer(4)); f.setUint32(0, view.getUint16(o, true) << 16); out[i] = f.getFloat32(0); break; }
+    }
+  }
+  return out;
+}
+
+function safe(b: bigint): number | bigint {
+  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+}
+
+function fp16ToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}

@@ -1,0 +1,167 @@
+/**
+ * The data plane: the one implementation of `DataPlane` both front ends call.
+ * Resolves the serving version, validates the request against its config, queues
+ * it on that version's batcher and shapes the response.
+ */
+import { wireDataType } from '../config/datatypes.js';
+import type { ModelConfig } from '../config/model-config.js';
+import { DeadlineExceeded, InvalidArgument, ModelNotFound, Unavailable } from '../errors/errors.js';
+import type { ModelRegistry } from '../registry/registry.js';
+import type { ModelVersion } from '../registry/model-version.js';
+import type { RepositoryManager } from '../repository/manager.js';
+import type { LogControl, LogSettingValue } from '../obs/logger.js';
+import type {
+  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ModelStatistics,
+  ServerMetadata, TensorMetadata,
+} from '../types/inference.js';
+import type { Params, Tensor } from '../types/tensor.js';
+import type { DataPlane } from './api.js';
+import { classify } from './classify.js';
+import { prepare } from './validate.js';
+
+export const EXTENSIONS = Object.freeze([
+  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
+]);
+
+export interface DataPlaneOptions {
+  registry: ModelRegistry;
+  manager: RepositoryManager;
+  logs: LogControl;
+  strictReadiness: boolean;
+  version: string;
+}
+
+function numberParam(params: Params, key: string): number {
+  const v = params[key];
+  if (v === undefined) return 0;
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new InvalidArgument(`parameter '${key}' must be a non-negative integer`);
+  return n;
+}
+
+function tensorMetadata(cfg: Readonly<ModelConfig>, io: ReadonlyArray<{ name: string; data_type: ModelConfig['input'][number]['data_type']; dims: number[] }>): TensorMetadata[] {
+  return io.map((t) => ({
+    name: t.name,
+    datatype: wireDataType(t.data_type) as TensorMetadata['datatype'],
+    shape: cfg.max_batch_size > 0 ? [-1, ...t.dims] : t.dims.slice(),
+  }));
+}
+
+export class ServingDataPlane implements DataPlane {
+  readonly #o: DataPlaneOptions;
+  #live = true;
+  #accepting = true;
+  #serverMetadata: ServerMetadata;
+
+  constructor(o: DataPlaneOptions) {
+    this.#o = o;
+    this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
+  }
+
+  /** Shutdown begins: report not live/ready and refuse new requests. */
+  stopAccepting(): void {
+    this.#accepting = false;
+    this.#live = false;
+  }
+
+  isLive(): boolean { return this.#live; }
+
+  isReady(): boolean {
+    if (!this.#accepting) return false;
+    return this.#o.strictReadiness ? this.#o.registry.allReady() : true;
+  }
+
+  serverMetadata(): ServerMetadata { return this.#serverMetadata; }
+
+  modelReady(name: string, version: string): boolean {
+    try {
+      return this.#o.registry.resolve(name, version).state === 'READY';
+    } catch {
+      return false;
+    }
+  }
+
+  modelMetadata(name: string, version: string): ModelMetadata {
+    const v = this.#o.registry.resolve(name, version);
+    const cfg = v.config;
+    return {
+      name,
+      versions: this.#o.registry.versions(name).map((x) => x.versionString).reverse(),
+      platform: 'onnxruntime_onnx',
+      inputs: tensorMetadata(cfg, cfg.input),
+      outputs: tensorMetadata(cfg, cfg.output),
+    };
+  }
+
+  modelConfig(name: string, version: string): Readonly<ModelConfig> {
+    return this.#o.registry.resolve(name, version).config;
+  }
+
+  modelStatistics(name: string, version: string): ModelStatistics[] {
+    const names = name === '' ? this.#o.registry.modelNames() : [name];
+    const out: ModelStatistics[] = [];
+    for (const n of names) {
+      let versions: ModelVersion[];
+      if (version === '') {
+        versions = this.#o.registry.versions(n).reverse();
+        if (name !== '' && versions.length === 0) throw new ModelNotFound(n);
+      } else {
+        versions = [this.#o.registry.resolve(n, version)];
+      }
+      for (const v of versions) out.push(v.stats.snapshot(n, v.versionString));
+    }
+    return out;
+  }
+
+  async infer(req: InferenceRequest): Promise<InferenceResponse> {
+    if (!this.#accepting) throw new Unavailable('Server is shutting down');
+    const start = performance.now();
+    const v = this.#o.registry.resolve(req.modelName, req.modelVersion);
+    try {
+      if (req.deadline <= start) throw new DeadlineExceeded();
+      const p = prepare(v.config, req);
+      const priority = numberParam(req.parameters, 'priority');
+      const timeoutUs = numberParam(req.parameters, 'timeout');
+      const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
+      const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
+      v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
+      return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
+    } catch (err) {
+      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6));
+      throw err;
+    }
+  }
+
+  /** Apply `classification` where requested; outputs arrive in requested order. */
+  #shapeOutputs(v: ModelVersion, requested: ReadonlyArray<{ name: string; parameters?: Params }>, outputs: Tensor[]): Tensor[] {
+    for (let i = 0; i < requested.length; i++) {
+      const k = requested[i]!.parameters?.classification;
+      if (k === undefined) continue;
+      const t = outputs[i]!;
+      outputs[i] = classify(t, Number(k), v.config.max_batch_size > 0, v.labels.get(t.name));
+    }
+    return outputs;
+  }
+
+  repositoryIndex(readyOnly: boolean): ModelIndexEntry[] {
+    return this.#o.manager.index(readyOnly);
+  }
+
+  loadModel(name: string, options: LoadOptions): Promise<void> {
+    return this.#o.manager.load(name, options);
+  }
+
+  unloadModel(name: string, _unloadDependents: boolean): Promise<void> {
+    // No ensembles yet, so a model has no dependents to unload with it.
+    return this.#o.manager.unload(name);
+  }
+
+  logSettings(): Record<string, LogSettingValue> {
+    return { ...this.#o.logs.settings };
+  }
+
+  updateLogSettings(settings: Record<string, LogSettingValue>): Record<string, LogSettingValue> {
+    return { ...this.#o.logs.update(settings) };
+  }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * CLI entry: `osprey [tritonserver flags]`. Parses and validates flags once,
+ * starts the server, and shuts it down cleanly on SIGINT/SIGTERM, giving up after
+ * --exit-timeout-secs.
+ */
+import { fileURLToPath } from 'node:url';
+import { CliError, parseArgs, usageText } from './config/cli.js';
+import { startServer } from './server.js';
+
+const DEFAULT_REPOSITORY = fileURLToPath(new URL('../../model-repository/', import.meta.url));
+
+async function main(): Promise<void> {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`osprey: ${err.message}\nRun 'osprey --help' for the list of options.\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (opts.help) {
+    process.stdout.write(usageText());
+    return;
+  }
+  if (opts.modelRepositories.length === 0) opts = Object.freeze({ ...opts, modelRepositories: [DEFAULT_REPOSITORY] });
+  const server = await startServer(opts);
+  let signalled = false;
+  const stop = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    server.logger.info({ signal, exitTimeoutSecs: opts.exitTimeoutSecs }, 'shutting down');
+    const force = setTimeout(() => {
+      server.logger.error('exit timeout reached with requests still in flight; exiting');
+      process.exit(1);
+    }, opts.exitTimeoutSecs * 1000);
+    force.unref();
+    server.shutdown().then(() => process.exit(0), (err) => {
+      server.logger.error({ err }, 'error during shutdown');
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`osprey: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

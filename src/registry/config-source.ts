@@ -1,0 +1,60 @@
+/**
+ * Where a model's config comes from for one load: config.pbtxt in its folder, or
+ * the load API's JSON `config` override (with `file:` contents written to a private
+ * folder, as Triton does). Parsed once per load; completed per version against
+ * that version's ONNX signature.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize, sep } from 'node:path';
+import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
+import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
+import { buildModelConfig } from '../config/normalize.js';
+import { InvalidArgument } from '../errors/errors.js';
+import { readOptional } from '../repository/scan.js';
+import type { LoadOptions } from '../types/inference.js';
+
+export interface ConfigSource {
+  /** Folder holding the version folders (a private copy when files were uploaded). */
+  dir: string;
+  partial: PartialModelConfig;
+  text: string | undefined;
+  path: string | undefined;
+  json: string | undefined;
+  /** Changes whenever the config does: a changed config reloads every version. */
+  stamp: string;
+}
+
+async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8Array>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), `osprey-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
+  for (const [rel, bytes] of files) {
+    const clean = normalize(rel);
+    if (clean.startsWith('..') || clean.startsWith(sep)) throw new InvalidArgument(`invalid file path '${rel}' in load request for model '${name}'`);
+    const path = join(root, clean);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, bytes);
+  }
+  return root;
+}
+
+export async function readConfigSource(name: string, dir: string, options?: LoadOptions): Promise<ConfigSource> {
+  if (options?.files !== undefined && options.files.size > 0 && options.config === undefined) {
+    throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
+  }
+  if (options?.config !== undefined) {
+    const partial = fromJsonConfig(options.config);
+    const folder = options.files !== undefined && options.files.size > 0 ? await writeUploadedFiles(name, options.files) : dir;
+    const stamp = createHash('sha1').update(options.config).update(folder).digest('hex');
+    return { dir: folder, partial, text: undefined, path: undefined, json: options.config, stamp };
+  }
+  const path = join(dir, 'config.pbtxt');
+  const text = await readOptional(path);
+  const partial = text === undefined ? {} : fromPbtxt(text, path);
+  const stamp = createHash('sha1').update(text ?? '').digest('hex');
+  return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, stamp };
+}
+
+export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo): Readonly<ModelConfig> {
+  return buildModelConfig({ modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx });
+}

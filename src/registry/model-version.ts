@@ -1,0 +1,90 @@
+/**
+ * One loaded version of one model: its frozen config, its sessions on the worker
+ * threads, its batcher and its statistics. The registry owns the lifecycle
+ * (LOADING -> READY -> UNLOADING -> gone); this class only serves and retires.
+ */
+import { Batcher } from '../batching/batcher.js';
+import type { ModelConfig } from '../config/model-config.js';
+import type { PreparedRequest } from '../dataplane/validate.js';
+import { Unavailable } from '../errors/errors.js';
+import { PendingInfer, type PendingResult } from '../executor/pending.js';
+import type { WorkerPool } from '../executor/pool.js';
+import { assembleInputs, batchOutputNames, splitOutputs } from '../executor/run-batch.js';
+import type { ModelState } from '../types/inference.js';
+import type { SessionSpec } from '../worker/protocol.js';
+import { VersionStats } from './stats.js';
+
+export class ModelVersion {
+  readonly name: string;
+  readonly version: number;
+  readonly versionString: string;
+  readonly config: Readonly<ModelConfig>;
+  readonly spec: SessionSpec;
+  /** Worker threads holding a session of this version (one instance each). */
+  readonly threads: readonly number[];
+  /** Labels per output name, from `label_filename`. */
+  readonly labels: ReadonlyMap<string, readonly string[]>;
+  readonly stats = new VersionStats();
+  readonly batcher: Batcher<PendingInfer, PendingResult>;
+  state: ModelState = 'LOADING';
+  reason = '';
+  /** Seconds from load start to READY (nv_model_load_duration_secs). */
+  loadSeconds = 0;
+  readonly #pool: WorkerPool;
+  /** EWMA of batch run time, for deadline feasibility in the batcher. */
+  #runMs = 0;
+
+  constructor(
+    name: string, version: number, config: Readonly<ModelConfig>, spec: SessionSpec,
+    threads: readonly number[], labels: ReadonlyMap<string, readonly string[]>, pool: WorkerPool,
+  ) {
+    this.name = name;
+    this.version = version;
+    this.versionString = String(version);
+    this.config = config;
+    this.spec = spec;
+    this.threads = threads;
+    this.labels = labels;
+    this.#pool = pool;
+    this.batcher = new Batcher<PendingInfer, PendingResult>({
+      maxBatchSize: config.max_batch_size,
+      dynamic: config.dynamic_batching,
+      instances: threads.length,
+      expectedRunMs: () => this.#runMs,
+    }, (batch) => this.#run(batch));
+  }
+
+  /** Queue a validated request; resolves with its outputs. */
+  submit(p: PreparedRequest, priority: number, timeoutUs: number, deadline: number, signal: AbortSignal | undefined): Promise<PendingResult> {
+    // LOADING is allowed: warmup requests run before the version is marked READY.
+    if (this.state === 'UNLOADING' || this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
+    const item = new PendingInfer(p.inputs, p.outputs, p.batchSize, p.shapeKey, priority, timeoutUs, deadline, signal);
+    this.batcher.enqueue(item);
+    return item.promise;
+  }
+
+  #leastLoaded(): number {
+    let best = this.threads[0]!;
+    for (const t of this.threads) if (this.#pool.load(t) < this.#pool.load(best)) best = t;
+    return best;
+  }
+
+  async #run(batch: PendingInfer[]): Promise<PendingResult[]> {
+    const startedAt = performance.now();
+    const inputs = assembleInputs(this.config, batch);
+    const names = batchOutputNames(this.config, batch);
+    const r = await this.#pool.run(this.#leastLoaded(), this.spec, inputs, names);
+    const rows = this.config.max_batch_size > 0 ? batch.reduce((n, p) => n + p.batchSize, 0) : 1;
+    this.stats.recordExecution(rows, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
+    const ms = performance.now() - startedAt;
+    this.#runMs = this.#runMs === 0 ? ms : this.#runMs * 0.8 + ms * 0.2;
+    return splitOutputs(this.config, batch, r.outputs, r.timing, startedAt);
+  }
+
+  /** Stop taking requests, finish what is queued or running, release the sessions. */
+  async retire(): Promise<void> {
+    this.state = 'UNLOADING';
+    await this.batcher.drain();
+    await this.#pool.unloadOn(this.threads, this.spec.key);
+  }
+}

@@ -1,0 +1,45 @@
+/** ONNX Runtime session options from a model config (Triton's onnxruntime backend keys). */
+import type { ModelConfig } from '../config/model-config.js';
+import { InvalidArgument } from '../errors/errors.js';
+import type { SessionSettings } from '../worker/protocol.js';
+
+function intParam(cfg: Readonly<ModelConfig>, key: string, fallback: number): number {
+  const v = cfg.parameters[key]?.string_value;
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgument(`model '${cfg.name}': parameter '${key}' must be a non-negative integer, got '${v}'`);
+  return n === 0 ? fallback : n;
+}
+
+function boolParam(cfg: Readonly<ModelConfig>, key: string, fallback: boolean): boolean {
+  const v = cfg.parameters[key]?.string_value;
+  if (v === undefined) return fallback;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new InvalidArgument(`model '${cfg.name}': parameter '${key}' must be true/false or 1/0, got '${v}'`);
+}
+
+/**
+ * Triton's onnxruntime backend: `optimization { graph { level } }` is -1 for basic,
+ * 1 for extended, and anything else (0, the default) for all optimizations.
+ */
+function graphLevel(cfg: Readonly<ModelConfig>): SessionSettings['graphOptimizationLevel'] {
+  const level = cfg.optimization?.graph?.level ?? 0;
+  if (level === -1) return 'basic';
+  if (level === 1) return 'extended';
+  return 'all';
+}
+
+export function sessionSettings(cfg: Readonly<ModelConfig>, defaultIntraOp: number, gpu: boolean): SessionSettings {
+  const execMode = intParam(cfg, 'execution_mode', 0);
+  const wantsGpu = gpu && cfg.instance_group.some((g) => g.kind === 'KIND_GPU');
+  return {
+    intraOpThreads: intParam(cfg, 'intra_op_thread_count', defaultIntraOp),
+    interOpThreads: intParam(cfg, 'inter_op_thread_count', 1),
+    executionMode: execMode === 1 ? 'parallel' : 'sequential',
+    graphOptimizationLevel: graphLevel(cfg),
+    enableMemArena: boolParam(cfg, 'enable_mem_arena', true),
+    enableMemPattern: boolParam(cfg, 'enable_mem_pattern', true),
+    providers: wantsGpu ? ['cuda', 'cpu'] : ['cpu'],
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Composition root: builds the worker pool, registry, repository manager, data
+ * plane and front ends from validated options, and tears them down in order.
+ * Nothing imports this but main.ts and the tests.
+ */
+import { readFileSync } from 'node:fs';
+import type { DestinationStream, Logger } from 'pino';
+import type { ServerOptions } from './config/cli.js';
+import { ServingDataPlane } from './dataplane/dataplane.js';
+import { WorkerPool, threadBudget } from './executor/pool.js';
+import { startGrpcServer } from './frontends/grpc/server.js';
+import { startHttpServer } from './frontends/http/server.js';
+import { LogControl } from './obs/logger.js';
+import { ModelRegistry } from './registry/registry.js';
+import { RepositoryManager } from './repository/manager.js';
+
+const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+interface Listener { port: number; close(): Promise<void> }
+
+export interface RunningServer {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  readonly dataPlane: ServingDataPlane;
+  readonly registry: ModelRegistry;
+  readonly manager: RepositoryManager;
+  readonly pool: WorkerPool;
+  readonly logger: Logger;
+  /** Stop taking requests, finish in-flight ones, unload, stop threads. */
+  shutdown(): Promise<void>;
+}
+
+export async function startServer(opts: Readonly<ServerOptions>, logDestination?: DestinationStream): Promise<RunningServer> {
+  const logs = new LogControl({
+    log_file: '', log_info: opts.logInfo, log_warning: opts.logWarning, log_error: opts.logError,
+    log_verbose_level: opts.logVerbose, log_format: opts.logFormat === 'ISO8601' ? 'ISO8601' : 'default',
+  }, logDestination);
+  const logger = logs.logger;
+  const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
+  const pool = new WorkerPool(budget.workers);
+  const gpu = process.env.OSPREY_GPU === '1';
+  const registry = new ModelRegistry({ pool, intraOpThreads: budget.intraOpThreads, gpu, logger });
+  const manager = new RepositoryManager({
+    repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
+    pollSecs: opts.repositoryPollSecs, registry, logger,
+  });
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION });
+  logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads }, 'worker pool started');
+  await manager.start();
+
+  const listeners: Listener[] = [];
+  let http: Listener | undefined;
+  let grpc: Listener | undefined;
+  try {
+    if (opts.allowHttp) {
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, logger });
+      listeners.push(http);
+    }
+    if (opts.allowGrpc) {
+      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger });
+      listeners.push(grpc);
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    await registry.close();
+    await pool.close();
+    throw err;
+  }
+  logger.info({ http: http?.port, grpc: grpc?.port }, 'osprey is serving');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpPort: http?.port ?? -1,
+    grpcPort: grpc?.port ?? -1,
+    metricsPort: -1,
+    dataPlane, registry, manager, pool, logger,
+    shutdown() {
+      stopping ??= (async () => {
+        dataPlane.stopAccepting();
+        await manager.stop();
+        // Front ends answer what they hold; the registry drains every batcher.
+        await Promise.all([...listeners.map((l) => l.close()), registry.close()]);
+        await pool.close();
+        logger.info('osprey stopped');
+        logger.flush?.();
+      })();
+      return stopping;
+    },
+  };
+}

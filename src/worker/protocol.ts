@@ -1,0 +1,48 @@
+/**
+ * Messages between the main thread and the ONNX Runtime worker threads. Plain data
+ * only: everything here crosses a thread boundary by structured clone, and the
+ * ArrayBuffers in it are transferred (unusable by the sender after the post).
+ */
+import type { ErrorData } from '../errors/errors.js';
+import type { OnnxModelInfo } from '../config/model-config.js';
+import type { DataType } from '../types/tensor.js';
+
+export interface SessionSettings {
+  intraOpThreads: number;
+  interOpThreads: number;
+  executionMode: 'sequential' | 'parallel';
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  enableMemArena: boolean;
+  enableMemPattern: boolean;
+  /** Execution providers in preference order, e.g. ['cuda', 'cpu']. */
+  providers: string[];
+}
+
+/** Where a worker finds a model: enough to (re)create the session on any worker. */
+export interface SessionSpec {
+  key: string;
+  path: string;
+  settings: SessionSettings;
+}
+
+export interface WireTensor {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+  /** Triton raw layout; owned by the receiver (transferred). */
+  buffer: ArrayBuffer;
+}
+
+export interface LoadTask { op: 'load'; spec: SessionSpec }
+export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[] }
+export interface UnloadTask { op: 'unload'; key: string }
+export interface ListTask { op: 'list' }
+export type WorkerTask = LoadTask | RunTask | UnloadTask | ListTask;
+
+export interface RunTiming { inputNs: number; inferNs: number; outputNs: number }
+
+export interface LoadResult { ok: true; info: OnnxModelInfo; threadId: number }
+export interface RunResult { ok: true; outputs: WireTensor[]; timing: RunTiming }
+export interface UnloadResult { ok: true; released: boolean }
+export interface ListResult { ok: true; keys: string[]; threadId: number }
+export interface FailedResult { ok: false; error: ErrorData }
