@@ -14,6 +14,22 @@ import type { ModelState } from '../types/inference.js';
 import type { SessionSpec } from '../worker/protocol.js';
 import { VersionStats } from './stats.js';
 
+/**
+ * setTimeout cannot wait less than 1 ms, which would turn a 100 us
+ * max_queue_delay into 1-2 ms. Waits of at most 1 ms poll with setImmediate
+ * instead: the batcher re-arms until its deadline passes, spinning the event loop
+ * for at most that long (and only while a batch is held open).
+ */
+function armTimer(fn: () => void, ms: number): unknown {
+  return ms <= 1 ? setImmediate(fn) : setTimeout(fn, ms);
+}
+
+function disarmTimer(h: unknown): void {
+  // Timeouts have refresh(); Immediates do not.
+  if (typeof (h as NodeJS.Timeout).refresh === 'function') clearTimeout(h as NodeJS.Timeout);
+  else clearImmediate(h as NodeJS.Immediate);
+}
+
 export class ModelVersion {
   readonly name: string;
   readonly version: number;
@@ -51,6 +67,8 @@ export class ModelVersion {
       dynamic: config.dynamic_batching,
       instances: threads.length,
       expectedRunMs: () => this.#runMs,
+      setTimer: armTimer,
+      clearTimer: disarmTimer,
     }, (batch) => this.#run(batch));
   }
 

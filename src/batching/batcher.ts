@@ -1,0 +1,704 @@
+/**
+ * Per-model-version request queue and dynamic batcher with Triton's semantics
+ * (PROTOCOL.md "Dynamic batcher semantics", Triton's dynamic_batch_scheduler.cc and
+ * priority_queue.cc), plus client deadlines and cancellation.
+ *
+ * It knows nothing about tensors: a request is a `BatchItem` (its batch size, a key that
+ * says which requests may share a batch, priority, timeout, deadline, abort signal and
+ * how to answer it). It decides which requests run together and when, and never has
+ * more batches in flight than there are model instances; `run` does the work.
+ *
+ * Everything happens on the caller's thread from `enqueue`, from batch completion and
+ * from one shared timer; there is no polling.
+ */
+import type { DynamicBatchingConfig, QueuePolicyConfig } from '../config/model-config.js';
+import {
+  Cancelled, DeadlineExceeded, Internal, InvalidArgument, QueueFull, RequestTimeout,
+} from '../errors/errors.js';
+import { Deque } from './deque.js';
+import { MinHeap, type HeapNode } from './heap.js';
+
+export interface BatchItem<R> {
+  /** Leading dim of this request (1 for non-batching models). */
+  readonly batchSize: number;
+  /** Requests may share a batch only when equal (non-batch shapes + datatypes). */
+  readonly shapeKey: string;
+  /** Request `priority` parameter; 0 = the default level. */
+  readonly priority: number;
+  /** Request `timeout` parameter in us; 0 = none (honoured per allow_timeout_override). */
+  readonly timeoutUs: number;
+  /** Absolute ms on the batcher's clock; Infinity = none (client deadline). */
+  readonly deadline: number;
+  /** Client cancel/disconnect: the request is dropped if still queued. */
+  readonly signal?: AbortSignal;
+  resolve(result: R): void;
+  reject(err: Error): void;
+}
+
+/** Per-dispatch hook arguments: `queueNs[i]` is the queue time of `batch[i]`. */
+export type DispatchHook<T> = (
+  batch: readonly T[], queueNs: ArrayLike<number>, batchSize: number,
+) => void;
+
+export interface BatcherOptions<T = BatchItem<unknown>> {
+  /** 0 => no batching: every request is dispatched alone. */
+  maxBatchSize: number;
+  /** undefined => no dynamic_batching: each request runs alone, FIFO, on the next free instance. */
+  dynamic?: DynamicBatchingConfig;
+  /** Max batches in flight at once (one per model instance). */
+  instances: number;
+  /** Estimate of a batch's run time (ms), for deadline feasibility. Default 0. */
+  expectedRunMs?: () => number;
+  /** Clock in ms. Default performance.now. */
+  now?: () => number;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (handle: unknown) => void;
+  /**
+   * Called synchronously just before `run` with each request's queue time in ns (what
+   * Triton's statistics call `queue`). `queueNs` is reused: read it during the call only;
+   * it may be longer than `batch`.
+   */
+  onDispatch?: DispatchHook<T>;
+  /**
+   * Where an exception thrown by an item's resolve/reject goes. The batcher catches it
+   * so the other requests of the batch are still answered and the queue keeps its
+   * state; by default it is rethrown from a microtask so it is not silently lost.
+   */
+  onCallbackError?: (err: unknown) => void;
+}
+
+/** One result per item, same order; an Error fails just that item. */
+export type RunBatch<T, R> = (batch: T[]) => Promise<(R | Error)[]>;
+
+/** Running totals since construction (Triton's execution/inference counts, queue time). */
+export interface BatcherStats {
+  /** Batches run. */
+  executions: number;
+  /** Sum of the batch sizes run (rows). */
+  inferences: number;
+  /** Requests run. */
+  requests: number;
+  /** Total queue time of the requests run, ns. */
+  queueNs: number;
+  /** Requests the batcher answered without running them (full, timeout, deadline, cancel, close). */
+  rejected: number;
+}
+
+/**
+ * setTimeout resolves to whole ms and fires late, so a batch held for its delay stops
+ * being held this long before its earliest deadline stops being feasible; otherwise
+ * the timer that should send it would land just after the deadline and reject it.
+ */
+const DEADLINE_SLACK_MS = 1;
+
+const DEFAULT_POLICY: QueuePolicyConfig = {
+  timeout_action: 'REJECT',
+  default_timeout_microseconds: 0,
+  allow_timeout_override: false,
+  max_queue_size: 0,
+};
+
+/** Entry states. An entry sits in its level's main deque and, once DELAYed, also in the
+ * delayed deque; deques are cleaned lazily, so readers skip entries whose state does
+ * not match the deque they are reading. */
+const QUEUED = 0;
+const DELAYED = 1;
+const GONE = 2;
+
+interface Owner<T> { abortEntry(e: Entry<T>): void }
+
+/** Batcher bookkeeping for one queued request. */
+class Entry<T> implements HeapNode {
+  heapIndex = -1;
+  heapKey = Infinity;
+  state = QUEUED;
+  constructor(
+    readonly owner: Owner<T>,
+    readonly item: T,
+    readonly level: number,
+    readonly enqueuedAt: number,
+    /** Queue-policy timeout (absolute ms); Infinity = none or already applied. */
+    public timeoutAt: number,
+  ) {}
+
+  /** EventListener object: the AbortSignal calls back here, so no closure per request. */
+  handleEvent(): void { this.owner.abortEntry(this); }
+}
+
+/** A dispatched batch waiting for its turn to answer (preserve_ordering only). */
+interface Ordered<T, R> {
+  batch: T[];
+  done: boolean;
+  results: (R | Error)[] | undefined;
+  error: Error | undefined;
+}
+
+export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
+  /** Live totals; read-only for callers. */
+  readonly stats: BatcherStats = { executions: 0, inferences: 0, requests: 0, queueNs: 0, rejected: 0 };
+
+  private readonly run: RunBatch<T, R>;
+  private readonly now: () => number;
+  private readonly expectedRunMs: (() => number) | undefined;
+  private readonly setTimer: (fn: () => void, ms: number) => unknown;
+  private readonly clearTimer: (handle: unknown) => void;
+  private readonly onDispatch: DispatchHook<T> | undefined;
+  private readonly onCallbackError: (err: unknown) => void;
+
+  // Batching rules, fixed at construction.
+  /** Each request runs alone: max_batch_size 0 or no dynamic_batching. */
+  private readonly single: boolean;
+  private readonly maxBatch: number;
+  private readonly preferred: number[];
+  private readonly maxPreferred: number;
+  private readonly delayMs: number;
+  private readonly preserveOrdering: boolean;
+  /** priority_levels (0 = priorities off: the `priority` parameter is ignored). */
+  private readonly priorityLevels: number;
+  private readonly defaultLevel: number;
+
+  // Per priority level (index = level - 1; one level when priorities are off).
+  private readonly mainQ: Deque<Entry<T>>[] = [];
+  private readonly delayedQ: Deque<Entry<T>>[] = [];
+  private readonly levelCount: number[] = [];
+  private readonly maxQueue: number[] = [];
+  private readonly timeoutUs: number[] = [];
+  private readonly allowOverride: boolean[] = [];
+  private readonly delayOnTimeout: boolean[] = [];
+
+  /** Queue-policy timeouts and deadlines of queued entries, earliest first. */
+  private readonly expiries = new MinHeap<Entry<T>>();
+  private count = 0;
+  private instances: number;
+  private running = 0;
+  private readonly ordered = new Deque<Ordered<T, R>>();
+
+  private timer: unknown = undefined;
+  private timerAt = Infinity;
+  private readonly onTimer: () => void;
+  /** When the batch being formed must go (delay or deadline); Infinity when not waiting. */
+  private holdUntil = Infinity;
+
+  private scheduling = false;
+  private again = false;
+  /** drain() in progress: send what is queued without waiting for the delay. */
+  private flushing = false;
+  private closedWith: Error | undefined;
+  private readonly drainWaiters: (() => void)[] = [];
+
+  // Scratch arrays reused by every scheduling pass.
+  private readonly pick: (Entry<T> | undefined)[] = [];
+  private readonly doomed: Entry<T>[] = [];
+  private readonly queueNs: number[] = [];
+
+  constructor(opts: BatcherOptions<T>, run: RunBatch<T, R>) {
+    this.run = run;
+    this.now = opts.now ?? performance.now.bind(performance);
+    this.expectedRunMs = opts.expectedRunMs;
+    this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
+    this.onDispatch = opts.onDispatch;
+    this.onCallbackError = opts.onCallbackError ?? rethrowLater;
+    this.instances = opts.instances;
+    this.onTimer = () => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.schedule();
+    };
+
+    const dyn = opts.dynamic;
+    const maxBatch = Number(opts.maxBatchSize) || 0;
+    this.single = dyn === undefined || maxBatch <= 0;
+    this.maxBatch = Math.max(1, maxBatch);
+    // Preferred sizes above max_batch_size can never be formed; none left means
+    // "prefer max_batch_size", as Triton does.
+    const preferred = (dyn?.preferred_batch_size ?? [])
+      .map(Number).filter((n) => n >= 1 && n <= this.maxBatch);
+    this.preferred = preferred.length > 0 ? preferred : [this.maxBatch];
+    this.maxPreferred = Math.max(...this.preferred);
+    this.delayMs = dyn === undefined ? 0 : Number(dyn.max_queue_delay_microseconds ?? 0) / 1000;
+    this.preserveOrdering = dyn?.preserve_ordering === true;
+
+    const levels = dyn === undefined ? 0 : Number(dyn.priority_levels ?? 0);
+    this.priorityLevels = levels;
+    if (levels > 0) {
+      const d = Number(dyn!.default_priority_level ?? 0);
+      if (!(Number.isInteger(d) && d >= 1 && d <= levels)) {
+        // Triton refuses such a config at load; so do we, rather than guess a level.
+        throw new InvalidArgument(
+          `default_priority_level must be in range [1, ${levels}], got ${d}`);
+      }
+      this.defaultLevel = d;
+    } else {
+      this.defaultLevel = 1;
+    }
+    const nLevels = Math.max(1, levels);
+    for (let l = 0; l < nLevels; l++) {
+      // Levels without their own policy use default_queue_policy (Triton).
+      const p = (levels > 0 ? dyn!.priority_queue_policy?.[String(l + 1)] : undefined)
+        ?? dyn?.default_queue_policy ?? DEFAULT_POLICY;
+      this.mainQ.push(new Deque<Entry<T>>());
+      this.delayedQ.push(new Deque<Entry<T>>(4));
+      this.levelCount.push(0);
+      this.maxQueue.push(Number(p.max_queue_size ?? 0));
+      this.timeoutUs.push(Number(p.default_timeout_microseconds ?? 0));
+      this.allowOverride.push(p.allow_timeout_override === true);
+      this.delayOnTimeout.push(p.timeout_action === 'DELAY');
+    }
+  }
+
+  /** Requests waiting in the queue (not yet dispatched). */
+  get queued(): number { return this.count; }
+
+  /** Batches running now. */
+  get inFlight(): number { return this.running; }
+
+  /** Change how many batches may run at once (instance count changed). */
+  setInstances(n: number): void {
+    this.instances = Math.max(0, n);
+    this.schedule();
+  }
+
+  /**
+   * Queue a request. Never throws: a request refused here (closed, cancelled, invalid
+   * priority, deadline already unreachable, queue full) is answered through
+   * `item.reject` before this returns.
+   */
+  enqueue(item: T): void {
+    if (this.closedWith !== undefined) return this.refuse(item, this.closedWith);
+    const signal = item.signal;
+    if (signal?.aborted) return this.refuse(item, new Cancelled());
+
+    let level = 0;
+    if (this.priorityLevels > 0) {
+      const p = item.priority;
+      if (p === 0 || p === undefined) level = this.defaultLevel - 1;
+      else if (Number.isInteger(p) && p >= 1 && p <= this.priorityLevels) level = p - 1;
+      else {
+        return this.refuse(item, new InvalidArgument(
+          `invalid priority ${p}: the model has priority levels 1 to ${this.priorityLevels}`));
+      }
+    }
+
+    const now = this.now();
+    const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
+    const deadline = item.deadline;
+    if (now + runMs >= deadline) return this.refuse(item, new DeadlineExceeded());
+
+    const maxQueue = this.maxQueue[level]!;
+    if (maxQueue > 0 && this.levelCount[level]! >= maxQueue) return this.refuse(item, new QueueFull());
+
+    // Triton: the request's timeout replaces the policy's only when overriding is
+    // allowed and it is shorter (so with no default timeout, it cannot add one).
+    let us = this.timeoutUs[level]!;
+    if (this.allowOverride[level]) {
+      const t = item.timeoutUs;
+      if (t > 0 && t < us) us = t;
+    }
+    const timeoutAt = us > 0 ? now + us / 1000 : Infinity;
+
+    const e = new Entry<T>(this, item, level, now, timeoutAt);
+    this.mainQ[level]!.push(e);
+    this.levelCount[level]!++;
+    this.count++;
+    // Watched for whichever comes first: its queue timeout or the last moment its
+    // deadline can still be met.
+    const key = deadline < Infinity ? Math.min(timeoutAt, deadline - runMs) : timeoutAt;
+    if (key < Infinity) this.expiries.update(e, key);
+    if (signal !== undefined) signal.addEventListener('abort', e);
+    this.schedule();
+  }
+
+  /** Resolves once nothing is queued or running; what is queued is sent without waiting for the delay. */
+  drain(): Promise<void> {
+    if (this.idle()) return Promise.resolve();
+    this.flushing = true;
+    const p = new Promise<void>((resolve) => { this.drainWaiters.push(resolve); });
+    this.schedule();
+    return p;
+  }
+
+  /**
+   * Reject everything queued with `err` and refuse new requests with it (shutdown,
+   * unload). Batches already running finish and are answered normally.
+   */
+  close(err: Error): void {
+    if (this.closedWith !== undefined) return;
+    this.closedWith = err;
+    const gone: Entry<T>[] = [];
+    for (let l = 0; l < this.mainQ.length; l++) {
+      // Walk order (main, then delayed) so the rejections go out oldest first.
+      this.collect(this.mainQ[l]!, QUEUED, gone);
+      this.collect(this.delayedQ[l]!, DELAYED, gone);
+      this.mainQ[l]!.clear();
+      this.delayedQ[l]!.clear();
+    }
+    this.disarm();
+    for (const e of gone) this.refuse(e.item, err);
+    this.checkIdle();
+  }
+
+  /** @internal AbortSignal fired for a queued request. */
+  abortEntry(e: Entry<T>): void {
+    if (e.state === GONE) return;
+    this.drop(e);
+    this.compact(e.level);
+    this.refuse(e.item, new Cancelled());
+    this.schedule();
+  }
+
+  // ---------------------------------------------------------------------------------
+
+  private refuse(item: T, err: Error): void {
+    this.stats.rejected++;
+    this.fail(item, err);
+  }
+
+  /** Answer with an error, shielding the batcher from a throwing callback. */
+  private fail(item: T, err: Error): void {
+    try {
+      item.reject(err);
+    } catch (e) {
+      this.onCallbackError(e);
+    }
+  }
+
+  private deliver(batch: T[], results: (R | Error)[] | undefined, error: Error | undefined): void {
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!;
+      const r = error ?? results![i];
+      try {
+        if (r instanceof Error) item.reject(r);
+        else item.resolve(r as R);
+      } catch (e) {
+        this.onCallbackError(e);
+      }
+    }
+  }
+
+  private collect(q: Deque<Entry<T>>, state: number, out: Entry<T>[]): void {
+    for (let i = 0; i < q.length; i++) {
+      const e = q.at(i);
+      if (e.state === state) {
+        this.drop(e);
+        out.push(e);
+      }
+    }
+  }
+
+  /**
+   * Take `e` out of the queue's bookkeeping. The deques are cleaned lazily (its slot
+   * is skipped, then popped once it reaches the head), which keeps removal O(log n).
+   */
+  private drop(e: Entry<T>): void {
+    e.state = GONE;
+    this.expiries.remove(e);
+    this.levelCount[e.level]!--;
+    this.count--;
+    const signal = e.item.signal;
+    if (signal !== undefined) signal.removeEventListener('abort', e);
+  }
+
+  /** Pop dead entries off the heads of a level's deques. */
+  private compact(level: number): void {
+    const m = this.mainQ[level]!;
+    while (m.length > 0 && m.peek()!.state !== QUEUED) m.shift();
+    const d = this.delayedQ[level]!;
+    while (d.length > 0 && d.peek()!.state !== DELAYED) d.shift();
+  }
+
+  private idle(): boolean {
+    return this.count === 0 && this.running === 0 && this.ordered.length === 0;
+  }
+
+  private checkIdle(): void {
+    if (this.drainWaiters.length === 0 || !this.idle()) return;
+    this.flushing = false;
+    const waiters = this.drainWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /**
+   * The one place that applies timeouts and dispatches. Re-entrant calls (a reject or
+   * `run` callback that enqueues or aborts) only ask for another pass.
+   */
+  private schedule(): void {
+    if (this.scheduling) {
+      this.again = true;
+      return;
+    }
+    this.scheduling = true;
+    try {
+      do {
+        this.again = false;
+        const now = this.now();
+        const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
+        if (this.expiries.size > 0) this.expire(now, runMs);
+        this.holdUntil = Infinity;
+        while (this.running < this.instances && this.count > 0) {
+          const n = this.single ? this.formSingle(now, runMs) : this.form(now, runMs);
+          if (n > 0) this.dispatch(n, now);
+          if (this.doomed.length > 0) this.rejectDoomed();
+          if (n === 0) break;
+        }
+        // One timer for the whole queue: the next expiry, or the end of the hold on the
+        // batch being formed (only matters while an instance is free to take it).
+        let next = this.expiries.peekKey();
+        if (this.running < this.instances && this.holdUntil < next) next = this.holdUntil;
+        this.arm(next, now);
+      } while (this.again);
+    } finally {
+      this.scheduling = false;
+    }
+    this.checkIdle();
+  }
+
+  /** Apply queue-policy timeouts and deadlines that are due. */
+  private expire(now: number, runMs: number): void {
+    const heap = this.expiries;
+    while (heap.peekKey() <= now) {
+      const e = heap.peek()!;
+      const deadline = e.item.deadline;
+      if (e.timeoutAt <= now) {
+        e.timeoutAt = Infinity;
+        if (this.delayOnTimeout[e.level]) {
+          // DELAY: keep it, behind the unexpired requests of its level (Triton's
+          // delayed queue); the main deque's copy is skipped from now on.
+          e.state = DELAYED;
+          this.delayedQ[e.level]!.push(e);
+          this.compact(e.level);
+          // Still watched for its deadline; if that is already out of reach, the next
+          // turn of this loop pops it again and rejects it.
+          if (deadline < Infinity) heap.update(e, deadline - runMs);
+          else heap.remove(e);
+          continue;
+        }
+        this.expireOne(e, new RequestTimeout());
+        continue;
+      }
+      if (now + runMs >= deadline) {
+        this.expireOne(e, new DeadlineExceeded());
+        continue;
+      }
+      // The run-time estimate shrank since the key was set: the deadline is further off.
+      heap.update(e, Math.min(e.timeoutAt, deadline - runMs));
+    }
+  }
+
+  private expireOne(e: Entry<T>, err: Error): void {
+    this.drop(e);
+    this.compact(e.level);
+    this.refuse(e.item, err);
+  }
+
+  /** First runnable request, alone (no batching). */
+  private formSingle(now: number, runMs: number): number {
+    for (let l = 0; l < this.mainQ.length; l++) {
+      if (this.levelCount[l] === 0) continue;
+      for (let pass = 0; pass < 2; pass++) {
+        const q = pass === 0 ? this.mainQ[l]! : this.delayedQ[l]!;
+        const want = pass === 0 ? QUEUED : DELAYED;
+        for (let i = 0; i < q.length; i++) {
+          const e = q.at(i);
+          if (e.state !== want) continue;
+          if (now + runMs >= e.item.deadline) {
+            this.drop(e);
+            this.doomed.push(e);
+            continue;
+          }
+          this.pick[0] = e;
+          return 1;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * Gather the next batch in queue order (level 1 first; within a level FIFO, then the
+   * DELAYed requests) into `pick`, following Triton's GetDynamicBatch: returns how many
+   * to send now, or 0 to keep waiting (setting `holdUntil`).
+   */
+  private form(now: number, runMs: number): number {
+    const maxBatch = this.maxBatch;
+    const maxPreferred = this.maxPreferred;
+    const preferred = this.preferred;
+    const pick = this.pick;
+    let count = 0;
+    let size = 0;
+    /** Requests in the largest preferred-size prefix found (0 = none). */
+    let best = 0;
+    /** The batch cannot grow: full, or the next request does not fit or has another shape. */
+    let closed = false;
+    let oldest = Infinity;
+    let deadlineHold = Infinity;
+    let shapeKey = '';
+
+    gather:
+    for (let l = 0; l < this.mainQ.length; l++) {
+      if (this.levelCount[l] === 0) continue;
+      for (let pass = 0; pass < 2; pass++) {
+        const q = pass === 0 ? this.mainQ[l]! : this.delayedQ[l]!;
+        const want = pass === 0 ? QUEUED : DELAYED;
+        for (let i = 0; i < q.length; i++) {
+          const e = q.at(i);
+          if (e.state !== want) continue;
+          const item = e.item;
+          const deadline = item.deadline;
+          if (now + runMs >= deadline) {
+            // The run-time estimate grew and this one can no longer make it.
+            this.drop(e);
+            this.doomed.push(e);
+            continue;
+          }
+          const bs = item.batchSize > 1 ? item.batchSize : 1;
+          if (count > 0) {
+            // Past the largest preferred size with none reached: what we have is the
+            // batch to prefer (Triton marks the cursor here).
+            if (best === 0 && size + bs > maxPreferred) best = count;
+            if (size + bs > maxBatch || item.shapeKey !== shapeKey) {
+              closed = true;
+              break gather;
+            }
+          } else {
+            shapeKey = item.shapeKey;
+          }
+          pick[count++] = e;
+          size += bs;
+          if (e.enqueuedAt < oldest) oldest = e.enqueuedAt;
+          if (deadline - runMs < deadlineHold) deadlineHold = deadline - runMs;
+          if (preferred.length === 1 ? size === preferred[0] : preferred.includes(size)) best = count;
+          if (size >= maxBatch) {
+            closed = true;
+            break gather;
+          }
+        }
+      }
+    }
+    if (count === 0) return 0;
+
+    const holdEnd = deadlineHold - DEADLINE_SLACK_MS;
+    const delayMs = this.delayMs;
+    const expired = this.flushing || now >= holdEnd || (delayMs > 0 && now - oldest >= delayMs);
+    // A preferred size reached goes at once (the rest waits for the next batch)...
+    if (best > 0 && !expired) return best;
+    // ...otherwise all that was gathered, once it cannot grow or may not wait longer.
+    if (closed || size >= maxPreferred || expired || delayMs === 0) return count;
+    this.holdUntil = Math.min(oldest + delayMs, holdEnd);
+    return 0;
+  }
+
+  private dispatch(n: number, now: number): void {
+    const pick = this.pick;
+    const batch: T[] = new Array<T>(n);
+    const queueNs = this.queueNs;
+    let size = 0;
+    let maxLevel = 0;
+    for (let i = 0; i < n; i++) {
+      const e = pick[i]!;
+      pick[i] = undefined;
+      this.drop(e);
+      if (e.level > maxLevel) maxLevel = e.level;
+      const item = e.item;
+      batch[i] = item;
+      size += item.batchSize > 1 ? item.batchSize : 1;
+      const ns = Math.round((now - e.enqueuedAt) * 1e6);
+      queueNs[i] = ns;
+      this.stats.queueNs += ns;
+    }
+    // The batch took a prefix of each level it touched, so only those heads need cleaning.
+    for (let l = 0; l <= maxLevel; l++) this.compact(l);
+    this.stats.executions++;
+    this.stats.inferences += size;
+    this.stats.requests += n;
+    this.running++;
+
+    let rec: Ordered<T, R> | undefined;
+    if (this.preserveOrdering) {
+      // Ordered by dispatch, as Triton reserves response slots when the batch is formed:
+      // equal to arrival order within a priority level.
+      rec = { batch, done: false, results: undefined, error: undefined };
+      this.ordered.push(rec);
+    }
+    let p: Promise<(R | Error)[]>;
+    try {
+      // Inside the try: the batch is already out of the queue, so a throwing hook must
+      // fail it rather than leave its requests unanswered.
+      if (this.onDispatch !== undefined) this.onDispatch(batch, queueNs, size);
+      p = this.run(batch);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (results) => this.finish(batch, rec, results, undefined),
+      (err: unknown) => this.finish(batch, rec, undefined, asError(err)),
+    );
+  }
+
+  private finish(
+    batch: T[], rec: Ordered<T, R> | undefined,
+    results: (R | Error)[] | undefined, error: Error | undefined,
+  ): void {
+    this.running--;
+    if (error === undefined && (!Array.isArray(results) || results.length !== batch.length)) {
+      error = new Internal(
+        `batch of ${batch.length} requests returned ${Array.isArray(results) ? results.length : 'no'} results`);
+    }
+    // Start the next batch before answering this one: the instance is free now, and
+    // answering (encoding responses) should not delay it.
+    this.schedule();
+    if (rec === undefined) {
+      this.deliver(batch, results, error);
+    } else {
+      rec.done = true;
+      rec.results = results;
+      rec.error = error;
+      const q = this.ordered;
+      while (q.length > 0 && q.peek()!.done) {
+        const r = q.shift()!;
+        this.deliver(r.batch, r.results, r.error);
+      }
+    }
+    this.checkIdle();
+  }
+
+  private rejectDoomed(): void {
+    const doomed = this.doomed;
+    for (let i = 0; i < doomed.length; i++) {
+      const e = doomed[i]!;
+      this.compact(e.level);
+      this.refuse(e.item, new DeadlineExceeded());
+    }
+    doomed.length = 0;
+  }
+
+  private arm(at: number, now: number): void {
+    if (at === Infinity) {
+      this.disarm();
+      return;
+    }
+    if (this.timer !== undefined) {
+      // An earlier timer is harmless: it wakes, finds nothing due, and re-arms.
+      if (this.timerAt <= at) return;
+      this.clearTimer(this.timer);
+    }
+    this.timerAt = at;
+    // Whole ms, rounded up, so the wake-up does not land just before `at`.
+    this.timer = this.setTimer(this.onTimer, Math.max(0, Math.ceil(at - now)));
+  }
+
+  private disarm(): void {
+    if (this.timer === undefined) return;
+    this.clearTimer(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => { throw err; });
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Internal(String(err));
+}
