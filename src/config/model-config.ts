@@ -115,3 +115,15 @@ export interface OnnxModelInfo {
   inputs: OnnxTensorInfo[];
   outputs: OnnxTensorInfo[];
 }
+
+/** Every field optional, recursively: what a config file or JSON override gives. */
+export type DeepPartial<T> =
+  T extends readonly (infer U)[] ? DeepPartial<U>[]
+    : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
+
+/**
+ * A config as read from config.pbtxt or the load API's JSON, before auto-complete:
+ * a field is present only when the source set it (so "unset" and "0" differ).
+ */
+export type PartialModelConfig = DeepPartial<ModelConfig>;

@@ -5,7 +5,10 @@
  */
 import { wireDataType } from '../config/datatypes.js';
 import type { ModelConfig } from '../config/model-config.js';
-import { DeadlineExceeded, InvalidArgument, ModelNotFound, Unavailable } from '../errors/errors.js';
+import {
+  Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, QueueFull, RequestTimeout, Unavailable,
+} from '../errors/errors.js';
+import type { FailureReason } from '../registry/stats.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { RepositoryManager } from '../repository/manager.js';
@@ -46,6 +49,14 @@ function tensorMetadata(cfg: Readonly<ModelConfig>, io: ReadonlyArray<{ name: st
     datatype: wireDataType(t.data_type) as TensorMetadata['datatype'],
     shape: cfg.max_batch_size > 0 ? [-1, ...t.dims] : t.dims.slice(),
   }));
+}
+
+/** Triton's failure reasons: rejected by the queue, cancelled, failed in the backend. */
+function failureReason(err: unknown): FailureReason {
+  if (err instanceof QueueFull || err instanceof RequestTimeout || err instanceof DeadlineExceeded) return 'REJECTED';
+  if (err instanceof Cancelled) return 'CANCELED';
+  if (err instanceof InvalidArgument) return 'OTHER';
+  return 'BACKEND';
 }
 
 export class ServingDataPlane implements DataPlane {
@@ -128,7 +139,7 @@ export class ServingDataPlane implements DataPlane {
       v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
       return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
     } catch (err) {
-      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6));
+      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), failureReason(err));
       throw err;
     }
   }

@@ -7,6 +7,19 @@ import type { ModelStatistics, StatDuration } from '../types/inference.js';
 
 const dur = (): StatDuration => ({ count: 0, ns: 0 });
 
+/**
+ * Receives every recorded event as it happens (metrics histograms, drift). Set
+ * once per version when it becomes READY, so the request path does no lookups.
+ */
+export interface StatsSink {
+  success(batchSize: number, totalNs: number, queueNs: number, inNs: number, inferNs: number, outNs: number): void;
+  failure(totalNs: number, reason: FailureReason): void;
+  execution(batchSize: number, inNs: number, inferNs: number, outNs: number): void;
+}
+
+/** Triton's nv_inference_request_failure reasons. */
+export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
+
 interface BatchStat { compute_input: StatDuration; compute_infer: StatDuration; compute_output: StatDuration }
 
 export class VersionStats {
@@ -22,6 +35,7 @@ export class VersionStats {
   readonly cacheHit = dur();
   readonly cacheMiss = dur();
   readonly #batches = new Map<number, BatchStat>();
+  sink: StatsSink | undefined = undefined;
 
   /** One request finished successfully after `totalNs` in the server. */
   recordSuccess(batchSize: number, totalNs: number, queueNs: number, inNs: number, inferNs: number, outNs: number): void {
@@ -32,11 +46,13 @@ export class VersionStats {
     add(this.computeInput, inNs);
     add(this.computeInfer, inferNs);
     add(this.computeOutput, outNs);
+    this.sink?.success(batchSize, totalNs, queueNs, inNs, inferNs, outNs);
   }
 
-  recordFailure(totalNs: number): void {
+  recordFailure(totalNs: number, reason: FailureReason): void {
     this.lastInference = Date.now();
     add(this.fail, totalNs);
+    this.sink?.failure(totalNs, reason);
   }
 
   /** One model execution of `batchSize` rows. */
@@ -50,6 +66,7 @@ export class VersionStats {
     add(b.compute_input, inNs);
     add(b.compute_infer, inferNs);
     add(b.compute_output, outNs);
+    this.sink?.execution(batchSize, inNs, inferNs, outNs);
   }
 
   snapshot(name: string, version: string): ModelStatistics {

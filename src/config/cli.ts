@@ -1,0 +1,241 @@
+/**
+ * Command line -> frozen ServerOptions, with tritonserver's flag names and
+ * defaults so existing launch scripts work, plus Osprey's own thread and size
+ * knobs. Every bad option throws CliError with an exact message (tested).
+ *
+ * Forms accepted: `--flag value`, `--flag=value`; boolean flags also alone
+ * (`--strict-readiness` = true) or with true/false/1/0/on/off.
+ */
+
+export type ModelControlMode = 'none' | 'poll' | 'explicit';
+/** tritonserver's `default` and `ISO8601` timestamps, plus JSON lines. */
+export type LogFormat = 'default' | 'ISO8601' | 'json';
+
+export interface ServerOptions {
+  /** `--help`/`-h` was given: print usageText() and exit; other fields are defaults. */
+  help: boolean;
+  /** Empty when none was given; main supplies its default. */
+  modelRepositories: string[];
+  httpPort: number;
+  grpcPort: number;
+  metricsPort: number;
+  httpAddress: string;
+  grpcAddress: string;
+  metricsAddress: string;
+  allowHttp: boolean;
+  allowGrpc: boolean;
+  allowMetrics: boolean;
+  allowClientShm: boolean;
+  modelControlMode: ModelControlMode;
+  repositoryPollSecs: number;
+  /** `--load-model` names; `*` means every model in the repository. */
+  loadModels: string[];
+  strictReadiness: boolean;
+  exitTimeoutSecs: number;
+  logVerbose: number;
+  logInfo: boolean;
+  logWarning: boolean;
+  logError: boolean;
+  logFormat: LogFormat;
+  /** `--cache-config local,size=<bytes>`; null = no response cache. */
+  cache: { kind: 'local'; size: number } | null;
+  /** Worker threads running ONNX Runtime sessions; 0 = auto. */
+  workerThreads: number;
+  /** ONNX Runtime intra-op threads per session; 0 = auto. */
+  intraOpThreads: number;
+  /** Largest request body accepted (HTTP body, gRPC message). */
+  maxRequestBytes: number;
+}
+
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
+  help: false,
+  modelRepositories: [],
+  httpPort: 8000,
+  grpcPort: 8001,
+  metricsPort: 8002,
+  httpAddress: '0.0.0.0',
+  grpcAddress: '0.0.0.0',
+  metricsAddress: '0.0.0.0',
+  allowHttp: true,
+  allowGrpc: true,
+  allowMetrics: true,
+  allowClientShm: true,
+  modelControlMode: 'none',
+  repositoryPollSecs: 15,
+  loadModels: [],
+  strictReadiness: true,
+  exitTimeoutSecs: 30,
+  logVerbose: 0,
+  logInfo: true,
+  logWarning: true,
+  logError: true,
+  logFormat: 'default',
+  cache: null,
+  workerThreads: 0,
+  intraOpThreads: 0,
+  // Triton's --http-max-input-size default (64 MiB).
+  maxRequestBytes: 64 * 1024 * 1024,
+} satisfies ServerOptions);
+
+type Apply = (o: ServerOptions, value: string, flag: string) => void;
+
+interface FlagSpec {
+  flags: readonly string[];
+  /** 'bool' flags may stand alone; 'value' flags need an argument. */
+  arg: 'bool' | 'value';
+  meta: string;
+  help: string;
+  apply: Apply;
+}
+
+function invalid(value: string, flag: string, expected: string): CliError {
+  return new CliError(`invalid value '${value}' for ${flag}: ${expected}`);
+}
+
+const int = (key: keyof ServerOptions, min: number, max?: number): Apply => (o, v, flag) => {
+  const expected = max !== undefined ? `expected an integer ${min}-${max}`
+    : min === 0 ? 'expected a non-negative integer' : `expected an integer >= ${min}`;
+  const n = /^[0-9]+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) throw invalid(v, flag, expected);
+  (o as unknown as Record<string, unknown>)[key] = n;
+};
+
+const port = (key: keyof ServerOptions): Apply => int(key, 0, 65535);
+
+const bool = (key: keyof ServerOptions): Apply => (o, v, flag) => {
+  const s = v.toLowerCase();
+  if (s === 'true' || s === '1' || s === 'on') (o as unknown as Record<string, unknown>)[key] = true;
+  else if (s === 'false' || s === '0' || s === 'off') (o as unknown as Record<string, unknown>)[key] = false;
+  else throw invalid(v, flag, 'expected true, false, 1 or 0');
+};
+
+const text = (key: keyof ServerOptions, what: string): Apply => (o, v, flag) => {
+  if (v === '') throw invalid(v, flag, `expected ${what}`);
+  (o as unknown as Record<string, unknown>)[key] = v;
+};
+
+const oneOf = <T extends string>(key: keyof ServerOptions, values: readonly T[]): Apply => (o, v, flag) => {
+  if (!(values as readonly string[]).includes(v)) {
+    const list = values.length === 2 ? values.join(' or ') : `${values.slice(0, -1).join(', ')} or ${values.at(-1)}`;
+    throw invalid(v, flag, `expected ${list}`);
+  }
+  (o as unknown as Record<string, unknown>)[key] = v;
+};
+
+/** `local,size=<bytes>` (tritonserver's `<cache>,<key>=<value>`). */
+const cacheConfig: Apply = (o, v, flag) => {
+  const m = /^([^,]*),([^=]*)=(.*)$/.exec(v);
+  if (!m) throw invalid(v, flag, 'expected local,size=<bytes>');
+  const [, name, key, val] = m;
+  if (name !== 'local') throw invalid(v, flag, "only the 'local' cache is supported");
+  if (key !== 'size') throw invalid(v, flag, `unknown local cache setting '${key}'`);
+  const size = /^[0-9]+$/.test(val!) ? Number(val) : NaN;
+  if (!Number.isSafeInteger(size)) throw invalid(v, flag, 'size must be a non-negative integer');
+  o.cache = { kind: 'local', size };
+};
+
+const SPECS: readonly FlagSpec[] = [
+  { flags: ['--model-repository', '--model-store'], arg: 'value', meta: '<path>', help: 'Model repository (repeatable).',
+    apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a path'); o.modelRepositories.push(v); } },
+  { flags: ['--http-port'], arg: 'value', meta: '<port>', help: 'HTTP port; 0 = any free port (default 8000).', apply: port('httpPort') },
+  { flags: ['--grpc-port'], arg: 'value', meta: '<port>', help: 'gRPC port (default 8001).', apply: port('grpcPort') },
+  { flags: ['--metrics-port'], arg: 'value', meta: '<port>', help: 'Metrics port (default 8002).', apply: port('metricsPort') },
+  { flags: ['--http-address'], arg: 'value', meta: '<addr>', help: 'HTTP bind address (default 0.0.0.0).', apply: text('httpAddress', 'an address') },
+  { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
+  { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
+  { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
+  { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
+  { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
+  { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow system shared memory registration (default true).', apply: bool('allowClientShm') },
+  { flags: ['--model-control-mode'], arg: 'value', meta: 'none|poll|explicit', help: 'Model control mode (default none).',
+    apply: oneOf('modelControlMode', ['none', 'poll', 'explicit'] as const) },
+  { flags: ['--repository-poll-secs'], arg: 'value', meta: '<secs>', help: 'Poll interval in poll mode (default 15).', apply: int('repositoryPollSecs', 1) },
+  { flags: ['--load-model'], arg: 'value', meta: '<name>', help: "Model to load at start in explicit mode (repeatable; '*' = all).",
+    apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a model name'); o.loadModels.push(v); } },
+  { flags: ['--strict-readiness'], arg: 'bool', meta: '<bool>', help: 'Ready only when every model is ready (default true).', apply: bool('strictReadiness') },
+  { flags: ['--exit-timeout-secs'], arg: 'value', meta: '<secs>', help: 'Shutdown grace period (default 30).', apply: int('exitTimeoutSecs', 0) },
+  { flags: ['--log-verbose'], arg: 'value', meta: '<level>', help: 'Verbose log level; 0 = off (default 0).', apply: int('logVerbose', 0) },
+  { flags: ['--log-info'], arg: 'bool', meta: '<bool>', help: 'Log info messages (default true).', apply: bool('logInfo') },
+  { flags: ['--log-warning'], arg: 'bool', meta: '<bool>', help: 'Log warnings (default true).', apply: bool('logWarning') },
+  { flags: ['--log-error'], arg: 'bool', meta: '<bool>', help: 'Log errors (default true).', apply: bool('logError') },
+  { flags: ['--log-format'], arg: 'value', meta: 'default|ISO8601|json', help: 'Log line format (default default).',
+    apply: oneOf('logFormat', ['default', 'ISO8601', 'json'] as const) },
+  { flags: ['--cache-config'], arg: 'value', meta: 'local,size=<bytes>', help: 'Enable the response cache.', apply: cacheConfig },
+  { flags: ['--worker-threads'], arg: 'value', meta: '<n>', help: 'Inference worker threads; 0 = auto (default 0).', apply: int('workerThreads', 0) },
+  { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
+  { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted (default 67108864).', apply: int('maxRequestBytes', 1) },
+];
+
+const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)));
+
+/** Parses argv (without node and script). Throws CliError. */
+export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
+  const o: ServerOptions = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [] };
+  if (argv.includes('--help') || argv.includes('-h')) return Object.freeze({ ...o, help: true });
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) throw new CliError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const spec = BY_FLAG.get(flag);
+    if (!spec) throw new CliError(`unknown option '${flag}'`);
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+      value = argv[++i]!;
+    } else if (spec.arg === 'bool') {
+      value = 'true';
+    } else {
+      throw new CliError(`missing value for ${flag}`);
+    }
+    spec.apply(o, value, flag);
+  }
+
+  if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') {
+    throw new CliError('--load-model requires --model-control-mode=explicit');
+  }
+  checkPorts(o);
+  Object.freeze(o.modelRepositories);
+  Object.freeze(o.loadModels);
+  if (o.cache) Object.freeze(o.cache);
+  return Object.freeze(o);
+}
+
+/** Two enabled endpoints on one fixed port would fail at bind time; say so now. */
+function checkPorts(o: ServerOptions): void {
+  const used: [string, number, boolean][] = [
+    ['--http-port', o.httpPort, o.allowHttp],
+    ['--grpc-port', o.grpcPort, o.allowGrpc],
+    ['--metrics-port', o.metricsPort, o.allowMetrics],
+  ];
+  const on = used.filter(([, p, enabled]) => enabled && p !== 0);
+  for (let a = 0; a < on.length; a++) {
+    for (let b = a + 1; b < on.length; b++) {
+      if (on[a]![1] === on[b]![1]) {
+        throw new CliError(`${on[a]![0]} and ${on[b]![0]} are both ${on[a]![1]}`);
+      }
+    }
+  }
+}
+
+export function usageText(): string {
+  const rows = SPECS.map((s) => [`  ${s.flags.join(', ')} ${s.meta}`, s.help] as const);
+  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
+  return [
+    'Usage: osprey [options]',
+    '',
+    'Options:',
+    ...rows.map(([l, h]) => l.padEnd(width) + h),
+    `${'  -h, --help'.padEnd(width)}Print this help and exit.`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { CliError, DEFAULT_OPTIONS, parseArgs, usageText, type ServerOptions } from '../../src/config/cli.js';
+
+function rejects(argv: string[], message: string): void {
+  assert.throws(() => parseArgs(argv), (err: unknown) => {
+    assert.ok(err instanceof CliError);
+    assert.equal(err.message, message);
+    return true;
+  });
+}
+
+test('defaults (tritonserver values)', () => {
+  assert.deepEqual(parseArgs([]), {
+    help: false,
+    modelRepositories: [],
+    httpPort: 8000,
+    grpcPort: 8001,
+    metricsPort: 8002,
+    httpAddress: '0.0.0.0',
+    grpcAddress: '0.0.0.0',
+    metricsAddress: '0.0.0.0',
+    allowHttp: true,
+    allowGrpc: true,
+    allowMetrics: true,
+    allowClientShm: true,
+    modelControlMode: 'none',
+    repositoryPollSecs: 15,
+    loadModels: [],
+    strictReadiness: true,
+    exitTimeoutSecs: 30,
+    logVerbose: 0,
+    logInfo: true,
+    logWarning: true,
+    logError: true,
+    logFormat: 'default',
+    cache: null,
+    workerThreads: 0,
+    intraOpThreads: 0,
+    maxRequestBytes: 67108864,
+  } satisfies ServerOptions);
+});
+
+test('every flag', () => {
+  const o = parseArgs([
+    '--model-repository', '/a', '--model-repository=/b', '--model-store', '/c',
+    '--http-port', '9000', '--grpc-port=9001', '--metrics-port', '0',
+    '--http-address', '127.0.0.1', '--grpc-address=::1', '--metrics-address', 'localhost',
+    '--allow-http', 'false', '--allow-grpc=0', '--allow-metrics', 'off', '--allow-client-shm=false',
+    '--model-control-mode', 'explicit', '--repository-poll-secs', '5',
+    '--load-model', 'a', '--load-model=*',
+    '--strict-readiness=false', '--exit-timeout-secs', '0', '--log-verbose', '2',
+    '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
+    '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2',
+    '--max-request-bytes', '1024',
+  ]);
+  assert.deepEqual(o, {
+    help: false,
+    modelRepositories: ['/a', '/b', '/c'],
+    httpPort: 9000,
+    grpcPort: 9001,
+    metricsPort: 0,
+    httpAddress: '127.0.0.1',
+    grpcAddress: '::1',
+    metricsAddress: 'localhost',
+    allowHttp: false,
+    allowGrpc: false,
+    allowMetrics: false,
+    allowClientShm: false,
+    modelControlMode: 'explicit',
+    repositoryPollSecs: 5,
+    loadModels: ['a', '*'],
+    strictReadiness: false,
+    exitTimeoutSecs: 0,
+    logVerbose: 2,
+    logInfo: false,
+    logWarning: false,
+    logError: false,
+    logFormat: 'json',
+    cache: { kind: 'local', size: 1048576 },
+    workerThreads: 4,
+    intraOpThreads: 2,
+    maxRequestBytes: 1024,
+  } satisfies ServerOptions);
+});
+
+test('boolean flag forms', () => {
+  assert.equal(parseArgs(['--strict-readiness']).strictReadiness, true);
+  assert.equal(parseArgs(['--strict-readiness', '--http-port', '1']).strictReadiness, true);
+  assert.equal(parseArgs(['--strict-readiness=false']).strictReadiness, false);
+  assert.equal(parseArgs(['--strict-readiness', 'false']).strictReadiness, false);
+  assert.equal(parseArgs(['--allow-http', 'false', '--allow-http', 'true']).allowHttp, true);
+  assert.equal(parseArgs(['--allow-http=1']).allowHttp, true);
+  assert.equal(parseArgs(['--allow-http=ON']).allowHttp, true);
+  assert.equal(parseArgs(['--log-info']).logInfo, true);
+});
+
+test('later values win; ports accept 0; --http-max-input-size alias', () => {
+  const o = parseArgs(['--http-port', '1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0', '--http-max-input-size', '99']);
+  assert.equal(o.httpPort, 0);
+  assert.equal(o.maxRequestBytes, 99);
+  assert.equal(parseArgs(['--http-port', '65535']).httpPort, 65535);
+  assert.deepEqual(parseArgs(['--model-control-mode=poll', '--repository-poll-secs=1']).modelControlMode, 'poll');
+  assert.equal(parseArgs(['--log-format', 'ISO8601']).logFormat, 'ISO8601');
+  assert.deepEqual(parseArgs(['--cache-config=local,size=0']).cache, { kind: 'local', size: 0 });
+});
+
+test('result is frozen, arrays included, and defaults are not shared', () => {
+  const o = parseArgs(['--model-repository', '/a', '--cache-config', 'local,size=1']);
+  assert.ok(Object.isFrozen(o));
+  assert.ok(Object.isFrozen(o.modelRepositories));
+  assert.ok(Object.isFrozen(o.loadModels));
+  assert.ok(Object.isFrozen(o.cache));
+  assert.throws(() => { (o as ServerOptions).httpPort = 1; }, TypeError);
+  assert.deepEqual(DEFAULT_OPTIONS.modelRepositories, []);
+  assert.ok(Object.isFrozen(DEFAULT_OPTIONS));
+});
+
+test('--help and -h', () => {
+  assert.equal(parseArgs(['--help']).help, true);
+  assert.equal(parseArgs(['--http-port', 'x', '-h']).help, true);
+  const text = usageText();
+  assert.match(text, /^Usage: osprey \[options\]/);
+  for (const flag of ['--model-repository', '--http-port', '--grpc-port', '--metrics-port', '--allow-http', '--allow-grpc',
+    '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
+    '--exit-timeout-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
+    '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
+    '--max-request-bytes', '--help']) {
+    assert.ok(text.includes(flag), flag);
+  }
+});
+
+test('exact error messages', () => {
+  rejects(['--foo'], "unknown option '--foo'");
+  rejects(['--foo=1'], "unknown option '--foo'");
+  rejects(['-x'], "unknown option '-x'");
+  rejects(['models'], "unexpected argument 'models'");
+  rejects(['--http-port', 'abc'], "invalid value 'abc' for --http-port: expected an integer 0-65535");
+  rejects(['--http-port=65536'], "invalid value '65536' for --http-port: expected an integer 0-65535");
+  rejects(['--grpc-port', '-1'], "invalid value '-1' for --grpc-port: expected an integer 0-65535");
+  rejects(['--metrics-port', '1.5'], "invalid value '1.5' for --metrics-port: expected an integer 0-65535");
+  rejects(['--http-port='], "invalid value '' for --http-port: expected an integer 0-65535");
+  rejects(['--http-port'], 'missing value for --http-port');
+  rejects(['--model-repository', '--http-port', '1'], 'missing value for --model-repository');
+  rejects(['--model-repository='], "invalid value '' for --model-repository: expected a path");
+  rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, 1 or 0");
+  rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
+  rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll or explicit");
+  rejects(['--log-format', 'xml'], "invalid value 'xml' for --log-format: expected default, ISO8601 or json");
+  rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
+  rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
+  rejects(['--log-verbose', '-1'], "invalid value '-1' for --log-verbose: expected a non-negative integer");
+  rejects(['--worker-threads', '1e3'], "invalid value '1e3' for --worker-threads: expected a non-negative integer");
+  rejects(['--intra-op-threads', ' 2'], "invalid value ' 2' for --intra-op-threads: expected a non-negative integer");
+  rejects(['--max-request-bytes', '0'], "invalid value '0' for --max-request-bytes: expected an integer >= 1");
+  rejects(['--max-request-bytes', '99999999999999999999'],
+    "invalid value '99999999999999999999' for --max-request-bytes: expected an integer >= 1");
+  rejects(['--cache-config', 'local'], "invalid value 'local' for --cache-config: expected local,size=<bytes>");
+  rejects(['--cache-config', 'redis,host=x'], "invalid value 'redis,host=x' for --cache-config: only the 'local' cache is supported");
+  rejects(['--cache-config', 'local,bytes=1'], "invalid value 'local,bytes=1' for --cache-config: unknown local cache setting 'bytes'");
+  rejects(['--cache-config', 'local,size=1k'], "invalid value 'local,size=1k' for --cache-config: size must be a non-negative integer");
+  rejects(['--load-model', ''], "invalid value '' for --load-model: expected a model name");
+  rejects(['--load-model', 'a'], '--load-model requires --model-control-mode=explicit');
+  rejects(['--http-port', '9000', '--grpc-port', '9000'], '--http-port and --grpc-port are both 9000');
+  rejects(['--metrics-port', '8000'], '--http-port and --metrics-port are both 8000');
+});
+
+test('a disabled endpoint may share a port', () => {
+  assert.equal(parseArgs(['--allow-grpc=false', '--grpc-port', '8000']).grpcPort, 8000);
+});
