@@ -71,7 +71,7 @@ export function checkRawSize(datatype: DataType, shape: readonly number[], raw: 
 }
 
 function badValue(datatype: DataType, name: string, v: unknown): InvalidArgument {
-  return new InvalidArgument(`unable to parse 'data': expected ${datatype} value for input '${name}', got ${JSON.stringify(v) ?? typeof v}`);
+  return new InvalidArgument(`unable to parse 'data': expected ${datatype} value for input '${name}', got ${typeof v === 'bigint' ? v.toString() : JSON.stringify(v) ?? typeof v}`);
 }
 
 function toBigInt(datatype: DataType, name: string, v: unknown, signed: boolean): bigint {

@@ -1,0 +1,281 @@
+/**
+ * HTTP infer request body -> InferenceRequest.
+ *
+ * The body is a JSON header, optionally followed by the binary tensor data extension's
+ * raw bytes (`Inference-Header-Content-Length` gives the JSON length; inputs with
+ * `parameters.binary_data_size` take their bytes in input order). Binary inputs are
+ * views into `body`: the body buffer must stay untouched while the request lives.
+ */
+import { InvalidArgument } from '../errors/errors.js';
+import type { InferenceRequest, ModelMetadata, RequestedOutput } from '../types/inference.js';
+import { type DataType, ELEMENT_SIZE, type Tensor, elementCount, isDataType } from '../types/tensor.js';
+import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
+import {
+  boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, rejectSharedMemory, uintParam,
+} from './json-params.js';
+import { checkRawSize, encodeValues, splitBytes } from './raw.js';
+
+export interface DecodedInfer {
+  request: InferenceRequest;
+  /** Whether outputs whose own parameters do not say `binary_data` are sent binary. */
+  binaryOutputs: boolean;
+}
+
+/**
+ * Parse the `Inference-Header-Content-Length` header value. undefined when absent
+ * (the whole body is JSON); 0 means the body is the single raw input.
+ */
+export function parseHeaderLength(value: string, bodyLength: number): number | undefined {
+  if (value === '') return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new InvalidArgument(`Inference-Header-Content-Length must be a non-negative integer, got '${value}'`);
+  }
+  const n = Number(value);
+  if (n > bodyLength) {
+    throw new InvalidArgument(`Inference-Header-Content-Length ${n} exceeds the request body size ${bodyLength}`);
+  }
+  return n;
+}
+
+/** JSON header (+ binary section) form. `headerLength` undefined: the whole body is JSON. */
+export function decodeJsonInferRequest(
+  body: Uint8Array, headerLength: number | undefined, modelName: string, modelVersion: string,
+): DecodedInfer {
+  const jsonEnd = headerLength ?? body.byteLength;
+  const text = Buffer.from(body.buffer, body.byteOffset, jsonEnd).toString('utf8');
+  const binary = body.subarray(jsonEnd);
+  const parsed = parseJsonFast(text);
+  try {
+    return decodeDocument(parsed.value, parsed.exact, binary, modelName, modelVersion);
+  } catch (err) {
+    if (err !== NEED_EXACT) throw err;
+    // JSON.parse rounded an integer beyond 2^53 that matters (INT64 data, parameters).
+    return decodeDocument(parseJsonExact(text), true, binary, modelName, modelVersion);
+  }
+}
+
+const RESERVED_PREFIX = 'triton_';
+
+function decodeDocument(
+  doc: unknown, exact: boolean, binary: Uint8Array, modelName: string, modelVersion: string,
+): DecodedInfer {
+  if (!isPlainObject(doc)) throw new InvalidArgument('the request JSON must be an object');
+  // Depth 1 is the document; `inputs` is checked as it is decoded (its `data` may be big).
+  for (const key in doc) if (key !== 'inputs') assertDepth(doc[key], 2);
+
+  const id = doc.id;
+  if (id !== undefined && typeof id !== 'string') throw new InvalidArgument("'id' must be a string");
+
+  const parameters = decodeParams(doc.parameters, 'the request', exact);
+  for (const key in parameters) {
+    if (key === 'headers' || key.startsWith(RESERVED_PREFIX)) {
+      throw new InvalidArgument(`Parameter '${key}' is a reserved parameter and cannot be specified.`);
+    }
+  }
+  // An HTTP encoding choice, not a model parameter: consumed here.
+  const binaryOutputs = boolParam(parameters.binary_data_output, 'binary_data_output', 'the request') ?? false;
+  delete parameters.binary_data_output;
+
+  if (!Array.isArray(doc.inputs)) throw new InvalidArgument("the request JSON has no 'inputs' array");
+  const inputs: Tensor[] = new Array(doc.inputs.length);
+  let offset = 0;
+  for (let i = 0; i < doc.inputs.length; i++) {
+    const t = decodeInput(doc.inputs[i], i, exact, binary, offset);
+    inputs[i] = t.tensor;
+    offset = t.offset;
+  }
+  if (offset < binary.byteLength) {
+    throw new InvalidArgument(`unexpected additional input data for model '${modelName}': ${binary.byteLength - offset} bytes after the last binary input`);
+  }
+
+  const request: InferenceRequest = {
+    modelName, modelVersion, id: id ?? '', parameters, inputs,
+    outputs: decodeOutputs(doc.outputs, exact), deadline: Infinity,
+  };
+  return { request, binaryOutputs };
+}
+
+function decodeInput(
+  raw: unknown, index: number, exact: boolean, binary: Uint8Array, offset: number,
+): { tensor: Tensor; offset: number } {
+  if (!isPlainObject(raw)) throw new InvalidArgument(`input ${index} of the request must be a JSON object`);
+  for (const key in raw) if (key !== 'data') assertDepth(raw[key], 4);
+  const name = raw.name;
+  if (typeof name !== 'string') throw new InvalidArgument(`input ${index} of the request has no 'name' string`);
+  const where = `input '${name}'`;
+  const datatype = raw.datatype;
+  if (!isDataType(datatype)) {
+    throw new InvalidArgument(`invalid datatype '${String(datatype)}' for ${where}; expected one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES, BF16`);
+  }
+  const shape = decodeShape(raw.shape, where);
+
+  const params = decodeParams(raw.parameters, where, exact);
+  rejectSharedMemory(params, where);
+  const size = uintParam(params.binary_data_size, 'binary_data_size', where);
+  delete params.binary_data_size;
+
+  let data: Uint8Array;
+  if (size !== undefined) {
+    if (raw.data !== undefined) throw new InvalidArgument(`${where} has both 'data' and 'binary_data_size'`);
+    const remaining = binary.byteLength - offset;
+    if (size > remaining) {
+      throw new InvalidArgument(`unexpected binary data size for ${where}: binary_data_size is ${size} but only ${remaining} bytes of binary data remain`);
+    }
+    data = binary.subarray(offset, offset + size);
+    offset += size;
+    checkRawSize(datatype, shape, data, name);
+  } else {
+    if (raw.data === undefined) throw new InvalidArgument(`${where} has neither 'data' nor 'binary_data_size'`);
+    data = jsonTensorData(raw.data, shape, datatype, name, exact);
+  }
+  const tensor: Tensor = { name, datatype, shape, data };
+  for (const _ in params) { tensor.parameters = params; break; }
+  return { tensor, offset };
+}
+
+function decodeShape(raw: unknown, where: string): number[] {
+  if (!Array.isArray(raw)) throw new InvalidArgument(`${where} has no 'shape' array`);
+  const shape: number[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const d: unknown = raw[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      throw new InvalidArgument(`'shape' of ${where} must hold non-negative integers, got ${typeof d === 'bigint' ? d.toString() : JSON.stringify(d)}`);
+    }
+    shape[i] = d;
+  }
+  return shape;
+}
+
+function decodeOutputs(raw: unknown, exact: boolean): RequestedOutput[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) throw new InvalidArgument("'outputs' of the request must be an array");
+  const outputs: RequestedOutput[] = new Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const o: unknown = raw[i];
+    if (!isPlainObject(o) || typeof o.name !== 'string') {
+      throw new InvalidArgument(`output ${i} of the request must be a JSON object with a 'name' string`);
+    }
+    const where = `output '${o.name}'`;
+    const params = decodeParams(o.parameters, where, exact);
+    rejectSharedMemory(params, where);
+    boolParam(params.binary_data, 'binary_data', where);
+    if (params.classification !== undefined) {
+      params.classification = uintParam(params.classification, 'classification', where)!;
+    }
+    outputs[i] = o.parameters === undefined ? { name: o.name } : { name: o.name, parameters: params };
+  }
+  return outputs;
+}
+
+/** JSON `data` (flat or nested row-major) -> raw layout, checked against the shape. */
+function jsonTensorData(data: unknown, shape: number[], datatype: DataType, name: string, exact: boolean): Uint8Array {
+  if (datatype === 'FP16' || datatype === 'BF16') {
+    throw new InvalidArgument(`datatype ${datatype} of input '${name}' is not supported in JSON; send it as binary data`);
+  }
+  if (!Array.isArray(data)) throw new InvalidArgument(`unable to parse 'data' for input '${name}': expected a JSON array`);
+  const values = flatten(data, shape, name);
+  if (datatype === 'INT64' || datatype === 'UINT64') {
+    const [min, max] = datatype === 'INT64' ? INT64_RANGE : UINT64_RANGE;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      checkExact(v, exact);
+      // encodeValues' own error text calls JSON.stringify, which throws on bigint.
+      if (typeof v === 'bigint' && (v < min || v > max)) {
+        throw new InvalidArgument(`unable to parse 'data': expected ${datatype} value for input '${name}', got ${v.toString()}`);
+      }
+    }
+  } else if (exact) {
+    // The exact parser writes long integer literals as bigint; other types want numbers
+    // (range checks in encodeValues then reject what does not fit).
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === 'bigint') values[i] = Number(v);
+    }
+  }
+  return encodeValues(datatype, values, name);
+}
+
+const INT64_RANGE = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+const UINT64_RANGE = [0n, 2n ** 64n - 1n] as const;
+
+/** Level of an input's `data` array in the document: root 1, inputs 2, input 3. */
+const DATA_DEPTH = 4;
+
+function flatten(data: unknown[], shape: readonly number[], name: string): unknown[] {
+  const count = elementCount(shape);
+  if (data.length === 0 || !Array.isArray(data[0])) {
+    if (data.length !== count) {
+      throw new InvalidArgument(`unable to parse 'data' for input '${name}': shape [${shape.join(',')}] has ${count} elements but 'data' has ${data.length}`);
+    }
+    // Objects would reach encodeValues' error path, which stringifies them (deep ones
+    // would overflow the stack): reject them here.
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (typeof v === 'object' && v !== null) throw nestedMismatch(name, shape);
+    }
+    return data;
+  }
+  if (DATA_DEPTH + shape.length - 1 > MAX_JSON_DEPTH) throw jsonDepthError();
+  const out: unknown[] = new Array(count);
+  let k = 0;
+  // Recursion is bounded by the shape's rank (checked just above).
+  const walk = (level: unknown, d: number): void => {
+    if (!Array.isArray(level) || level.length !== shape[d]) throw nestedMismatch(name, shape);
+    if (d === shape.length - 1) {
+      for (let i = 0; i < level.length; i++) {
+        const v: unknown = level[i];
+        if (typeof v === 'object' && v !== null) throw nestedMismatch(name, shape);
+        out[k++] = v;
+      }
+    } else {
+      for (let i = 0; i < level.length; i++) walk(level[i], d + 1);
+    }
+  };
+  if (shape.length === 0) throw nestedMismatch(name, shape);
+  walk(data, 0);
+  return out;
+}
+
+function nestedMismatch(name: string, shape: readonly number[]): InvalidArgument {
+  return new InvalidArgument(`unable to parse 'data' for input '${name}': nested arrays do not match shape [${shape.join(',')}]`);
+}
+
+/**
+ * `Inference-Header-Content-Length: 0`: the whole body is the raw data of the model's
+ * only input, batch 1; every output comes back binary. Variable dims are taken from
+ * the data: a leading -1 (the batch dim of a batching model) becomes 1 when another
+ * dim is also variable, and the one remaining -1 is whatever the data holds.
+ */
+export function decodeRawInferRequest(
+  body: Uint8Array, meta: ModelMetadata, modelName: string, modelVersion: string,
+): DecodedInfer {
+  if (meta.inputs.length !== 1) {
+    throw new InvalidArgument(`Inference-Header-Content-Length 0 needs a model with exactly one input; model '${modelName}' has ${meta.inputs.length}`);
+  }
+  const input = meta.inputs[0]!;
+  const shape = rawInputShape(input.datatype, input.shape, body, input.name);
+  checkRawSize(input.datatype, shape, body, input.name);
+  const request: InferenceRequest = {
+    modelName, modelVersion, id: '', parameters: {},
+    inputs: [{ name: input.name, datatype: input.datatype, shape, data: body }],
+    outputs: undefined, deadline: Infinity,
+  };
+  return { request, binaryOutputs: true };
+}
+
+function rawInputShape(datatype: DataType, metaShape: readonly number[], body: Uint8Array, name: string): number[] {
+  const shape = metaShape.slice();
+  let variable = shape.filter((d) => d < 0).length;
+  if (variable > 1 && shape[0]! < 0) { shape[0] = 1; variable--; }
+  if (variable === 0) return shape;
+  if (variable > 1) {
+    throw new InvalidArgument(`cannot take the shape of input '${name}' from a raw body: [${metaShape.join(',')}] has more than one variable dimension`);
+  }
+  const at = shape.findIndex((d) => d < 0);
+  let others = 1;
+  for (let i = 0; i < shape.length; i++) if (i !== at) others *= shape[i]!;
+  const elements = datatype === 'BYTES' ? splitBytes(body, name).length : Math.floor(body.byteLength / ELEMENT_SIZE[datatype]);
+  // A size that does not divide evenly is reported by checkRawSize against this shape.
+  shape[at] = others === 0 ? 0 : Math.floor(elements / others);
+  return shape;
+}

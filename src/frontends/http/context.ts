@@ -1,0 +1,16 @@
+import type { DataPlane } from '../../dataplane/api.js';
+import type { HttpLogger } from './exchange.js';
+
+/** What every handler needs; built once per server. */
+export interface HttpContext {
+  readonly dp: DataPlane;
+  readonly maxBodyBytes: number;
+  readonly logger: HttpLogger | undefined;
+}
+
+/** Request headers a body-reading route needs, read inside the uWS handler (req dies after it). */
+export interface RequestHead {
+  readonly contentLength: string;
+  readonly contentEncoding: string;
+  readonly inferHeaderLength: string;
+}

@@ -1,0 +1,80 @@
+/**
+ * Route -> DataPlane call -> answer, for every route. Synchronous DataPlane calls
+ * throw straight to the dispatcher, which turns the error into `{"error": ...}`.
+ */
+import {
+  decodeIndexBody, decodeLoadBody, decodeLogSettingsBody, decodeUnloadBody,
+} from '../../codec/json-control.js';
+import { InvalidArgument, Unsupported } from '../../errors/errors.js';
+import { readBody } from './body.js';
+import { decodeContent } from './compress.js';
+import type { HttpContext, RequestHead } from './context.js';
+import { type Exchange, reply, replyError, replyJson } from './exchange.js';
+import { handleInfer } from './infer.js';
+import type { Route } from './router.js';
+
+export function handleRoute(ctx: HttpContext, ex: Exchange, route: Route, method: string, head: RequestHead): void {
+  const dp = ctx.dp;
+  switch (route.kind) {
+    case 'model-infer':
+      return handleInfer(ctx, ex, route.model, route.version, head);
+    // Health answers carry no body, in both states (Triton's behaviour).
+    case 'health-live':
+      return reply(ex, dp.isLive() ? 200 : 400, undefined);
+    case 'health-ready':
+      return reply(ex, dp.isReady() ? 200 : 400, undefined);
+    case 'server-metadata':
+      return replyJson(ex, JSON.stringify(dp.serverMetadata()));
+    case 'model-metadata':
+      return replyJson(ex, JSON.stringify(dp.modelMetadata(route.model, route.version)));
+    case 'model-config':
+      return replyJson(ex, JSON.stringify(dp.modelConfig(route.model, route.version)));
+    case 'model-ready':
+      if (dp.modelReady(route.model, route.version)) return reply(ex, 200, undefined);
+      throw new InvalidArgument(route.version === ''
+        ? `model '${route.model}' is not ready`
+        : `model '${route.model}' version ${route.version} is not ready`);
+    case 'model-stats':
+      return replyJson(ex, statsJson(ctx, route.model, route.version));
+    case 'all-stats':
+      return replyJson(ex, statsJson(ctx, '', ''));
+    case 'repo-index':
+      return withBody(ctx, ex, head, (body) => {
+        replyJson(ex, JSON.stringify(dp.repositoryIndex(decodeIndexBody(body))));
+      });
+    case 'repo-load':
+      return withBody(ctx, ex, head, async (body) => {
+        await dp.loadModel(route.model, decodeLoadBody(body));
+        reply(ex, 200, undefined);
+      });
+    case 'repo-unload':
+      return withBody(ctx, ex, head, async (body) => {
+        await dp.unloadModel(route.model, decodeUnloadBody(body));
+        reply(ex, 200, undefined);
+      });
+    case 'logging':
+      if (method === 'get') return replyJson(ex, JSON.stringify(dp.logSettings()));
+      return withBody(ctx, ex, head, (body) => {
+        replyJson(ex, JSON.stringify(dp.updateLogSettings(decodeLogSettingsBody(body))));
+      });
+    case 'shared-memory':
+      throw new Unsupported(route.memory === 'system'
+        ? 'system shared memory is not supported by this server'
+        : 'CUDA shared memory is not supported by this server');
+  }
+}
+
+function statsJson(ctx: HttpContext, model: string, version: string): string {
+  return '{"model_stats":' + JSON.stringify(ctx.dp.modelStatistics(model, version)) + '}';
+}
+
+/** Read (and decompress) the body, run `fn`, answer its errors. */
+function withBody(ctx: HttpContext, ex: Exchange, head: RequestHead, fn: (body: Buffer) => void | Promise<void>): void {
+  readBody(ex, head.contentLength, ctx.maxBodyBytes, (raw) => {
+    const run = async (): Promise<void> => {
+      const body = head.contentEncoding === '' ? raw : await decodeContent(head.contentEncoding, raw, ctx.maxBodyBytes);
+      if (!ex.finished) await fn(body);
+    };
+    run().catch((err: unknown) => replyError(ex, err, ctx.logger));
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * URL path -> route, for the KServe v2 / Triton HTTP paths. Pure (no uWS), so it is
+ * tested on its own. Path segments are URL-decoded, so model names may hold any
+ * character but '/'. Methods are lower case, as uWS's getMethod() gives them.
+ */
+import { InvalidArgument } from '../../errors/errors.js';
+
+export type ModelRouteKind = 'model-metadata' | 'model-ready' | 'model-config' | 'model-infer' | 'model-stats';
+
+export type Route =
+  | { kind: 'health-live' | 'health-ready' | 'server-metadata' | 'all-stats' | 'repo-index' | 'logging' }
+  | { kind: ModelRouteKind; model: string; version: string }
+  | { kind: 'repo-load' | 'repo-unload'; model: string }
+  | { kind: 'shared-memory'; memory: 'system' | 'cuda' };
+
+export interface RouteMatch {
+  route: Route;
+  /** Methods the path answers to. */
+  methods: readonly string[];
+}
+
+const GET = ['get'] as const;
+const POST = ['post'] as const;
+const GET_POST = ['get', 'post'] as const;
+
+const MODEL_SUFFIX: Record<string, { kind: ModelRouteKind; methods: readonly string[] }> = {
+  ready: { kind: 'model-ready', methods: GET },
+  config: { kind: 'model-config', methods: GET },
+  infer: { kind: 'model-infer', methods: POST },
+  stats: { kind: 'model-stats', methods: GET },
+};
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidArgument(`malformed percent-encoding in URL path segment '${segment}'`);
+  }
+}
+
+/** undefined: no such path (404). Throws InvalidArgument on bad percent-encoding. */
+export function matchRoute(path: string): RouteMatch | undefined {
+  const s = path.split('/');
+  if (s[0] !== '' || s[1] !== 'v2') return undefined;
+  const n = s.length;
+  if (n === 2) return { route: { kind: 'server-metadata' }, methods: GET };
+  switch (s[2]) {
+    case 'models': return matchModels(s);
+    case 'health':
+      if (n === 4 && s[3] === 'live') return { route: { kind: 'health-live' }, methods: GET };
+      if (n === 4 && s[3] === 'ready') return { route: { kind: 'health-ready' }, methods: GET };
+      return undefined;
+    case 'repository':
+      if (n === 4 && s[3] === 'index') return { route: { kind: 'repo-index' }, methods: POST };
+      if (n === 6 && s[3] === 'models' && s[4] !== '') {
+        if (s[5] === 'load') return { route: { kind: 'repo-load', model: decode(s[4]!) }, methods: POST };
+        if (s[5] === 'unload') return { route: { kind: 'repo-unload', model: decode(s[4]!) }, methods: POST };
+      }
+      return undefined;
+    case 'logging':
+      return n === 3 ? { route: { kind: 'logging' }, methods: GET_POST } : undefined;
+    case 'systemsharedmemory': return matchSharedMemory(s, 'system');
+    case 'cudasharedmemory': return matchSharedMemory(s, 'cuda');
+    default: return undefined;
+  }
+}
+
+/** /v2/models/stats, /v2/models/{m}[/versions/{v}][/ready|/config|/infer|/stats]. */
+function matchModels(s: string[]): RouteMatch | undefined {
+  const n = s.length;
+  if (n === 4 && s[3] === 'stats') return { route: { kind: 'all-stats' }, methods: GET };
+  if (n < 4 || s[3] === '') return undefined;
+  const model = decode(s[3]!);
+  let i = 4;
+  let version = '';
+  if (s[4] === 'versions') {
+    if (n < 6 || s[5] === '') return undefined;
+    version = decode(s[5]!);
+    i = 6;
+  }
+  if (i === n) return { route: { kind: 'model-metadata', model, version }, methods: GET };
+  if (i + 1 !== n) return undefined;
+  const suffix = MODEL_SUFFIX[s[i]!];
+  if (suffix === undefined) return undefined;
+  return { route: { kind: suffix.kind, model, version }, methods: suffix.methods };
+}
+
+/**
+ * Shared memory is not implemented, but its paths are known: they answer 400 (not
+ * 404) so a client learns why. status: GET; register/unregister: POST.
+ */
+function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch | undefined {
+  const n = s.length;
+  const route = { kind: 'shared-memory', memory } as const;
+  let op: string | undefined;
+  if (n === 4) op = s[3];
+  else if (n === 6 && s[3] === 'region' && s[4] !== '') op = s[5];
+  if (op === 'status') return { route, methods: GET };
+  if (op === 'unregister' || (op === 'register' && n === 6)) return { route, methods: POST };
+  return undefined;
+}
+
+const VERSION = /^\d+$/;
+
+/** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version. */
+export function checkVersion(version: string): void {
+  if (version !== '' && !VERSION.test(version)) {
+    throw new InvalidArgument(`invalid model version '${version}': a version must be a decimal number`);
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * Unit tests of the HTTP JSON codec (src/codec/json-*.ts, http-response.ts): the exact
+ * parser, the request decoder's exact-integer fallback, the tensor writer and the
+ * response encoder. No sockets.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeInferResponse, outputIsBinary } from '../../../src/codec/http-response.js';
+import { assertDepth, parseJsonExact, parseJsonFast } from '../../../src/codec/json-parse.js';
+import { decodeJsonInferRequest, decodeRawInferRequest, parseHeaderLength } from '../../../src/codec/json-request.js';
+import { paramsJson, tensorDataJson } from '../../../src/codec/json-write.js';
+import { encodeValues } from '../../../src/codec/raw.js';
+import { InvalidArgument } from '../../../src/errors/errors.js';
+
+const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
+
+function throwsInvalid(fn: () => unknown, text: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof InvalidArgument && e.message.includes(text), text);
+}
+
+describe('parseJsonExact', () => {
+  it('keeps integers beyond 2^53 exact and small ones as numbers', () => {
+    assert.deepEqual(parseJsonExact('[9007199254740993, -9223372036854775808, 123456789012345678, 42, 1.5e3]'),
+      [9007199254740993n, -9223372036854775808n, 123456789012345678n, 42, 1500]);
+    assert.equal(parseJsonExact('9007199254740991'), 9007199254740991);
+  });
+
+  it('accepts the NaN / Infinity tokens Python writes', () => {
+    const v = parseJsonExact('[NaN, Infinity, -Infinity]') as number[];
+    assert.ok(Number.isNaN(v[0]));
+    assert.deepEqual(v.slice(1), [Infinity, -Infinity]);
+  });
+
+  it('parses like JSON.parse otherwise', () => {
+    const text = '{"a": [true, false, null, "x\\n\\u00e9\\"", {"b": {}}, []], "c": -0.25e-2, "__proto__": 1}';
+    assert.deepEqual(parseJsonExact(text), JSON.parse(text));
+    assert.equal(Object.getPrototypeOf(parseJsonExact('{"__proto__": {"x": 1}}')), Object.prototype);
+  });
+
+  it('reports RapidJSON-style reasons with offsets', () => {
+    const cases: Array<[string, string]> = [
+      ['', 'The document is empty. at 0'],
+      ['  ', 'The document is empty. at 2'],
+      ['{"a":1,}', 'Missing a name for object member. at 7'],
+      ['{"a" 1}', 'Missing a colon after a name of object member. at 5'],
+      ['{"a":1 "b"}', "Missing a comma or '}' after an object member. at 7"],
+      ['[1 2]', "Missing a comma or ']' after an array element. at 3"],
+      ['[1,', 'Invalid value. at 3'],
+      ['tru', 'Invalid value. at 0'],
+      ['"abc', 'Missing a closing quotation mark in string. at 0'],
+      ['"\\x"', 'Invalid escape character in string. at 1'],
+      ['"\\u12G4"', 'Incorrect hex digit after \\u escape in string. at 1'],
+      ['1.', 'Miss fraction part in number. at 2'],
+      ['1e+', 'Miss exponent in number. at 3'],
+      ['1e999', 'Number too big to be stored in double. at 0'],
+      ['[1] x', 'The document root must not be followed by other values. at 4'],
+    ];
+    for (const [text, reason] of cases) throwsInvalid(() => parseJsonExact(text), `failed to parse the request JSON buffer: ${reason}`);
+  });
+
+  it('enforces the depth limit without deep recursion', () => {
+    assert.doesNotThrow(() => parseJsonExact('['.repeat(64) + ']'.repeat(64)));
+    throwsInvalid(() => parseJsonExact('['.repeat(65) + ']'.repeat(65)), 'JSON nesting is deeper than 64 levels');
+    throwsInvalid(() => parseJsonExact('{"a":'.repeat(1e6)), 'JSON nesting is deeper than 64 levels');
+  });
+});
+
+describe('parseJsonFast / assertDepth', () => {
+  it('uses JSON.parse and falls back to the exact parser', () => {
+    assert.deepEqual(parseJsonFast('{"a":1}'), { value: { a: 1 }, exact: false });
+    const nan = parseJsonFast('[NaN]');
+    assert.equal(nan.exact, true);
+    throwsInvalid(() => parseJsonFast('{'), 'failed to parse the request JSON buffer: Missing a name for object member. at 1');
+  });
+
+  it('assertDepth counts arrays and objects', () => {
+    const deep = JSON.parse('['.repeat(70) + ']'.repeat(70));
+    throwsInvalid(() => assertDepth(deep, 1), 'deeper than 64');
+    assert.doesNotThrow(() => assertDepth(JSON.parse('['.repeat(64) + ']'.repeat(64)), 1));
+  });
+});
+
+describe('decodeJsonInferRequest', () => {
+  it('re-parses exactly when JSON.parse rounded an INT64 value', () => {
+    const body = bytes('{"inputs":[{"name":"X","datatype":"INT64","shape":[2],"data":[9007199254740993,-1]}]}');
+    const { request } = decodeJsonInferRequest(body, undefined, 'm', '');
+    assert.deepEqual(request.inputs[0]!.data, encodeValues('INT64', [9007199254740993n, -1n], 'X'));
+  });
+
+  it('converts exact-parsed big integers for float inputs', () => {
+    const body = bytes('{"parameters":{"sequence_id":18446744073709551615},"inputs":[{"name":"X","datatype":"FP64","shape":[1],"data":[12345678901234567890]}]}');
+    const { request } = decodeJsonInferRequest(body, undefined, 'm', '');
+    assert.equal(request.parameters.sequence_id, 18446744073709551615n);
+    assert.deepEqual(request.inputs[0]!.data, encodeValues('FP64', [12345678901234567890], 'X'));
+  });
+
+  it('accepts NaN/Infinity in float data', () => {
+    const body = bytes('{"inputs":[{"name":"X","datatype":"FP32","shape":[3],"data":[NaN,Infinity,-Infinity]}]}');
+    const f = new Float32Array(decodeJsonInferRequest(body, undefined, 'm', '').request.inputs[0]!.data.slice().buffer);
+    assert.ok(Number.isNaN(f[0]));
+    assert.deepEqual([f[1], f[2]], [Infinity, -Infinity]);
+  });
+
+  it('slices binary inputs in input order without copying', () => {
+    const json = '{"inputs":[{"name":"A","datatype":"UINT8","shape":[2],"parameters":{"binary_data_size":2}},{"name":"B","datatype":"INT8","shape":[1],"data":[-1]},{"name":"C","datatype":"UINT8","shape":[1],"parameters":{"binary_data_size":1,"other":"kept"}}]}';
+    const body = new Uint8Array([...Buffer.from(json), 1, 2, 3]);
+    const { request, binaryOutputs } = decodeJsonInferRequest(body, json.length, 'm', '7');
+    assert.equal(binaryOutputs, false);
+    assert.equal(request.modelVersion, '7');
+    assert.deepEqual(request.inputs.map((t) => [...t.data]), [[1, 2], [255], [3]]);
+    assert.equal(request.inputs[0]!.data.buffer, body.buffer);
+    assert.equal(request.inputs[0]!.parameters, undefined);
+    assert.deepEqual(request.inputs[2]!.parameters, { other: 'kept' });
+  });
+
+  it('header length parsing', () => {
+    assert.equal(parseHeaderLength('', 10), undefined);
+    assert.equal(parseHeaderLength('0', 10), 0);
+    assert.equal(parseHeaderLength('10', 10), 10);
+    throwsInvalid(() => parseHeaderLength('11', 10), 'exceeds the request body size 10');
+    throwsInvalid(() => parseHeaderLength('-1', 10), 'must be a non-negative integer');
+  });
+});
+
+describe('decodeRawInferRequest', () => {
+  const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => ({
+    name: 'm', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'I', datatype, shape }], outputs: [],
+  });
+
+  it('fills variable dims from the data', () => {
+    const raw = encodeValues('FP32', [1, 2, 3, 4, 5, 6], 'I');
+    assert.deepEqual(decodeRawInferRequest(raw, meta('FP32', [-1, 3]), 'm', '').request.inputs[0]!.shape, [2, 3]);
+    assert.deepEqual(decodeRawInferRequest(raw, meta('FP32', [-1, -1]), 'm', '').request.inputs[0]!.shape, [1, 6]);
+    assert.deepEqual(decodeRawInferRequest(raw, meta('FP32', [6]), 'm', '').request.inputs[0]!.shape, [6]);
+    throwsInvalid(() => decodeRawInferRequest(raw, meta('FP32', [-1, -1, -1]), 'm', ''), 'more than one variable dimension');
+    throwsInvalid(() => decodeRawInferRequest(raw, meta('FP32', [-1, 4]), 'm', ''), 'unexpected total byte size 24');
+  });
+});
+
+describe('tensorDataJson / paramsJson', () => {
+  it('writes every JSON datatype', () => {
+    assert.equal(tensorDataJson('BOOL', new Uint8Array([1, 0])), '[true,false]');
+    assert.equal(tensorDataJson('INT8', new Uint8Array([255, 1])), '[-1,1]');
+    assert.equal(tensorDataJson('UINT64', encodeValues('UINT64', [18446744073709551615n], 'x')), '[18446744073709551615]');
+    assert.equal(tensorDataJson('INT64', encodeValues('INT64', [-9223372036854775808n, 5n], 'x')), '[-9223372036854775808,5]');
+    assert.equal(tensorDataJson('FP32', encodeValues('FP32', [0.5, NaN], 'x')), '[0.5,NaN]');
+    assert.equal(tensorDataJson('BYTES', encodeValues('BYTES', ['a"b', ''], 'x')), '["a\\"b",""]');
+    assert.equal(tensorDataJson('FP16', new Uint8Array([0x00, 0x3c])), '[1]');
+    assert.equal(tensorDataJson('INT32', new Uint8Array(0)), '[]');
+  });
+
+  it('writes large tensors the same way (stringify path), NaN/Infinity included', () => {
+    const values = Array.from({ length: 1000 }, (_, i) => Math.fround(i / 7));
+    const fin = encodeValues('FP32', values, 'x');
+    assert.equal(tensorDataJson('FP32', fin), '[' + new Float32Array(fin.buffer).join(',') + ']');
+    values[500] = NaN;
+    values[501] = -Infinity;
+    const text = tensorDataJson('FP32', encodeValues('FP32', values, 'x'));
+    assert.ok(text.includes(',NaN,-Infinity,'));
+    assert.ok(!text.includes('null'));
+    const ints = Array.from({ length: 1000 }, (_, i) => i - 500);
+    assert.equal(tensorDataJson('INT16', encodeValues('INT16', ints, 'x')), JSON.stringify(ints));
+  });
+
+  it('handles views that are not aligned for the type', () => {
+    const buf = new Uint8Array(9);
+    buf.set(encodeValues('FP64', [Math.E], 'x'), 1);
+    assert.equal(tensorDataJson('FP64', buf.subarray(1)), `[${Math.E}]`);
+  });
+
+  it('writes bigint parameters exactly', () => {
+    assert.equal(paramsJson({ a: 1n << 63n, b: 'x', c: true, d: 1.5 }), '{"a":9223372036854775808,"b":"x","c":true,"d":1.5}');
+  });
+});
+
+describe('encodeInferResponse', () => {
+  const response = {
+    modelName: 'm', modelVersion: '3', id: 'q',
+    outputs: [
+      { name: 'A', datatype: 'INT32' as const, shape: [2], data: encodeValues('INT32', [1, 2], 'A') },
+      { name: 'B', datatype: 'UINT8' as const, shape: [3], data: new Uint8Array([7, 8, 9]) },
+    ],
+  };
+
+  it('all JSON', () => {
+    const out = encodeInferResponse(response, undefined, false);
+    assert.equal(out.jsonLength, undefined);
+    assert.deepEqual(JSON.parse(out.body as string), {
+      id: 'q', model_name: 'm', model_version: '3',
+      outputs: [
+        { name: 'A', datatype: 'INT32', shape: [2], data: [1, 2] },
+        { name: 'B', datatype: 'UINT8', shape: [3], data: [7, 8, 9] },
+      ],
+    });
+  });
+
+  it('binary by default, JSON where an output asks', () => {
+    const out = encodeInferResponse(response, [{ name: 'A', parameters: { binary_data: false } }, { name: 'B' }], true);
+    const body = out.body as Buffer;
+    const json = JSON.parse(body.subarray(0, out.jsonLength).toString());
+    assert.deepEqual(json.outputs[1], { name: 'B', datatype: 'UINT8', shape: [3], parameters: { binary_data_size: 3 } });
+    assert.deepEqual(json.outputs[0].data, [1, 2]);
+    assert.deepEqual([...body.subarray(out.jsonLength!)], [7, 8, 9]);
+  });
+
+  it('outputIsBinary', () => {
+    assert.equal(outputIsBinary(undefined, 'x', true), true);
+    assert.equal(outputIsBinary([{ name: 'x', parameters: { binary_data: false } }], 'x', true), false);
+    assert.equal(outputIsBinary([{ name: 'x', parameters: { binary_data: true } }], 'x', false), true);
+    assert.equal(outputIsBinary([{ name: 'y', parameters: { binary_data: true } }], 'x', false), false);
+  });
+});
