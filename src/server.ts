@@ -7,10 +7,13 @@ import { readFileSync } from 'node:fs';
 import type { DestinationStream, Logger } from 'pino';
 import type { ServerOptions } from './config/cli.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
+import { ResponseCache } from './dataplane/response-cache.js';
 import { WorkerPool, threadBudget } from './executor/pool.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { startHttpServer } from './frontends/http/server.js';
 import { LogControl } from './obs/logger.js';
+import { startMetricsServer } from './obs/metrics-server.js';
+import { Observability } from './obs/observer.js';
 import { ModelRegistry } from './registry/registry.js';
 import { RepositoryManager } from './repository/manager.js';
 
@@ -40,18 +43,25 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
   const pool = new WorkerPool(budget.workers);
   const gpu = process.env.OSPREY_GPU === '1';
-  const registry = new ModelRegistry({ pool, intraOpThreads: budget.intraOpThreads, gpu, logger });
+  // Metric series and drift windows are bound per version through the registry's hooks.
+  const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
+  const registry = new ModelRegistry({
+    pool, intraOpThreads: budget.intraOpThreads, gpu, logger,
+    onVersionReady: (v) => obs.versionReady(v), onVersionRetired: (v) => obs.versionRetired(v),
+  });
   const manager = new RepositoryManager({
     repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
-    pollSecs: opts.repositoryPollSecs, registry, logger,
+    pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
   });
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION });
+  const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads }, 'worker pool started');
   await manager.start();
 
   const listeners: Listener[] = [];
   let http: Listener | undefined;
   let grpc: Listener | undefined;
+  let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
       http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, logger });
@@ -61,19 +71,23 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
       grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger });
       listeners.push(grpc);
     }
+    if (obs.metrics !== undefined) {
+      metrics = await startMetricsServer(obs.metrics, { host: opts.metricsAddress, port: opts.metricsPort, logger });
+      listeners.push(metrics);
+    }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await registry.close();
     await pool.close();
     throw err;
   }
-  logger.info({ http: http?.port, grpc: grpc?.port }, 'osprey is serving');
+  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port }, 'osprey is serving');
 
   let stopping: Promise<void> | undefined;
   return {
     httpPort: http?.port ?? -1,
     grpcPort: grpc?.port ?? -1,
-    metricsPort: -1,
+    metricsPort: metrics?.port ?? -1,
     dataPlane, registry, manager, pool, logger,
     shutdown() {
       stopping ??= (async () => {

@@ -13,6 +13,7 @@ import type { ModelRegistry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { RepositoryManager } from '../repository/manager.js';
 import type { LogControl, LogSettingValue } from '../obs/logger.js';
+import type { InferObserver } from '../obs/observer.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ModelStatistics,
   ServerMetadata, TensorMetadata,
@@ -20,6 +21,7 @@ import type {
 import type { Params, Tensor } from '../types/tensor.js';
 import type { DataPlane } from './api.js';
 import { classify } from './classify.js';
+import type { ResponseCache } from './response-cache.js';
 import { prepare } from './validate.js';
 
 export const EXTENSIONS = Object.freeze([
@@ -33,6 +35,10 @@ export interface DataPlaneOptions {
   logs: LogControl;
   strictReadiness: boolean;
   version: string;
+  /** Present when --cache-config enabled a response cache. */
+  cache?: ResponseCache;
+  /** Metrics/drift/request-log hooks (src/obs/observer.ts); called on the request path. */
+  observer?: InferObserver;
 }
 
 function numberParam(params: Params, key: string): number {
@@ -132,14 +138,32 @@ export class ServingDataPlane implements DataPlane {
     try {
       if (req.deadline <= start) throw new DeadlineExceeded();
       const p = prepare(v.config, req);
+      this.#o.observer?.prepared(v, p);
+      const cache = v.config.response_cache?.enable === true ? this.#o.cache : undefined;
+      let cacheKey = '';
+      if (cache !== undefined) {
+        const t = performance.now();
+        cacheKey = cache.key(v.name, v.versionString, p);
+        const hit = cache.get(cacheKey);
+        const lookupNs = Math.round((performance.now() - t) * 1e6);
+        if (hit !== undefined) {
+          v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
+          return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: hit.slice() };
+        }
+        v.stats.recordCacheMiss(lookupNs);
+      }
       const priority = numberParam(req.parameters, 'priority');
       const timeoutUs = numberParam(req.parameters, 'timeout');
       const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
       const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
+      if (cache !== undefined) cache.set(cacheKey, outputs);
       v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
+      this.#o.observer?.succeeded(v, req, p, outputs, start);
       return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
     } catch (err) {
-      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), failureReason(err));
+      const reason = failureReason(err);
+      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
+      this.#o.observer?.failed(v, req, err, reason, start);
       throw err;
     }
   }

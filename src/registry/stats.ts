@@ -49,6 +49,18 @@ export class VersionStats {
     this.sink?.success(batchSize, totalNs, queueNs, inNs, inferNs, outNs);
   }
 
+  /** A response served from the cache: counts as a success with no compute. */
+  recordCacheHit(batchSize: number, totalNs: number, lookupNs: number): void {
+    this.lastInference = Date.now();
+    this.inferenceCount += batchSize;
+    add(this.success, totalNs);
+    add(this.cacheHit, lookupNs);
+  }
+
+  recordCacheMiss(lookupNs: number): void {
+    add(this.cacheMiss, lookupNs);
+  }
+
   recordFailure(totalNs: number, reason: FailureReason): void {
     this.lastInference = Date.now();
     add(this.fail, totalNs);
