@@ -1,0 +1,105 @@
+/**
+ * The gRPC front end: a grpc-js server exposing inference.GRPCInferenceService and
+ * grpc.health.v1.Health over one DataPlane. Handlers live in service.ts; the
+ * ModelInfer codec in src/codec/grpc-infer.ts.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import {
+  decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse,
+} from '../../codec/grpc-wire.js';
+import type { DataPlane } from '../../dataplane/api.js';
+import { HEALTH_SERVICE, INFERENCE_SERVICE, loadPackageDefinition } from './proto.js';
+import { type GrpcLogger, healthService, inferenceService } from './service.js';
+
+export type { GrpcLogger } from './service.js';
+
+export interface GrpcServerOptions {
+  host: string;
+  /** 0 picks an ephemeral port; the bound one is returned. */
+  port: number;
+  /** Unexpected (INTERNAL) errors are logged here once. Defaults to console.error. */
+  logger?: GrpcLogger;
+  /** How long close() lets in-flight calls finish before cutting them off (default 5000). */
+  shutdownTimeoutMs?: number;
+}
+
+export interface GrpcServerHandle {
+  /** The port actually bound. */
+  port: number;
+  /** Stop taking calls, let in-flight ones finish, force-close after the timeout. */
+  close(): Promise<void>;
+}
+
+const defaultLogger: GrpcLogger = {
+  error(obj, msg) { console.error(msg ?? 'grpc error', obj); },
+};
+
+/**
+ * Triton clients set both message limits to INT32_MAX; -1 (unlimited) on the
+ * server accepts that and anything a client may send.
+ */
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+};
+
+/**
+ * The service definition from proto-loader, with ModelInfer and ModelStreamInfer
+ * (de)serialized by the hand-written codec in src/codec/grpc-wire.ts: the hot path.
+ * Every other method keeps proto-loader's protobufjs codec.
+ */
+function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
+  return {
+    ...service,
+    ModelInfer: {
+      ...service['ModelInfer']!,
+      requestDeserialize: decodeModelInferRequest,
+      responseSerialize: encodeModelInferResponse as (value: unknown) => Buffer,
+    },
+    ModelStreamInfer: {
+      ...service['ModelStreamInfer']!,
+      requestDeserialize: decodeModelInferRequest,
+      responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
+    },
+  };
+}
+
+function address(host: string, port: number): string {
+  // Bare IPv6 literals need brackets in a gRPC target.
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${h}:${port}`;
+}
+
+export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
+  const log = opts.logger ?? defaultLogger;
+  const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
+  const definition = loadPackageDefinition();
+  const server = new grpc.Server(SERVER_OPTIONS);
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
+  server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(err);
+      else resolve(bound);
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, shutdownTimeoutMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return closing;
+  };
+
+  return { port, close };
+}
