@@ -7,7 +7,8 @@
  * (`--strict-readiness` = true) or with true/false/1/0/on/off.
  */
 
-export type ModelControlMode = 'none' | 'poll' | 'explicit';
+/** `watch` is Osprey's: `poll` driven by file-system events, the poll kept as a safety net. */
+export type ModelControlMode = 'none' | 'poll' | 'watch' | 'explicit';
 /** tritonserver's `default` and `ISO8601` timestamps, plus JSON lines. */
 export type LogFormat = 'default' | 'ISO8601' | 'json';
 
@@ -28,6 +29,11 @@ export interface ServerOptions {
   allowClientShm: boolean;
   modelControlMode: ModelControlMode;
   repositoryPollSecs: number;
+  /**
+   * `--repository-settle-ms`: in poll/watch modes, how long a new or changed version's
+   * files must stay unchanged before it loads. Unset = the repository manager's default.
+   */
+  repositorySettleMs?: number;
   /** `--load-model` names; `*` means every model in the repository. */
   loadModels: string[];
   strictReadiness: boolean;
@@ -154,9 +160,10 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
   { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow system shared memory registration (default true).', apply: bool('allowClientShm') },
-  { flags: ['--model-control-mode'], arg: 'value', meta: 'none|poll|explicit', help: 'Model control mode (default none).',
-    apply: oneOf('modelControlMode', ['none', 'poll', 'explicit'] as const) },
-  { flags: ['--repository-poll-secs'], arg: 'value', meta: '<secs>', help: 'Poll interval in poll mode (default 15).', apply: int('repositoryPollSecs', 1) },
+  { flags: ['--model-control-mode'], arg: 'value', meta: 'none|poll|watch|explicit', help: 'Model control mode (default none); watch = poll on file-system events.',
+    apply: oneOf('modelControlMode', ['none', 'poll', 'watch', 'explicit'] as const) },
+  { flags: ['--repository-poll-secs'], arg: 'value', meta: '<secs>', help: 'Poll interval in poll mode, safety-net rescan in watch mode (default 15).', apply: int('repositoryPollSecs', 1) },
+  { flags: ['--repository-settle-ms'], arg: 'value', meta: '<ms>', help: 'Poll/watch: files must be unchanged this long before they load (default 1000).', apply: int('repositorySettleMs', 0) },
   { flags: ['--load-model'], arg: 'value', meta: '<name>', help: "Model to load at start in explicit mode (repeatable; '*' = all).",
     apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a model name'); o.loadModels.push(v); } },
   { flags: ['--strict-readiness'], arg: 'bool', meta: '<bool>', help: 'Ready only when every model is ready (default true).', apply: bool('strictReadiness') },

@@ -1,18 +1,40 @@
 /**
- * The worker pool: `workers` single-thread piscina pools, one per worker thread,
- * so that a model instance can be pinned to a thread (piscina alone cannot target a
- * thread) while keeping piscina's Atomics wake-up path, task queue and replacement
- * of crashed workers. Main thread only.
+ * The worker pool: `workers` ONNX Runtime worker threads, addressed by index so that a
+ * model instance can be pinned to a thread. Main thread only; ONNX Runtime never runs
+ * here.
+ *
+ * Each thread is fed through a shared-memory channel (`../worker/channel.ts`): a small
+ * run is copied into a SharedArrayBuffer slot and the sleeping worker is woken with
+ * `Atomics.notify`; it writes the outputs back into the slot and notifies; this thread
+ * learns of it through `Atomics.waitAsync`, its event loop free meanwhile. Large
+ * tensors, load, unload and list travel over a MessagePort (buffers transferred) but
+ * use the same wake-ups. Compared with the previous design (one single-thread piscina
+ * pool per thread: a structured-clone message each way and a message event to wake
+ * this thread) this removes most of the hand-off cost of a small request; see
+ * `bench/idle-path.ts`.
+ *
+ * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
+ * `slots` of them are handed over at once so it can start the next one without
+ * waiting for this thread); errors come back as {code, message} data; a worker that
+ * dies fails the request it was running (and any handed-over request whose input
+ * buffers were transferred to it), is replaced, and queued requests go to the
+ * replacement, which recreates sessions lazily from the SessionSpec each run carries.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
+import {
+  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_PORT, RESP_INLINE,
+  channelBytes, inlineInputBytes, readRunResponse, seqBefore, slotViews, writeRunRequest,
+  type ChannelLayout, type SlotView,
+} from '../worker/channel.js';
+import type { ChannelWorkerData } from '../worker/channel-worker.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, SessionSpec, UnloadResult, WireTensor, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WireTensor, WorkerTask,
 } from '../worker/protocol.js';
 
-const WORKER_FILE = new URL('../worker/ort-worker.js', import.meta.url).href;
+const WORKER_FILE = new URL('../worker/channel-worker.js', import.meta.url);
 
 export interface ThreadBudget { workers: number; intraOpThreads: number }
 
@@ -29,6 +51,20 @@ export function threadBudget(workerThreads = 0, intraOpThreads = 0): ThreadBudge
   return { workers: workerThreads > 0 ? workerThreads : cores, intraOpThreads: intraOpThreads > 0 ? intraOpThreads : 1 };
 }
 
+export interface WorkerPoolOptions {
+  /** Requests handed to a worker at once (a power of two). Default 4. */
+  slots?: number;
+  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default 64 KiB. */
+  inlineBytes?: number;
+  /** Microseconds an idle worker spins before sleeping in Atomics.wait. Default 0. */
+  workerSpinUs?: number;
+}
+
+/** `Atomics.waitAsync` (Node >= 16; ES2024, not in this project's ES2022 lib). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(ta: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
 type Result = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
 
 function unwrap<T extends { ok: true }>(r: T | FailedResult): T {
@@ -36,42 +72,98 @@ function unwrap<T extends { ok: true }>(r: T | FailedResult): T {
   return r;
 }
 
+class Job {
+  readonly task: WorkerTask;
+  readonly resolve: (r: Result) => void;
+  readonly reject: (e: Error) => void;
+  /** Sequence number once handed to a worker. */
+  seq = 0;
+  /** True once its buffers were transferred to a worker: it cannot be replayed. */
+  transferred = false;
+
+  constructor(task: WorkerTask, resolve: (r: Result) => void, reject: (e: Error) => void) {
+    this.task = task;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+}
+
+/** A FIFO with O(1) shift. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  get length(): number { return this.#items.length - this.#head; }
+  push(x: T): void { this.#items.push(x); }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const x = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) { this.#items = this.#items.slice(this.#head); this.#head = 0; }
+    return x;
+  }
+  peek(): T | undefined { return this.#items[this.#head]; }
+  unshiftAll(xs: readonly T[]): void { this.#items = [...xs, ...this.#items.slice(this.#head)]; this.#head = 0; }
+  drain(): T[] { const out = this.#items.slice(this.#head) as T[]; this.#items = []; this.#head = 0; return out; }
+}
+
+/** One worker thread incarnation and its channel. */
+class Channel {
+  readonly worker: Worker;
+  readonly ctl: Int32Array;
+  readonly slots: SlotView[];
+  readonly port: MessagePort;
+  /** Handed-over requests, in sequence order. */
+  readonly inflight = new Fifo<Job>();
+  /** Session keys this worker holds, as far as this thread knows: only their runs go inline. */
+  readonly known = new Set<string>();
+  nextSeq = 1;
+  lastResp = 0;
+  armed = false;
+  dead = false;
+  /** Whether the worker keeps the process alive: only while it has requests (as piscina does). */
+  referenced = true;
+  error: string | undefined;
+
+  constructor(layout: ChannelLayout, spinUs: number) {
+    const sab = new SharedArrayBuffer(channelBytes(layout));
+    this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
+    this.slots = slotViews(sab, layout);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerData: ChannelWorkerData = { sab, port: port2, layout, spinUs };
+    this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
+  }
+}
+
+class Thread {
+  readonly queue = new Fifo<Job>();
+  ch: Channel | undefined;
+}
+
 export class WorkerPool {
   readonly size: number;
-  readonly #threads: Piscina<WorkerTask, Result>[];
-  /** Tasks queued or running per thread: the load measure for least-loaded dispatch. */
-  readonly #busy: Int32Array;
+  readonly #threads: Thread[] = [];
+  readonly #layout: ChannelLayout;
+  readonly #spinUs: number;
   #closed = false;
 
-  constructor(workers: number) {
+  constructor(workers: number, options: WorkerPoolOptions = {}) {
+    const slots = options.slots ?? 4;
+    if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.size = workers;
-    this.#busy = new Int32Array(workers);
-    this.#threads = [];
+    this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
+    this.#spinUs = options.workerSpinUs ?? 0;
     for (let i = 0; i < workers; i++) {
-      this.#threads.push(new Piscina<WorkerTask, Result>({
-        filename: WORKER_FILE,
-        minThreads: 1,
-        maxThreads: 1,
-        concurrentTasksPerWorker: 1,
-        idleTimeout: Infinity,
-        atomics: 'sync',
-      }));
+      const t = new Thread();
+      this.#threads.push(t);
+      this.#spawn(i);
     }
   }
 
-  /** Current load of one thread (tasks queued or running). */
+  /** Current load of one thread (requests queued or handed to the worker). */
   load(thread: number): number {
-    return this.#busy[thread]!;
-  }
-
-  async #call(thread: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<Result> {
-    if (this.#closed) throw new Internal('worker pool is closed');
-    this.#busy[thread]!++;
-    try {
-      return await this.#threads[thread]!.run(task, transferList ? { transferList } : undefined);
-    } finally {
-      this.#busy[thread]!--;
-    }
+    const t = this.#threads[thread]!;
+    return t.queue.length + (t.ch?.inflight.length ?? 0);
   }
 
   /** Create the session on the given threads; returns the model's signature. */
@@ -87,12 +179,12 @@ export class WorkerPool {
   }
 
   /**
-   * Run one batch on a thread. The input buffers are transferred: unusable by the
-   * caller after this call. The output buffers arrive transferred too.
+   * Run one batch on a thread. The input buffers are handed over: unusable by the
+   * caller after this call (they are transferred when they travel by port). The output
+   * buffers belong to the caller.
    */
   async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
-    const transfer = inputs.map((i) => i.buffer);
-    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs }, transfer);
+    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs });
     return unwrap(r as RunResult | FailedResult);
   }
 
@@ -102,8 +194,189 @@ export class WorkerPool {
     return all.map((r) => unwrap(r as ListResult | FailedResult).keys);
   }
 
+  /**
+   * Test-only: make a worker die as a crash would, by queueing a request that calls
+   * `process.exit(1)` in the worker (served in FIFO order, so it is the request the
+   * worker is running when it dies). Resolves, once the worker is gone and replaced,
+   * with the error that request failed with.
+   */
+  async crashForTest(thread: number): Promise<unknown> {
+    const ch = this.#channel(thread);
+    const gone = new Promise<void>((res) => ch.worker.once('exit', () => res()));
+    const failed = this.#call(thread, { op: 'exit', code: 1 }).then(() => undefined, (e: unknown) => e);
+    await gone;
+    return failed;
+  }
+
+  /**
+   * Reject everything queued or running, and stop the workers. A worker that is inside
+   * a run finishes that run first: terminating a thread inside ONNX Runtime aborts the
+   * process, so workers are asked to exit between requests instead.
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    await Promise.all(this.#threads.map((p) => p.destroy()));
+    const err = new Internal('worker pool is closed');
+    const exits: Promise<void>[] = [];
+    for (const t of this.#threads) {
+      for (const job of t.queue.drain()) job.reject(err);
+      const ch = t.ch;
+      if (ch === undefined) continue;
+      const exited = new Promise<void>((res) => ch.worker.once('exit', () => res()));
+      ch.worker.ref(); // keep the process alive until it has exited
+      ch.dead = true;
+      for (const job of ch.inflight.drain()) job.reject(err);
+      Atomics.store(ch.ctl, CTL_SHUTDOWN, 1);
+      Atomics.notify(ch.ctl, CTL_REQ);
+      Atomics.notify(ch.ctl, CTL_RESP);
+      ch.port.close();
+      exits.push(exited);
+    }
+    await Promise.all(exits);
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  #spawn(index: number): Channel {
+    const ch = new Channel(this.#layout, this.#spinUs);
+    this.#threads[index]!.ch = ch;
+    ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
+    ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
+    if (this.#threads[index]!.queue.length === 0) { ch.referenced = false; ch.worker.unref(); }
+    return ch;
+  }
+
+  #channel(thread: number): Channel {
+    const t = this.#threads[thread];
+    if (t === undefined) throw new RangeError(`no worker thread ${thread}`);
+    return t.ch ?? this.#spawn(thread);
+  }
+
+  #call(thread: number, task: WorkerTask): Promise<Result> {
+    if (this.#closed) return Promise.reject(new Internal('worker pool is closed'));
+    const ch = this.#channel(thread);
+    return new Promise<Result>((resolve, reject) => {
+      this.#threads[thread]!.queue.push(new Job(task, resolve, reject));
+      if (ch.armed) this.#pump(thread, ch);
+      else this.#drain(thread, ch);
+    });
+  }
+
+  /** Hand queued requests to the worker while it has free slots; wake it if asleep. */
+  #pump(thread: number, ch: Channel): void {
+    const t = this.#threads[thread]!;
+    const layout = this.#layout;
+    let published = false;
+    while (t.queue.length > 0 && ch.inflight.length < layout.slots) {
+      const job = t.queue.shift()!;
+      const seq = ch.nextSeq;
+      const v = ch.slots[seq & (layout.slots - 1)]!;
+      const task = job.task;
+      let inline = false;
+      if (task.op === 'run') {
+        inline = ch.known.has(task.spec.key)
+          && inlineInputBytes(task.inputs) <= layout.slotDataBytes
+          && writeRunRequest(v, task.spec.key, task.inputs, task.outputs);
+      } else if (task.op === 'unload') {
+        // Runs after this one recreate the session lazily, so they must carry the spec.
+        ch.known.delete(task.key);
+      }
+      if (!inline) {
+        const transfer = task.op === 'run' ? [...new Set(task.inputs.map((i) => i.buffer))] : [];
+        try {
+          ch.port.postMessage(task, transfer);
+        } catch (err) {
+          job.reject(new Internal(`cannot send the request to worker thread ${thread}: ${err instanceof Error ? err.message : String(err)}`));
+          continue;
+        }
+        job.transferred = transfer.length > 0;
+        v.i32[0] = REQ_PORT;
+      }
+      job.seq = seq;
+      ch.inflight.push(job);
+      ch.nextSeq = (seq + 1) | 0;
+      Atomics.store(ch.ctl, CTL_REQ, seq);
+      published = true;
+    }
+    if (!published) return;
+    if (Atomics.load(ch.ctl, CTL_SLEEPING) !== 0) Atomics.notify(ch.ctl, CTL_REQ, 1);
+    if (!ch.referenced) { ch.referenced = true; ch.worker.ref(); }
+  }
+
+  /** Settle the requests the worker has answered. */
+  #collect(ch: Channel): void {
+    const resp = Atomics.load(ch.ctl, CTL_RESP);
+    const mask = this.#layout.slots - 1;
+    while (ch.lastResp !== resp) {
+      const seq = (ch.lastResp + 1) | 0;
+      ch.lastResp = seq;
+      const job = ch.inflight.shift();
+      if (job === undefined) break;
+      const v = ch.slots[seq & mask]!;
+      const task = job.task;
+      let result: Result;
+      if (v.i32[0] === RESP_INLINE && task.op === 'run') {
+        const { outputs, timing } = readRunResponse(v, task.outputs);
+        result = { ok: true, outputs, timing };
+      } else {
+        const m = receiveMessageOnPort(ch.port);
+        result = m === undefined
+          ? { ok: false, error: { code: 'INTERNAL', message: 'worker response lost' } }
+          : m.message as Result;
+      }
+      if (result.ok && (task.op === 'run' || task.op === 'load')) ch.known.add(task.spec.key);
+      job.resolve(result);
+    }
+  }
+
+  /** Collect answers, refill the worker, and wait (asynchronously) for the next answer. */
+  #drain(thread: number, ch: Channel): void {
+    for (;;) {
+      if (ch.dead) return;
+      this.#collect(ch);
+      this.#pump(thread, ch);
+      if (ch.inflight.length === 0) {
+        if (ch.referenced) { ch.referenced = false; ch.worker.unref(); }
+        return;
+      }
+      const w = waitAsync(ch.ctl, CTL_RESP, ch.lastResp);
+      if (w.async) {
+        ch.armed = true;
+        void w.value.then(() => {
+          ch.armed = false;
+          this.#drain(thread, ch);
+        });
+        return;
+      }
+      // Answered meanwhile: collect again.
+    }
+  }
+
+  #onExit(thread: number, ch: Channel, code: number): void {
+    if (ch.dead) return;
+    ch.dead = true;
+    const t = this.#threads[thread]!;
+    // Answers the worker published before dying are good.
+    this.#collect(ch);
+    const started = Atomics.load(ch.ctl, CTL_STARTED);
+    const ready = Atomics.load(ch.ctl, CTL_READY) !== 0;
+    const why = `worker thread ${thread} exited unexpectedly` + (ch.error !== undefined ? `: ${ch.error}` : ` with code ${code}`);
+    const replay: Job[] = [];
+    for (const job of ch.inflight.drain()) {
+      if (!seqBefore(started, job.seq) || job.transferred) job.reject(new Internal(why));
+      else replay.push(job);
+    }
+    Atomics.notify(ch.ctl, CTL_RESP);
+    ch.port.close();
+    if (t.ch === ch) t.ch = undefined;
+    if (!ready) {
+      // It died before serving anything: fail what waits instead of respawning in a loop;
+      // the next request starts a fresh worker.
+      for (const job of [...replay, ...t.queue.drain()]) job.reject(new Internal(why));
+      return;
+    }
+    t.queue.unshiftAll(replay);
+    const next = this.#spawn(thread);
+    if (t.queue.length > 0) this.#drain(thread, next);
   }
 }

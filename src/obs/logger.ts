@@ -1,7 +1,8 @@
 /**
  * pino logger plus Triton's logging-extension settings (`/v2/logging`, gRPC
  * LogSettings), which map onto pino's level: verbose > 0 -> debug, info -> info,
- * warning -> warn, error -> error; everything off -> silent.
+ * warning -> warn, error -> error; everything off -> silent. Successful requests
+ * are logged only at verbose >= 1, sampled (see `sampleRequest`).
  */
 import { pino, type Logger } from 'pino';
 import { InvalidArgument } from '../errors/errors.js';
@@ -17,13 +18,31 @@ export interface LogSettings {
   log_format: string;
 }
 
+/** At `log_verbose_level` 1, one request in this many is logged; at 2 and above, all. */
+export const REQUEST_LOG_SAMPLE = 100;
+
 export class LogControl {
   readonly logger: Logger;
   #settings: LogSettings;
+  /** Log every n-th successful request; 0 = request logging off (the default). */
+  #requestEvery: number;
+  #requestCount = 0;
 
   constructor(initial: LogSettings, destination?: pino.DestinationStream) {
     this.#settings = { ...initial };
+    this.#requestEvery = requestEvery(this.#settings);
     this.logger = pino({ name: 'osprey', level: levelOf(this.#settings) }, destination ?? pino.destination({ dest: 2, sync: false }));
+  }
+
+  /**
+   * Request path: whether to log this successful request (sampled request logs).
+   * Off unless `--log-verbose` (or log_verbose_level at runtime) is at least 1.
+   */
+  sampleRequest(): boolean {
+    if (this.#requestEvery === 0) return false;
+    if (++this.#requestCount < this.#requestEvery) return false;
+    this.#requestCount = 0;
+    return true;
   }
 
   get settings(): Readonly<LogSettings> {
@@ -55,9 +74,15 @@ export class LogControl {
       }
     }
     this.#settings = next;
+    this.#requestEvery = requestEvery(next);
     this.logger.level = levelOf(next);
     return next;
   }
+}
+
+function requestEvery(s: LogSettings): number {
+  if (s.log_verbose_level <= 0) return 0;
+  return s.log_verbose_level === 1 ? REQUEST_LOG_SAMPLE : 1;
 }
 
 function levelOf(s: LogSettings): string {

@@ -12,7 +12,7 @@ import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
 import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
 import { buildModelConfig } from '../config/normalize.js';
 import { InvalidArgument } from '../errors/errors.js';
-import { readOptional } from '../repository/scan.js';
+import { fingerprint, readOptional, statTree } from '../repository/scan.js';
 import type { LoadOptions } from '../types/inference.js';
 
 export interface ConfigSource {
@@ -22,8 +22,22 @@ export interface ConfigSource {
   text: string | undefined;
   path: string | undefined;
   json: string | undefined;
-  /** Changes whenever the config does: a changed config reloads every version. */
+  /** `dir` is a private folder holding `file:` uploads (removed once nothing uses it). */
+  uploaded: boolean;
+  /**
+   * Changes whenever the config does, or a model-level file it names (labels,
+   * warmup data): a changed stamp reloads every version.
+   */
   stamp: string;
+}
+
+/** Sizes and mtimes of the label files and warmup data a config refers to. */
+async function auxFingerprint(dir: string, partial: PartialModelConfig): Promise<string> {
+  let s = fingerprint(await statTree(join(dir, 'warmup')));
+  for (const o of partial.output ?? []) {
+    if (o?.label_filename) s += fingerprint(await statTree(join(dir, o.label_filename))) + `${o.label_filename}\n`;
+  }
+  return s;
 }
 
 async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8Array>): Promise<string> {
@@ -44,15 +58,16 @@ export async function readConfigSource(name: string, dir: string, options?: Load
   }
   if (options?.config !== undefined) {
     const partial = fromJsonConfig(options.config);
-    const folder = options.files !== undefined && options.files.size > 0 ? await writeUploadedFiles(name, options.files) : dir;
-    const stamp = createHash('sha1').update(options.config).update(folder).digest('hex');
-    return { dir: folder, partial, text: undefined, path: undefined, json: options.config, stamp };
+    const uploaded = options.files !== undefined && options.files.size > 0;
+    const folder = uploaded ? await writeUploadedFiles(name, options.files!) : dir;
+    const stamp = createHash('sha1').update(options.config).update(folder).update(await auxFingerprint(folder, partial)).digest('hex');
+    return { dir: folder, partial, text: undefined, path: undefined, json: options.config, uploaded, stamp };
   }
   const path = join(dir, 'config.pbtxt');
   const text = await readOptional(path);
   const partial = text === undefined ? {} : fromPbtxt(text, path);
-  const stamp = createHash('sha1').update(text ?? '').digest('hex');
-  return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, stamp };
+  const stamp = createHash('sha1').update(text ?? '').update(await auxFingerprint(dir, partial)).digest('hex');
+  return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, uploaded: false, stamp };
 }
 
 export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo): Readonly<ModelConfig> {

@@ -1,17 +1,30 @@
 /**
- * Per-model, per-version lifecycle in one place. The order is always: load the new
- * version on its worker threads, warm it up, swap it into the serving map
- * atomically (one assignment), then drain and unload what it replaced. A failed
- * load leaves what was serving in place and records the reason. Loads of one model
- * are serialized; different models load concurrently, off the request path.
+ * Per-model, per-version lifecycle in one place. The order is always:
+ *   1. load the new version's session on every instance thread (one thread at a
+ *      time, so a model's other threads keep serving while a session is created);
+ *   2. run its `model_warmup` requests; mark it READY;
+ *   3. swap it into the serving map atomically (one assignment: a request sees the
+ *      old map or the new one, never a mix);
+ *   4. drain what it replaced (requests already queued or running on the old
+ *      version finish there), then unload the old sessions and free them.
+ * A failed load leaves what was serving in place and records the reason (index,
+ * log, `onLoadFailed`). Operations on one model are serialized; different models
+ * load concurrently. Nothing here runs on the request path but `resolve`.
+ *
+ * What to load is decided by reconciling: the version policy over the version
+ * folders present (or the settled ones the watcher reports), against what serves.
+ * A version is (re)loaded when it is wanted and not serving, or when its files or
+ * the model's config changed since the serving instance was loaded. A version
+ * that failed is retried when its files or the config change, or when the load
+ * API asks again (`retryFailed`), never on every rescan.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
 import { InvalidArgument, ModelNotFound, ModelNotReady, asOspreyError } from '../errors/errors.js';
 import type { WorkerPool } from '../executor/pool.js';
-import { listVersions } from '../repository/scan.js';
+import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
 import { type ConfigSource, completeConfig, readConfigSource } from './config-source.js';
 import { ModelVersion } from './model-version.js';
@@ -27,6 +40,33 @@ export interface RegistryOptions {
   /** Called after a version is swapped in or out (metrics bind/unbind label children). */
   onVersionReady?: (v: ModelVersion) => void;
   onVersionRetired?: (v: ModelVersion) => void;
+  /**
+   * A load failed (metrics count it). `version` is '' when the model as a whole
+   * failed (unreadable config, no version under the policy); `reason` is what the
+   * repository index shows.
+   */
+  onLoadFailed?: (model: string, version: string, reason: string) => void;
+}
+
+/** How a reconcile was asked for. */
+export interface ReconcileHints {
+  /**
+   * Version folders to consider: the watcher's settled ones. Default: every
+   * version folder present now.
+   */
+  versions?: readonly number[];
+  /**
+   * Retry versions that failed before even if nothing changed since (the load API
+   * does; a rescan does not, so a broken version is not reloaded on every poll).
+   * Default true.
+   */
+  retryFailed?: boolean;
+}
+
+interface Failure {
+  reason: string;
+  /** Config + files stamp of the attempt that failed. */
+  stamp: string;
 }
 
 interface ModelEntry {
@@ -36,11 +76,14 @@ interface ModelEntry {
   serving: ReadonlyMap<number, ModelVersion>;
   /** Latest serving version, for requests that name none. */
   latest: ModelVersion | undefined;
+  /** Config + files stamp each serving instance was loaded from. */
+  readonly stamps: WeakMap<ModelVersion, string>;
   loading: Set<number>;
-  failures: Map<number, string>;
-  /** Model-level failure (config error, no versions) or 'unloaded'. */
+  failures: Map<number, Failure>;
+  /** Model-level failure (config error, no versions under the policy); '' when none. */
   reason: string;
-  configStamp: string | undefined;
+  /** The model should be serving (loaded and not since unloaded). */
+  wanted: boolean;
   /** Tail of this model's serialized load/unload operations. */
   op: Promise<void>;
 }
@@ -51,6 +94,8 @@ export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
   #threadCursor = 0;
+  /** Upload folders (`file:` contents) -> serving versions loaded from them. */
+  readonly #uploads = new Map<string, number>();
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
@@ -59,7 +104,7 @@ export class ModelRegistry {
   /** The version that serves a request. Hot path: two map lookups. */
   resolve(name: string, version: string): ModelVersion {
     const e = this.#models.get(name);
-    if (e === undefined || (e.reason === 'unloaded' && e.serving.size === 0)) throw new ModelNotFound(name);
+    if (e === undefined || (!e.wanted && e.serving.size === 0)) throw new ModelNotFound(name);
     if (version === '') {
       if (e.latest !== undefined) return e.latest;
       throw new ModelNotReady(name);
@@ -82,30 +127,43 @@ export class ModelRegistry {
     return [...this.#models.keys()];
   }
 
+  /** The model should be serving: loaded (or loading) and not since unloaded. */
   isLoaded(name: string): boolean {
-    const e = this.#models.get(name);
-    return e !== undefined && e.reason !== 'unloaded';
+    return this.#models.get(name)?.wanted === true;
   }
 
-  /** Every model that should be serving has a version and no failure. */
+  /**
+   * Every model that should be serving has a READY version. A newer version that
+   * failed while an older one serves does not count against it (the model is
+   * available; the index reports the failure); a model with no serving version
+   * (its first load still running, or failed) does. Only READY versions are ever
+   * in a serving map, so this stays true through a swap.
+   */
   allReady(): boolean {
     for (const e of this.#models.values()) {
-      if (e.reason === 'unloaded') continue;
-      if (e.serving.size === 0 || e.failures.size > 0 || e.reason !== '') return false;
+      if (e.wanted && e.serving.size === 0) return false;
     }
     return true;
   }
 
-  /** Load or reconcile a model from its folder; resolves when done (ready or failed). */
-  load(name: string, dir: string, options?: LoadOptions): Promise<void> {
+  /**
+   * Load or reconcile a model from its folder; resolves when done, rejects with
+   * Triton's "load failed for model ..." message when any version it tried failed
+   * (what serves stays serving).
+   */
+  load(name: string, dir: string, options?: LoadOptions, hints?: ReconcileHints): Promise<void> {
     let e = this.#models.get(name);
     if (e === undefined) {
-      e = { name, dir, serving: new Map(), latest: undefined, loading: new Set(), failures: new Map(), reason: '', configStamp: undefined, op: Promise.resolve() };
+      e = {
+        name, dir, serving: new Map(), latest: undefined, stamps: new WeakMap(), loading: new Set(), failures: new Map(),
+        reason: '', wanted: true, op: Promise.resolve(),
+      };
       this.#models.set(name, e);
     }
     const entry = e;
     entry.dir = dir;
-    const next = entry.op.then(() => this.#reconcile(entry, options));
+    entry.wanted = true;
+    const next = entry.op.then(() => this.#reconcile(entry, options, hints ?? {}));
     entry.op = next.catch(() => undefined);
     return next;
   }
@@ -114,30 +172,48 @@ export class ModelRegistry {
   unload(name: string): Promise<void> {
     const e = this.#models.get(name);
     if (e === undefined) return Promise.resolve();
+    // Marked now, so a request arriving while an earlier load finishes is refused
+    // once that load's swap is undone below.
+    e.wanted = false;
     const next = e.op.then(async () => {
+      if (e.wanted) return; // loaded again since: that load won
       const old = [...e.serving.values()];
       this.#swap(e, new Map());
-      e.reason = 'unloaded';
+      e.reason = '';
       e.failures.clear();
-      e.configStamp = undefined;
       await Promise.all(old.map((v) => this.#retire(v)));
-      this.#opts.logger.info({ model: name }, 'model unloaded');
+      if (old.length > 0) this.#opts.logger.info({ model: name }, 'model unloaded');
     });
     e.op = next.catch(() => undefined);
     return next;
   }
 
+  /**
+   * Every model folder, loaded or not, and every model loaded: one row per version
+   * (READY, LOADING, UNAVAILABLE with the reason it failed), or one row for the
+   * model when it has none.
+   */
   index(folders: ReadonlyMap<string, string>, readyOnly: boolean): ModelIndexEntry[] {
     const out: ModelIndexEntry[] = [];
-    const names = new Set([...folders.keys(), ...this.#models.keys()]);
+    const names = new Set(folders.keys());
+    for (const [name, e] of this.#models) if (e.wanted || e.serving.size > 0 || e.loading.size > 0) names.add(name);
     for (const name of [...names].sort()) {
       const e = this.#models.get(name);
       const rows: ModelIndexEntry[] = [];
-      if (e !== undefined) {
-        for (const v of [...e.serving.values()].sort((a, b) => a.version - b.version)) rows.push({ name, version: v.versionString, state: v.state });
-        for (const n of e.loading) if (!e.serving.has(n)) rows.push({ name, version: String(n), state: 'LOADING' });
-        for (const [n, reason] of e.failures) if (!e.serving.has(n)) rows.push({ name, version: String(n), state: 'UNAVAILABLE', reason });
-        if (rows.length === 0) rows.push({ name, state: 'UNAVAILABLE', reason: e.reason || 'unloaded' });
+      if (e !== undefined && (e.wanted || e.serving.size > 0 || e.loading.size > 0)) {
+        const byVersion = new Map<number, ModelIndexEntry>();
+        for (const v of e.serving.values()) {
+          // A failed reload (or a broken config) leaves this instance serving; say why it was not replaced.
+          const reason = e.failures.get(v.version)?.reason || e.reason;
+          byVersion.set(v.version, reason ? { name, version: v.versionString, state: v.state, reason } : { name, version: v.versionString, state: v.state });
+        }
+        for (const n of e.loading) if (!byVersion.has(n)) byVersion.set(n, { name, version: String(n), state: 'LOADING' });
+        for (const [n, f] of e.failures) if (!byVersion.has(n)) byVersion.set(n, { name, version: String(n), state: 'UNAVAILABLE', reason: f.reason });
+        for (const n of [...byVersion.keys()].sort((a, b) => a - b)) rows.push(byVersion.get(n)!);
+        if (rows.length === 0) {
+          // Wanted, nothing failed, nothing listed yet: its load has not reached the versions.
+          rows.push(e.reason ? { name, state: 'UNAVAILABLE', reason: e.reason } : e.wanted ? { name, state: 'LOADING' } : { name, state: 'UNAVAILABLE', reason: 'unloaded' });
+        }
       } else {
         rows.push({ name, state: 'UNAVAILABLE', reason: 'unloaded' });
       }
@@ -152,9 +228,10 @@ export class ModelRegistry {
   }
 
   #swap(e: ModelEntry, serving: ReadonlyMap<number, ModelVersion>): void {
-    e.serving = serving;
     let latest: ModelVersion | undefined;
     for (const v of serving.values()) if (latest === undefined || v.version > latest.version) latest = v;
+    // Two plain assignments with no await between them: no request can see one without the other.
+    e.serving = serving;
     e.latest = latest;
   }
 
@@ -164,7 +241,21 @@ export class ModelRegistry {
     } catch (err) {
       this.#opts.logger.error({ model: v.name, version: v.version, err }, 'error while unloading version');
     }
+    this.#opts.logger.info({ model: v.name, version: v.version }, 'model version unloaded');
     this.#opts.onVersionRetired?.(v);
+    await this.#releaseUpload(v.spec.path, -1);
+  }
+
+  /** Count versions using an upload folder; remove the folder when none does. */
+  async #releaseUpload(path: string, delta: number): Promise<void> {
+    for (const [dir, n] of this.#uploads) {
+      if (!path.startsWith(dir + sep)) continue;
+      const left = n + delta;
+      if (left > 0) { this.#uploads.set(dir, left); return; }
+      this.#uploads.delete(dir);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      return;
+    }
   }
 
   #pickThreads(count: number): number[] {
@@ -176,65 +267,106 @@ export class ModelRegistry {
     return out;
   }
 
-  async #reconcile(e: ModelEntry, options: LoadOptions | undefined): Promise<void> {
-    const log = this.#opts.logger;
+  #modelFailed(e: ModelEntry, reason: string): InvalidArgument {
+    e.reason = reason;
+    this.#opts.logger.error({ model: e.name, reason }, 'failed to load model');
+    this.#opts.onLoadFailed?.(e.name, '', reason);
+    return new InvalidArgument(`load failed for model '${e.name}': ${reason}\n`);
+  }
+
+  async #reconcile(e: ModelEntry, options: LoadOptions | undefined, hints: ReconcileHints): Promise<void> {
+    if (!e.wanted) return; // unloaded while this waited its turn
     let src: ConfigSource;
-    let available: number[];
+    let present: number[];
     try {
       src = await readConfigSource(e.name, e.dir, options);
-      available = await listVersions(src.dir);
+      present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
-      e.reason = asOspreyError(err).message;
-      log.error({ model: e.name, reason: e.reason }, 'failed to load model');
-      throw asOspreyError(err);
+      // What serves keeps serving (with its old config).
+      throw this.#modelFailed(e, asOspreyError(err).message);
     }
-    const wanted = selectVersions(src.partial.version_policy, available);
+    try {
+      await this.#apply(e, src, present, hints.retryFailed ?? true);
+    } finally {
+      // An upload folder that no version ended up using.
+      if (src.uploaded && !this.#uploads.has(src.dir)) await rm(src.dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  async #apply(e: ModelEntry, src: ConfigSource, present: readonly number[], retryFailed: boolean): Promise<void> {
+    const wanted = selectVersions(src.partial.version_policy, present);
     if (wanted.length === 0) {
-      e.reason = `at least one version must be available under the version policy of model '${e.name}'`;
-      log.error({ model: e.name, reason: e.reason }, 'failed to load model');
-      throw new InvalidArgument(e.reason);
+      // The version folders are gone (or none is selected): nothing may keep serving from them.
+      const old = [...e.serving.values()];
+      this.#swap(e, new Map());
+      e.failures.clear();
+      const err = this.#modelFailed(e, `at least one version must be available under the version policy of model '${e.name}'`);
+      await Promise.all(old.map((v) => this.#retire(v)));
+      throw err;
     }
-    const configChanged = src.stamp !== e.configStamp;
-    const toLoad = wanted.filter((v) => configChanged || !e.serving.has(v));
-    // A version that failed before and whose files have not changed is retried too:
-    // "fixing the files retries it" needs no special case beyond this.
-    const results = await Promise.allSettled(toLoad.map((n) => this.#loadVersion(e, n, src)));
-    const next = new Map<number, ModelVersion>();
+    const stamps = new Map<number, string>();
+    for (const n of wanted) stamps.set(n, `${src.stamp}\n${fingerprint(await statTree(join(src.dir, String(n))))}`);
+    const toLoad = wanted.filter((n) => {
+      const f = e.failures.get(n);
+      if (f !== undefined && f.stamp === stamps.get(n) && !retryFailed) return false;
+      const v = e.serving.get(n);
+      return v === undefined || e.stamps.get(v) !== stamps.get(n);
+    });
+    // Versions leave LOADING only once the swap below has happened.
+    for (const n of toLoad) e.loading.add(n);
+    let results: PromiseSettledResult<ModelVersion>[];
+    try {
+      results = await Promise.allSettled(toLoad.map((n) => this.#loadVersion(e, n, src, stamps.get(n)!)));
+    } finally {
+      for (const n of toLoad) e.loading.delete(n);
+    }
     const loaded = new Map<number, ModelVersion>();
     results.forEach((r, i) => { if (r.status === 'fulfilled') loaded.set(toLoad[i]!, r.value); });
+
+    if (!e.wanted) {
+      // Unloaded while loading: the new instances never serve.
+      await Promise.all([...loaded.values()].map((v) => this.#retire(v)));
+      return;
+    }
+    const next = new Map<number, ModelVersion>();
     for (const n of wanted) {
       // A version whose reload failed keeps its old instance serving.
       const v = loaded.get(n) ?? e.serving.get(n);
       if (v !== undefined) next.set(n, v);
     }
-    // Keep old versions serving while a policy's newer versions failed to load
-    // (`latest N` still serves N versions when it can).
-    const stillThere = new Set(available);
+    // `latest N` keeps serving N versions when it can: older ones stay while
+    // newer ones failed, as long as their folders are still there.
+    const stillThere = new Set(present);
     const target = latestCount(src.partial.version_policy);
     for (const v of [...e.serving.values()].sort((a, b) => b.version - a.version)) {
       if (next.size >= target) break;
-      if (!next.has(v.version) && stillThere.has(v.version) && !loaded.has(v.version)) next.set(v.version, v);
+      if (!next.has(v.version) && stillThere.has(v.version)) next.set(v.version, v);
     }
     const retired = [...e.serving.values()].filter((v) => next.get(v.version) !== v);
+    for (const n of e.failures.keys()) if (!wanted.includes(n)) e.failures.delete(n);
     e.reason = '';
-    e.configStamp = src.stamp;
     this.#swap(e, next);
-    for (const v of next.values()) if (loaded.get(v.version) === v) this.#opts.onVersionReady?.(v);
+    for (const v of next.values()) {
+      if (loaded.get(v.version) !== v) continue;
+      this.#opts.logger.info({ model: e.name, version: v.version }, 'model version serving');
+      this.#opts.onVersionReady?.(v);
+    }
     await Promise.all(retired.map((v) => this.#retire(v)));
-    const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length > 0 && loaded.size === 0 && next.size === 0) {
-      throw asOspreyError((failed[0] as PromiseRejectedResult).reason);
+
+    const failed = toLoad.filter((n) => !loaded.has(n));
+    if (failed.length > 0) {
+      const parts = failed.map((n) => `version ${n} is at UNAVAILABLE state: ${e.failures.get(n)?.reason ?? 'unknown error'};`);
+      throw new InvalidArgument(`load failed for model '${e.name}': ${parts.join(' ')}\n`);
     }
   }
 
-  async #loadVersion(e: ModelEntry, n: number, src: ConfigSource): Promise<ModelVersion> {
+  async #loadVersion(e: ModelEntry, n: number, src: ConfigSource, stamp: string): Promise<ModelVersion> {
     const log = this.#opts.logger;
     const started = performance.now();
-    e.loading.add(n);
     const key = `${e.name}/${n}/${++generation}`;
     const partialCfg = src.partial as Readonly<ModelConfig>;
     const filename = src.partial.default_model_filename || 'model.onnx';
-    const count = (src.partial.instance_group ?? []).reduce((s, g) => s + (g.count ?? 1), 0) || 2;
+    const count = (src.partial.instance_group ?? []).reduce((s, g) => s + (g?.count ?? 1), 0) || 2;
     const threads = this.#pickThreads(count);
     const spec = {
       key,
@@ -242,29 +374,38 @@ export class ModelRegistry {
       settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpu),
     };
     let v: ModelVersion | undefined;
+    const done: number[] = [];
     try {
-      const info = await this.#opts.pool.loadOn(threads, spec);
-      const cfg = completeConfig(e.name, src, info);
+      // One thread at a time: creating a session blocks its thread (ONNX Runtime
+      // loads synchronously there), and requests queued on that thread wait for it.
+      // Loading in turn leaves the model's other threads free to serve.
+      let info;
+      for (const t of threads) {
+        done.push(t);
+        info = await this.#opts.pool.loadOn([t], spec);
+      }
+      const cfg = completeConfig(e.name, src, info!);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
-        if (o.label_filename) labels.set(o.name, (await readFile(join(e.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));
+        if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));
       }
       v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
-      await warmUp(v, e.dir);
+      await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;
       e.failures.delete(n);
+      e.stamps.set(v, stamp);
+      if (src.uploaded) this.#uploads.set(src.dir, (this.#uploads.get(src.dir) ?? 0) + 1);
       log.info({ model: e.name, version: n, ms: Math.round(performance.now() - started), threads }, 'model version ready');
       return v;
     } catch (err) {
       const reason = asOspreyError(err).message;
-      e.failures.set(n, reason);
+      e.failures.set(n, { reason, stamp });
       log.error({ model: e.name, version: n, reason }, 'failed to load model version');
+      this.#opts.onLoadFailed?.(e.name, String(n), reason);
       if (v !== undefined) await v.retire().catch(() => undefined);
-      else await this.#opts.pool.unloadOn(threads, key).catch(() => undefined);
+      else await this.#opts.pool.unloadOn(done, key).catch(() => undefined);
       throw err;
-    } finally {
-      e.loading.delete(n);
     }
   }
 }

@@ -1,21 +1,30 @@
 /**
  * Model control (tritonserver's --model-control-mode): what gets loaded at start,
- * whether the load/unload API is allowed, and periodic rescans in poll mode. It
- * knows the repository folders; the registry owns the versions.
+ * whether the load/unload API is allowed, and, in 'poll' and 'watch' modes, the
+ * repository watcher whose differences it hands to the registry. It knows the
+ * repository folders; the registry owns the versions.
  */
 import type { Logger } from 'pino';
-import { Unavailable, ModelNotFound, asOspreyError } from '../errors/errors.js';
+import { Internal, Unavailable } from '../errors/errors.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
-import { listModels } from './scan.js';
+import { listModels, listModelsSync } from './scan.js';
+import { type ModelChange, RepositoryWatcher } from './watcher.js';
 
-export type ControlMode = 'none' | 'poll' | 'explicit';
+/** 'watch' is Osprey's: 'poll' driven by file-system events, with the poll as a safety net. */
+export type ControlMode = 'none' | 'poll' | 'watch' | 'explicit';
+
+/** Default time files must stay unchanged before a new or changed version loads. */
+export const DEFAULT_SETTLE_MS = 1000;
 
 export interface ManagerOptions {
   repositories: readonly string[];
   mode: ControlMode;
   loadModels: readonly string[];
+  /** Rescan interval in 'poll' mode; the safety-net rescan in 'watch' mode. */
   pollSecs: number;
+  /** Files must stay unchanged this long before they load (default 1000). */
+  settleMs?: number;
   registry: ModelRegistry;
   logger: Logger;
 }
@@ -24,15 +33,16 @@ export class RepositoryManager {
   readonly #o: ManagerOptions;
   /** Last scan of model folders: name -> folder. Read synchronously by the index. */
   #folders: ReadonlyMap<string, string> = new Map();
-  #timer: NodeJS.Timeout | undefined;
-  #polling: Promise<void> | undefined;
+  #watcher: RepositoryWatcher | undefined;
+  /** Registry operations started from watcher reports, awaited by stop(). */
+  readonly #inflight = new Set<Promise<void>>();
 
   constructor(o: ManagerOptions) {
     this.#o = o;
   }
 
   get folders(): ReadonlyMap<string, string> {
-    return this.#folders;
+    return this.#watcher?.folders ?? this.#folders;
   }
 
   async #scan(): Promise<ReadonlyMap<string, string>> {
@@ -42,74 +52,97 @@ export class RepositoryManager {
 
   /** Initial load. Models that fail are logged and reported; the others serve. */
   async start(): Promise<void> {
-    const folders = await this.#scan();
-    let names: string[];
-    if (this.#o.mode === 'explicit') {
-      names = this.#o.loadModels.includes('*') ? [...folders.keys()] : [...this.#o.loadModels];
-    } else {
-      names = [...folders.keys()];
+    const mode = this.#o.mode;
+    if (mode === 'poll' || mode === 'watch') {
+      this.#watcher = new RepositoryWatcher({
+        repositories: this.#o.repositories,
+        mode,
+        pollMs: Math.max(1, this.#o.pollSecs * 1000),
+        settleMs: this.#o.settleMs ?? DEFAULT_SETTLE_MS,
+        onChanges: (changes) => { void this.#apply(changes); },
+        logger: this.#o.logger,
+      });
+      await this.#apply(await this.#watcher.initial());
+      this.#watcher.start();
+      return;
     }
+    const folders = await this.#scan();
+    const names = mode === 'explicit'
+      ? (this.#o.loadModels.includes('*') ? [...folders.keys()] : [...new Set(this.#o.loadModels)])
+      : [...folders.keys()];
     await Promise.all(names.map(async (name) => {
       const dir = folders.get(name);
       if (dir === undefined) {
-        this.#o.logger.error({ model: name }, 'failed to load model: no such model folder in the repository');
+        this.#o.logger.error({ model: name }, `failed to load '${name}', failed to poll from model repository`);
         return;
       }
       await this.#o.registry.load(name, dir).catch(() => undefined);
     }));
-    if (this.#o.mode === 'poll') this.#schedulePoll();
   }
 
-  #schedulePoll(): void {
-    this.#timer = setTimeout(() => {
-      this.#polling = this.pollOnce().catch((err) => this.#o.logger.error({ err }, 'repository poll failed')).finally(() => {
-        if (this.#timer !== undefined) this.#schedulePoll();
-      });
-    }, this.#o.pollSecs * 1000);
-    this.#timer.unref();
-  }
-
-  /** Rescan: load new models, reconcile known ones, unload removed ones. */
-  async pollOnce(): Promise<void> {
-    const folders = await this.#scan();
+  /** Hand differences to the registry; resolves when it has acted on all of them. */
+  #apply(changes: readonly ModelChange[]): Promise<void> {
     const reg = this.#o.registry;
-    const work: Promise<unknown>[] = [];
-    for (const [name, dir] of folders) work.push(reg.load(name, dir).catch(() => undefined));
-    for (const name of reg.modelNames()) if (!folders.has(name) && reg.isLoaded(name)) work.push(reg.unload(name));
-    await Promise.all(work);
+    const work = changes.map((c) => {
+      this.#o.logger.info({ model: c.name, change: c.kind, details: c.details, versions: c.versions }, 'model repository changed');
+      const op = c.kind === 'removed'
+        ? reg.unload(c.name).catch(() => undefined)
+        // Failures are logged, indexed and counted by the registry; nothing to add here.
+        : reg.load(c.name, c.dir, undefined, { versions: c.versions, retryFailed: false }).catch(() => undefined);
+      this.#inflight.add(op);
+      void op.finally(() => this.#inflight.delete(op));
+      return op;
+    });
+    return Promise.all(work).then(() => undefined);
+  }
+
+  /**
+   * Rescan now and act on the differences (load new and changed models, unload
+   * removed ones); resolves when the registry is done. In 'none' and 'explicit'
+   * modes it only refreshes the folder list.
+   */
+  async pollOnce(): Promise<void> {
+    if (this.#watcher === undefined) {
+      await this.#scan();
+      return;
+    }
+    await this.#apply(await this.#watcher.scan());
   }
 
   #checkExplicit(): void {
     if (this.#o.mode !== 'explicit') throw new Unavailable('explicit model load / unload is not allowed if polling is enabled');
   }
 
+  /** The load API: resolves when the model is ready, rejects with why it is not. */
   async load(name: string, options: LoadOptions): Promise<void> {
     this.#checkExplicit();
     const folders = await this.#scan();
     const dir = folders.get(name);
     if (dir === undefined && options.config === undefined) {
-      throw new Unavailable(`failed to load '${name}', failed to poll from model repository`);
+      throw new Internal(`failed to load '${name}', failed to poll from model repository`);
     }
-    try {
-      await this.#o.registry.load(name, dir ?? '', options);
-    } catch (err) {
-      throw new Unavailable(`failed to load '${name}', ${asOspreyError(err).message}`);
-    }
+    await this.#o.registry.load(name, dir ?? '', options, { retryFailed: true });
   }
 
+  /** The unload API: resolves once in-flight requests finished and the sessions are gone. Unknown models are a no-op, as in Triton. */
   async unload(name: string): Promise<void> {
     this.#checkExplicit();
-    if (!this.#o.registry.isLoaded(name) && !this.#folders.has(name)) throw new ModelNotFound(name);
     await this.#o.registry.unload(name);
   }
 
+  /** Every model folder in the repositories now, loaded or not, and every loaded model. */
   index(readyOnly: boolean): ModelIndexEntry[] {
-    return this.#o.registry.index(this.#folders, readyOnly);
+    let folders = this.folders;
+    try {
+      folders = this.#folders = listModelsSync(this.#o.repositories);
+    } catch (err) {
+      this.#o.logger.warn({ err }, 'failed to read the model repository; the index shows the last scan');
+    }
+    return this.#o.registry.index(folders, readyOnly);
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#polling;
+    await this.#watcher?.stop();
+    await Promise.all([...this.#inflight]);
   }
 }

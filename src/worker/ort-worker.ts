@@ -1,9 +1,13 @@
 /**
- * Piscina task handler. Runs on worker threads ONLY: onnxruntime-node's
- * `InferenceSession.run` executes synchronously on the calling thread, so a session
- * on the main thread would stall every connection. Each worker keeps its own
- * sessions, keyed by `SessionSpec.key`; a worker that has never seen a key (a fresh
- * replacement after a crash, say) creates the session from the spec on first use.
+ * ONNX Runtime on worker threads ONLY: onnxruntime-node's `InferenceSession.run`
+ * executes synchronously on the calling thread, so a session on the main thread would
+ * stall every connection. Each worker keeps its own sessions, keyed by
+ * `SessionSpec.key`; a worker that has never seen a key (a fresh replacement after a
+ * crash, say) creates the session from the spec on first use.
+ *
+ * `channel-worker.ts` is the thread entry the pool starts (shared-memory channel);
+ * the default export is the same logic as a piscina task handler, which the idle-path
+ * benchmark uses to measure the previous design.
  */
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -12,8 +16,9 @@ import { InvalidArgument, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, SessionSpec, UnloadResult, WireTensor, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WireTensor, WorkerTask,
 } from './protocol.js';
+import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
@@ -79,7 +84,12 @@ function toOrt(t: WireTensor): ort.Tensor {
   }
 }
 
-function fromOrt(name: string, t: ort.Tensor): WireTensor {
+
+/** One output as the worker produced it: `bytes` may view ONNX Runtime's buffer. */
+export interface RawOutput { name: string; datatype: DataType; shape: number[]; bytes: Uint8Array }
+
+/** Raw layout of one ONNX Runtime output (a view when possible, no copy). */
+function rawOutput(name: string, t: ort.Tensor): RawOutput {
   const datatype = dataTypeFromOrt(t.type);
   if (datatype === undefined) throw new InvalidArgument(`output '${name}' has ONNX type ${t.type}, which has no Triton datatype`);
   const shape = t.dims.slice();
@@ -87,33 +97,58 @@ function fromOrt(name: string, t: ort.Tensor): WireTensor {
     const strs = t.data as string[];
     const parts = new Array<Uint8Array>(strs.length);
     for (let i = 0; i < strs.length; i++) parts[i] = utf8Encoder.encode(strs[i]);
-    const raw = joinBytes(parts);
-    return { name, datatype, shape, buffer: raw.buffer as ArrayBuffer };
+    return { name, datatype, shape, bytes: joinBytes(parts) };
   }
   const view = t.data as unknown as Uint8Array;
-  // Only a view that spans its whole buffer can be transferred as is.
-  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength && view.buffer instanceof ArrayBuffer;
-  const buffer = whole ? (view.buffer as ArrayBuffer) : (view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength) as ArrayBuffer);
-  return { name, datatype, shape, buffer };
+  return { name, datatype, shape, bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) };
 }
 
-async function run(task: Extract<WorkerTask, { op: 'run' }>): Promise<RunResult> {
-  const s = await session(task.spec);
+/**
+ * Run a session. `emit` turns the raw outputs into the caller's form (copied into the
+ * shared slot, or made transferable) before ONNX Runtime's tensors are disposed; its
+ * time counts as output time.
+ */
+export async function execute<T>(
+  s: ort.InferenceSession, inputs: readonly WireTensor[], outputs: readonly string[],
+  emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
+): Promise<T> {
   const t0 = process.hrtime.bigint();
   const feeds: Record<string, ort.Tensor> = {};
-  for (const inp of task.inputs) feeds[inp.name] = toOrt(inp);
+  for (const inp of inputs) feeds[inp.name] = toOrt(inp);
   const t1 = process.hrtime.bigint();
-  const result = await s.run(feeds, task.outputs);
+  const result = await s.run(feeds, outputs as string[]);
   const t2 = process.hrtime.bigint();
-  const outputs: WireTensor[] = [];
-  for (const name of task.outputs) {
-    const t = result[name];
-    if (t === undefined) throw new InvalidArgument(`model did not produce output '${name}'`);
-    outputs.push(fromOrt(name, t));
-    t.dispose();
+  const outs: RawOutput[] = [];
+  try {
+    for (const name of outputs) {
+      const t = result[name];
+      if (t === undefined) throw new InvalidArgument(`model did not produce output '${name}'`);
+      outs.push(rawOutput(name, t));
+    }
+    return emit(outs, Number(t1 - t0), Number(t2 - t1), t2);
+  } finally {
+    for (const name in result) result[name]!.dispose();
   }
-  const t3 = process.hrtime.bigint();
-  return { ok: true, outputs, timing: { inputNs: Number(t1 - t0), inferNs: Number(t2 - t1), outputNs: Number(t3 - t2) } };
+}
+
+/** Outputs as transferable WireTensors: a view spanning its whole buffer moves as is, anything else is copied once. */
+export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint): RunResult {
+  const outputs: WireTensor[] = outs.map((o) => {
+    const v = o.bytes;
+    const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer;
+    const buffer = whole ? (v.buffer as ArrayBuffer) : (v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
+    return { name: o.name, datatype: o.datatype, shape: o.shape, buffer };
+  });
+  return { ok: true, outputs, timing: { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) } };
+}
+
+async function run(task: RunTask): Promise<RunResult> {
+  return execute(await session(task.spec), task.inputs, task.outputs, toWire);
+}
+
+/** A session this worker already holds (created or being created), by key. */
+export function existingSession(key: string): Promise<ort.InferenceSession> | undefined {
+  return sessions.get(key);
 }
 
 /**
@@ -124,25 +159,37 @@ function transferring<T extends object>(value: T, buffers: ArrayBuffer[]): T {
   return move({ [transferableSymbol]: buffers, [valueSymbol]: value } as never) as unknown as T;
 }
 
-export default async function handle(task: WorkerTask): Promise<LoadResult | RunResult | UnloadResult | ListResult | FailedResult> {
+export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+
+/** Serve one task; errors come back as data. `transfer` lists the buffers to move with the result. */
+export async function serve(task: WorkerTask): Promise<{ result: TaskResult; transfer: ArrayBuffer[] }> {
   try {
     switch (task.op) {
       case 'run': {
         const r = await run(task);
-        return transferring(r, r.outputs.map((o) => o.buffer));
+        return { result: r, transfer: r.outputs.map((o) => o.buffer) };
       }
       case 'load':
-        return { ok: true, info: modelInfo(await session(task.spec)), threadId };
+        return { result: { ok: true, info: modelInfo(await session(task.spec)), threadId }, transfer: [] };
       case 'unload': {
         const s = sessions.get(task.key);
         sessions.delete(task.key);
         if (s !== undefined) await (await s).release();
-        return { ok: true, released: s !== undefined };
+        return { result: { ok: true, released: s !== undefined }, transfer: [] };
       }
       case 'list':
-        return { ok: true, keys: [...sessions.keys()], threadId };
+        return { result: { ok: true, keys: [...sessions.keys()], threadId }, transfer: [] };
+      case 'exit':
+        // Test-only: simulate a crash of this worker thread.
+        process.exit(task.code);
     }
   } catch (err) {
-    return { ok: false, error: toErrorData(err) };
+    return { result: { ok: false, error: toErrorData(err) }, transfer: [] };
   }
+}
+
+/** Piscina task handler (the previous pool design; kept for the idle-path benchmark). */
+export default async function handle(task: WorkerTask): Promise<TaskResult> {
+  const { result, transfer } = await serve(task);
+  return transfer.length > 0 ? transferring(result, transfer) : result;
 }

@@ -37,7 +37,9 @@ export interface LoadTask { op: 'load'; spec: SessionSpec }
 export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[] }
 export interface UnloadTask { op: 'unload'; key: string }
 export interface ListTask { op: 'list' }
-export type WorkerTask = LoadTask | RunTask | UnloadTask | ListTask;
+/** Test-only: the worker calls process.exit(code), as a crashing worker would die. */
+export interface ExitTask { op: 'exit'; code: number }
+export type WorkerTask = LoadTask | RunTask | UnloadTask | ListTask | ExitTask;
 
 export interface RunTiming { inputNs: number; inferNs: number; outputNs: number }
 

@@ -146,7 +146,7 @@ test('exact error messages', () => {
   rejects(['--model-repository='], "invalid value '' for --model-repository: expected a path");
   rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, 1 or 0");
   rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
-  rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll or explicit");
+  rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll, watch or explicit");
   rejects(['--log-format', 'xml'], "invalid value 'xml' for --log-format: expected default, ISO8601 or json");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");

@@ -16,6 +16,8 @@ export interface TestServer extends RunningServer {
   logs: Array<Record<string, unknown>>;
   httpUrl: string;
   grpcAddress: string;
+  /** `http://127.0.0.1:<metrics port>` (empty when metrics are off). */
+  metricsUrl: string;
 }
 
 export async function startTestServer(overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
@@ -35,5 +37,8 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}): P
     ...overrides,
   };
   const s = await startServer(Object.freeze(opts), sink);
-  return Object.assign(s, { logs, httpUrl: `http://127.0.0.1:${s.httpPort}`, grpcAddress: `127.0.0.1:${s.grpcPort}` });
+  return Object.assign(s, {
+    logs, httpUrl: `http://127.0.0.1:${s.httpPort}`, grpcAddress: `127.0.0.1:${s.grpcPort}`,
+    metricsUrl: s.metricsPort > 0 ? `http://127.0.0.1:${s.metricsPort}` : '',
+  });
 }

@@ -1,0 +1,50 @@
+/**
+ * What `npm run bench` measures. Every scenario is batch-1 requests for one model
+ * over one wire, swept over concurrency, against each target that speaks that wire.
+ * Batching on/off (issue 6) is the gRPC scenarios' osprey vs osprey-nobatch pair.
+ */
+import type { Wire } from '../loadgen/payload.js';
+import type { TargetId } from './targets.js';
+
+export interface Scenario {
+  id: string;
+  model: string;
+  wire: Wire;
+  targets: TargetId[];
+}
+
+export interface Plan {
+  name: 'full' | 'quick';
+  models: string[];
+  scenarios: Scenario[];
+  concurrency: number[];
+  warmupMs: number;
+  measurementMs: number;
+  maxTrials: number;
+  stabilityPct: number;
+  ceiling: { durationMs: number; batches?: number[]; repeatAtEnd: boolean };
+}
+
+const MODELS = ['tabular', 'cnn'];
+
+function scenarios(): Scenario[] {
+  return MODELS.flatMap((model) => [
+    { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: ['osprey', 'osprey-nobatch', 'floor'] as TargetId[] },
+    { id: `${model}-http`, model, wire: 'http-json' as const, targets: ['osprey', 'naive', 'floor'] as TargetId[] },
+  ]);
+}
+
+export function makePlan(name: 'full' | 'quick'): Plan {
+  if (name === 'quick') {
+    return {
+      name, models: MODELS, scenarios: scenarios(), concurrency: [1, 8, 64],
+      warmupMs: 300, measurementMs: 700, maxTrials: 1, stabilityPct: 10,
+      ceiling: { durationMs: 400, repeatAtEnd: false },
+    };
+  }
+  return {
+    name, models: MODELS, scenarios: scenarios(), concurrency: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    warmupMs: 1500, measurementMs: 2000, maxTrials: 5, stabilityPct: 10,
+    ceiling: { durationMs: 2000, repeatAtEnd: true },
+  };
+}

@@ -1,0 +1,45 @@
+/** The results file `npm run bench` writes and `update-readme` reads. */
+import type { CeilingResult } from '../baselines/ort-ceiling.js';
+import type { MachineInfo } from '../loadgen/machine.js';
+import type { Wire } from '../loadgen/payload.js';
+import type { LevelResult } from '../loadgen/run-level.js';
+import type { Plan } from './plan.js';
+import type { TargetId } from './targets.js';
+
+export interface TargetStatus {
+  label: string;
+  status: 'ok' | 'failed';
+  error?: string;
+}
+
+export interface CeilingEntry {
+  start: CeilingResult;
+  end?: CeilingResult;
+  /** The higher of the start and end measurements: the ceiling ratios are taken against. */
+  rowsPerSec: number;
+  batch: number;
+}
+
+export interface ScenarioResult {
+  id: string;
+  model: string;
+  wire: Wire;
+  /** One entry per concurrency level measured, in sweep order. */
+  results: Partial<Record<TargetId, LevelResult[]>>;
+}
+
+export interface BenchResults {
+  kind: 'osprey-bench';
+  version: 1;
+  date: string;
+  startedAt: string;
+  durationS: number;
+  plan: Plan;
+  machine: MachineInfo;
+  commit: string | null;
+  targets: Partial<Record<TargetId, TargetStatus>>;
+  ceilings: Record<string, CeilingEntry>;
+  scenarios: ScenarioResult[];
+  /** Anything a reader must know: targets that failed mid-run, idle servers that were not idle. */
+  notes: string[];
+}

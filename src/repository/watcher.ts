@@ -1,0 +1,357 @@
+/**
+ * Watches the model repositories and reports differences; it never loads or
+ * unloads anything (the manager hands each difference to the registry, which
+ * owns the version lifecycle).
+ *
+ * What it reports, per model folder: added, removed, or changed (a version folder
+ * added, removed or rewritten; config.pbtxt or another model-level file changed).
+ * Each report carries the full list of version folders that are safe to load, so
+ * the registry reconciles to a state, not to a stream of events.
+ *
+ * A unit (the model-level files, or one version folder) is only reported once its
+ * files have stopped changing, so a version still being copied (`cp -r`, `rsync`,
+ * an unzip) is never loaded half-written:
+ *   - settled by observation: the same fingerprint (every entry's path, size and
+ *     mtime) seen twice at least `settleMs` apart;
+ *   - settled at once: nothing in it (its folders included) was modified in the
+ *     last `settleMs`. A folder renamed into place keeps its old mtimes, so it is
+ *     picked up by the first scan that sees it. A folder being filled has a fresh
+ *     mtime (every create or rename inside it updates it), so `cp -a`/`rsync -a`,
+ *     which preserve file mtimes, still wait.
+ * A version folder also has to contain its model file (`default_model_filename`,
+ * else model.onnx): an empty folder made first and filled later is not a version yet.
+ * A writer that stalls for longer than `settleMs` mid-copy cannot be told from a
+ * finished one; copy elsewhere and rename into place for that.
+ *
+ * Scans run one at a time. Triggers: the poll timer (every `pollMs`), a settle
+ * timer when something is still changing, and in 'watch' mode file-system events
+ * on the repositories, model folders and version folders (debounced), with the
+ * poll timer left on as a safety net (fs.watch can miss events, e.g. on network
+ * file systems, and does not see below the folders it watches).
+ * Main thread only.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { fromPbtxt } from '../config/from-pbtxt.js';
+import { type TreeEntry, fingerprint, listModels, listVersions, newestMtime, readOptional, statTree } from './scan.js';
+
+export type ChangeKind = 'added' | 'changed' | 'removed';
+
+export interface ModelChange {
+  readonly name: string;
+  /** The model folder (for 'removed', the folder it was in). */
+  readonly dir: string;
+  readonly kind: ChangeKind;
+  /** Settled, complete version folders, ascending: the only ones to consider loading. */
+  readonly versions: number[];
+  /** What changed, for the log: 'version 2 added', 'config.pbtxt changed'... */
+  readonly details: string[];
+}
+
+export interface WatcherOptions {
+  repositories: readonly string[];
+  /** 'poll': rescan every `pollMs`. 'watch': rescan on file-system events too. */
+  mode: 'poll' | 'watch';
+  pollMs: number;
+  /** How long files must stay unchanged before they are reported. */
+  settleMs: number;
+  /** 'watch' mode: quiet time after the last event before scanning (default 50 ms). */
+  debounceMs?: number;
+  /** Differences found by background scans (timers, events). Not called for scan(). */
+  onChanges(changes: ModelChange[]): void;
+  logger: Logger;
+}
+
+/** Settling state of one unit: the model-level files, or one version folder. */
+interface Unit {
+  /** Fingerprint last reported; undefined while never reported. */
+  accepted: string | undefined;
+  /** Latest fingerprint that differs from `accepted`, and when it was first seen. */
+  seen: string | undefined;
+  seenAt: number;
+}
+
+type Settle = 'same' | 'settled' | 'pending';
+
+interface WatchedModel {
+  dir: string;
+  /** Reported as present (and not since as removed). */
+  reported: boolean;
+  files: Unit;
+  versions: Map<number, Unit>;
+  /** default_model_filename, cached per model-level fingerprint. */
+  modelFile: { fp: string; name: string } | undefined;
+}
+
+const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0 });
+
+/** Model-level files: everything in the model folder except sub-folders, plus warmup/. */
+const skipModelChild = (name: string, dir: boolean): boolean => dir && name !== 'warmup';
+
+export class RepositoryWatcher {
+  readonly #o: WatcherOptions;
+  readonly #models = new Map<string, WatchedModel>();
+  #folders: ReadonlyMap<string, string> = new Map();
+  /** Tail of the scan queue: scans never overlap. */
+  #queue: Promise<void> = Promise.resolve();
+  #kickQueued = false;
+  #stopped = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
+  #settleAt = Infinity;
+  #debounceTimer: NodeJS.Timeout | undefined;
+  readonly #watches = new Map<string, FSWatcher>();
+  /** Whether the last scan left something unsettled. */
+  #pending = false;
+
+  constructor(o: WatcherOptions) {
+    this.#o = o;
+  }
+
+  /** Model folders seen by the last scan (settled or not): name -> folder. */
+  get folders(): ReadonlyMap<string, string> {
+    return this.#folders;
+  }
+
+  /** The last scan left files that are still changing. */
+  get pending(): boolean {
+    return this.#pending;
+  }
+
+  /**
+   * The initial scan: waits (up to `maxRounds` settle intervals) for files that are
+   * still changing, so a server started right after a deploy loads what was being
+   * copied. Differences are merged per model. Call before start().
+   */
+  async initial(maxRounds = 5): Promise<ModelChange[]> {
+    const merged = new Map<string, ModelChange>();
+    for (let round = 0; ; round++) {
+      for (const c of await this.scan()) {
+        const prev = merged.get(c.name);
+        if (prev === undefined) merged.set(c.name, c);
+        else if (c.kind === 'removed') { if (prev.kind === 'added') merged.delete(c.name); else merged.set(c.name, c); }
+        else merged.set(c.name, { ...c, kind: prev.kind === 'removed' ? 'changed' : prev.kind, details: [...prev.details, ...c.details] });
+      }
+      if (!this.#pending || round + 1 >= maxRounds) break;
+      await new Promise((r) => setTimeout(r, this.#o.settleMs + 10));
+    }
+    return [...merged.values()];
+  }
+
+  /** Start the background scans (and, in 'watch' mode, the file-system watches). */
+  start(): void {
+    this.#stopped = false;
+    this.#pollTimer = setInterval(() => this.#kick(), this.#o.pollMs);
+    this.#pollTimer.unref();
+    if (this.#o.mode === 'watch') this.#syncWatches();
+    if (this.#pending) this.#armSettle(Date.now() + this.#o.settleMs);
+  }
+
+  /** Scan now (after any scan in progress) and return the differences; the caller acts on them. */
+  scan(): Promise<ModelChange[]> {
+    const p = this.#queue.then(() => this.#scanNow());
+    this.#queue = p.then(() => undefined, () => undefined);
+    return p;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#pollTimer);
+    clearTimeout(this.#settleTimer);
+    clearTimeout(this.#debounceTimer);
+    this.#pollTimer = this.#settleTimer = this.#debounceTimer = undefined;
+    this.#settleAt = Infinity;
+    for (const w of this.#watches.values()) w.close();
+    this.#watches.clear();
+    await this.#queue;
+  }
+
+  /** A background scan; several triggers before it starts make one scan. */
+  #kick(): void {
+    if (this.#stopped || this.#kickQueued) return;
+    this.#kickQueued = true;
+    const p = this.#queue.then(async () => {
+      this.#kickQueued = false;
+      if (this.#stopped) return;
+      const changes = await this.#scanNow();
+      if (changes.length > 0 && !this.#stopped) this.#o.onChanges(changes);
+    });
+    this.#queue = p.catch((err: unknown) => this.#o.logger.error({ err }, 'repository scan failed'));
+  }
+
+  #armSettle(at: number): void {
+    if (this.#stopped || this.#pollTimer === undefined || at >= this.#settleAt) return;
+    clearTimeout(this.#settleTimer);
+    this.#settleAt = at;
+    this.#settleTimer = setTimeout(() => {
+      this.#settleAt = Infinity;
+      this.#settleTimer = undefined;
+      this.#kick();
+    }, Math.max(0, at - Date.now()));
+    this.#settleTimer.unref();
+  }
+
+  #onEvent = (): void => {
+    if (this.#stopped) return;
+    clearTimeout(this.#debounceTimer);
+    this.#debounceTimer = setTimeout(() => this.#kick(), this.#o.debounceMs ?? 50);
+    this.#debounceTimer.unref();
+  };
+
+  /** Watch the repositories, every model folder and every version folder; drop the rest. */
+  #syncWatches(): void {
+    if (this.#o.mode !== 'watch' || this.#stopped || this.#pollTimer === undefined) return;
+    const want = new Set<string>(this.#o.repositories);
+    for (const m of this.#models.values()) {
+      want.add(m.dir);
+      for (const n of m.versions.keys()) want.add(join(m.dir, String(n)));
+    }
+    for (const [path, w] of this.#watches) {
+      if (!want.has(path)) { w.close(); this.#watches.delete(path); }
+    }
+    for (const path of want) {
+      if (this.#watches.has(path)) continue;
+      try {
+        const w = watch(path, { persistent: false }, this.#onEvent);
+        // A watched folder that is removed errors (or just goes quiet); the next scan drops it.
+        w.on('error', () => { w.close(); if (this.#watches.get(path) === w) this.#watches.delete(path); });
+        this.#watches.set(path, w);
+      } catch {
+        // Gone already, or out of inotify watches: the poll timer still covers it.
+      }
+    }
+  }
+
+  #settle(u: Unit, fp: string, tree: readonly TreeEntry[], now: number): Settle {
+    if (u.accepted === fp) {
+      u.seen = undefined;
+      return 'same';
+    }
+    if (u.seen !== fp) {
+      u.seen = fp;
+      u.seenAt = now;
+    }
+    const quiet = now - newestMtime(tree) >= this.#o.settleMs;
+    const unchanged = now - u.seenAt >= this.#o.settleMs;
+    return quiet || unchanged ? 'settled' : 'pending';
+  }
+
+  async #modelFileName(m: WatchedModel, filesFp: string): Promise<string> {
+    if (m.modelFile?.fp === filesFp) return m.modelFile.name;
+    let name = 'model.onnx';
+    try {
+      const text = await readOptional(join(m.dir, 'config.pbtxt'));
+      if (text !== undefined) name = fromPbtxt(text).default_model_filename || name;
+    } catch {
+      // A broken config.pbtxt is the registry's to report; assume the default here.
+    }
+    m.modelFile = { fp: filesFp, name };
+    return name;
+  }
+
+  async #scanNow(): Promise<ModelChange[]> {
+    const now = Date.now();
+    let folders: Map<string, string>;
+    try {
+      folders = await listModels(this.#o.repositories);
+    } catch (err) {
+      // A repository that cannot be read says nothing about its models: report
+      // nothing rather than unloading everything in it.
+      this.#o.logger.warn({ err }, 'failed to read the model repository; keeping what is loaded');
+      this.#pending = true;
+      this.#armSettle(now + Math.max(this.#o.settleMs, 1000));
+      return [];
+    }
+    this.#folders = folders;
+    const changes: ModelChange[] = [];
+    let pending = false;
+    for (const [name, dir] of folders) {
+      let m = this.#models.get(name);
+      if (m === undefined || m.dir !== dir) {
+        // A folder moved to another repository is a new folder with the same name.
+        m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined };
+        this.#models.set(name, m);
+      }
+      const r = await this.#observe(name, m, now);
+      if (r.pending) pending = true;
+      if (r.change !== undefined) changes.push(r.change);
+    }
+    for (const [name, m] of this.#models) {
+      if (folders.has(name)) continue;
+      this.#models.delete(name);
+      if (m.reported) changes.push({ name, dir: m.dir, kind: 'removed', versions: [], details: ['model folder removed'] });
+    }
+    this.#pending = pending;
+    if (pending) this.#armSettle(Date.now() + this.#o.settleMs);
+    this.#syncWatches();
+    return changes;
+  }
+
+  async #observe(name: string, m: WatchedModel, now: number): Promise<{ pending: boolean; change?: ModelChange }> {
+    const modelTree = await statTree(m.dir, skipModelChild);
+    // Vanished between the listing and now: the next scan reports the removal.
+    if (modelTree.length === 0) return { pending: true };
+    const filesFp = fingerprint(modelTree);
+    const filesState = this.#settle(m.files, filesFp, modelTree, now);
+    const modelFile = await this.#modelFileName(m, filesFp);
+
+    let present: number[];
+    try {
+      present = await listVersions(m.dir);
+    } catch {
+      return { pending: true };
+    }
+    const observed: Array<{ n: number; u: Unit; fp: string; state: Settle; complete: boolean }> = [];
+    for (const n of present) {
+      const tree = await statTree(join(m.dir, String(n)));
+      let u = m.versions.get(n);
+      if (u === undefined) {
+        u = newUnit();
+        m.versions.set(n, u);
+      }
+      const fp = fingerprint(tree);
+      const complete = tree.some((e) => !e.dir && e.path === modelFile);
+      observed.push({ n, u, fp, state: tree.length === 0 ? 'pending' : this.#settle(u, fp, tree, now), complete });
+    }
+    const gone = [...m.versions.keys()].filter((n) => !present.includes(n));
+
+    const pending = filesState === 'pending' || observed.some((o) => o.state === 'pending');
+    // A new model waits until all of it has settled, so it loads once, whole. A
+    // known model waits only for its model-level files (config.pbtxt is read by
+    // the registry itself); its versions settle one by one.
+    if (m.reported ? filesState === 'pending' : pending) return { pending };
+
+    const details: string[] = [];
+    if (filesState === 'settled') {
+      if (m.files.accepted !== undefined) details.push('model files changed');
+      m.files.accepted = filesFp;
+      m.files.seen = undefined;
+    }
+    for (const o of observed) {
+      if (o.state !== 'settled') continue;
+      if (o.complete) {
+        details.push(`version ${o.n} ${o.u.accepted === undefined ? 'added' : 'changed'}`);
+        o.u.accepted = o.fp;
+        o.u.seen = undefined;
+      } else if (o.u.accepted !== undefined) {
+        // Its model file was deleted: no longer a version.
+        details.push(`version ${o.n} removed`);
+        o.u.accepted = undefined;
+      }
+    }
+    for (const n of gone) {
+      if (m.versions.get(n)!.accepted !== undefined) details.push(`version ${n} removed`);
+      m.versions.delete(n);
+    }
+    const versions = [...m.versions].filter(([, u]) => u.accepted !== undefined).map(([n]) => n).sort((a, b) => a - b);
+    if (!m.reported) {
+      // Nothing loadable yet (no complete version folder): stay quiet until there is.
+      if (versions.length === 0) return { pending };
+      m.reported = true;
+      return { pending, change: { name, dir: m.dir, kind: 'added', versions, details: details.length > 0 ? details : ['model folder added'] } };
+    }
+    if (details.length === 0) return { pending };
+    return { pending, change: { name, dir: m.dir, kind: 'changed', versions, details } };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Worker thread entry for `WorkerPool`: serves the shared-memory channel described in
+ * `channel.ts`, in sequence order, forever. While idle it sleeps in `Atomics.wait`
+ * (after an optional short spin), which a notify from the main thread ends in a few
+ * microseconds; no event-loop turn, no message event and no structured clone stand
+ * between a small request and ONNX Runtime. The event loop still runs whenever a
+ * request awaits (session creation, `InferenceSession.run`'s setImmediate), and the
+ * thread only blocks when it has nothing left to do.
+ */
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { toErrorData } from '../errors/errors.js';
+import {
+  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT,
+  fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse,
+  type ChannelLayout, type SlotView,
+} from './channel.js';
+import { execute, existingSession, serve, toWire } from './ort-worker.js';
+import type { FailedResult, WorkerTask } from './protocol.js';
+
+export interface ChannelWorkerData {
+  sab: SharedArrayBuffer;
+  port: MessagePort;
+  layout: ChannelLayout;
+  /** Microseconds to spin on REQ before sleeping (0: sleep at once). */
+  spinUs: number;
+}
+
+const { sab, port, layout, spinUs } = workerData as ChannelWorkerData;
+const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
+const slots = slotViews(sab, layout);
+const mask = layout.slots - 1;
+
+function reply(v: SlotView, result: unknown, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(result, transfer);
+  v.i32[0] = RESP_PORT;
+}
+
+async function serveInline(v: SlotView): Promise<void> {
+  try {
+    const req = readRunRequest(v);
+    const s = existingSession(req.key);
+    if (s === undefined) {
+      // The main thread only sends inline runs for sessions it knows this worker holds.
+      const failed: FailedResult = { ok: false, error: { code: 'INTERNAL', message: `session '${req.key}' is not loaded on this worker` } };
+      reply(v, failed);
+      return;
+    }
+    await execute(await s, req.inputs, req.outputs, (outs, inputNs, inferNs, t2) => {
+      if (fitsInline(v, outs)) {
+        writeRunResponse(v, outs);
+        setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) });
+      } else {
+        const r = toWire(outs, inputNs, inferNs, t2);
+        reply(v, r, r.outputs.map((o) => o.buffer));
+      }
+    });
+  } catch (err) {
+    const failed: FailedResult = { ok: false, error: toErrorData(err) };
+    reply(v, failed);
+  }
+}
+
+async function servePort(v: SlotView): Promise<void> {
+  const m = receiveMessageOnPort(port);
+  if (m === undefined) {
+    const failed: FailedResult = { ok: false, error: { code: 'INTERNAL', message: 'worker found no request on its port' } };
+    reply(v, failed);
+    return;
+  }
+  const { result, transfer } = await serve(m.message as WorkerTask);
+  reply(v, result, transfer);
+}
+
+function available(next: number): boolean {
+  return ((Atomics.load(ctl, CTL_REQ) - next) | 0) >= 0;
+}
+
+function stopping(): boolean {
+  return Atomics.load(ctl, CTL_SHUTDOWN) !== 0;
+}
+
+/** Block until request `next` has been published; false when asked to stop instead. */
+function waitFor(next: number): boolean {
+  if (stopping()) return false;
+  if (available(next)) return true;
+  if (spinUs > 0) {
+    const until = performance.now() + spinUs / 1000;
+    let i = 0;
+    while (!available(next)) {
+      if ((++i & 63) === 0 && (performance.now() > until || stopping())) break;
+    }
+  }
+  while (!available(next)) {
+    Atomics.store(ctl, CTL_SLEEPING, 1);
+    const req = Atomics.load(ctl, CTL_REQ);
+    if (((req - next) | 0) < 0 && !stopping()) Atomics.wait(ctl, CTL_REQ, req);
+    Atomics.store(ctl, CTL_SLEEPING, 0);
+    if (stopping()) return false;
+  }
+  return !stopping();
+}
+
+async function loop(): Promise<void> {
+  let next = 1;
+  Atomics.store(ctl, CTL_READY, 1);
+  for (;;) {
+    if (!waitFor(next)) break;
+    Atomics.store(ctl, CTL_STARTED, next);
+    const v = slots[next & mask]!;
+    if (v.i32[0] === REQ_INLINE_RUN) await serveInline(v);
+    else await servePort(v);
+    Atomics.store(ctl, CTL_RESP, next);
+    Atomics.notify(ctl, CTL_RESP);
+    next = (next + 1) | 0;
+  }
+}
+
+// Asked to stop (the pool is closing): leave between requests, never inside ONNX Runtime.
+void loop().then(() => process.exit(0));

@@ -1,0 +1,79 @@
+/** Pure pieces of the bench: histogram, ranges, config reading, batching-off copies, HPACK. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parsePbtxt } from '../../bench/baselines/pbtxt.js';
+import { stripDynamicBatching } from '../../bench/harness/repo-copy.js';
+import { encodeHeaderBlock, HpackDecoder } from '../../bench/loadgen/h2/hpack.js';
+import { huffmanDecode } from '../../bench/loadgen/h2/huffman.js';
+import { Histogram, summarize } from '../../bench/loadgen/histogram.js';
+import { parseRange } from '../../bench/loadgen/ranges.js';
+
+const REPO = fileURLToPath(new URL('../../../model-repository/', import.meta.url));
+
+test('histogram quantiles are within 1% of the exact ones', () => {
+  const h = new Histogram();
+  const xs: number[] = [];
+  let seed = 7;
+  for (let i = 0; i < 20_000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const v = 50 + (seed / 2 ** 31) ** 3 * 200_000; // skewed, 50 us .. 200 ms
+    xs.push(v);
+    h.record(v);
+  }
+  xs.sort((a, b) => a - b);
+  for (const q of [0.5, 0.9, 0.99, 0.999]) {
+    const exact = xs[Math.ceil(q * xs.length) - 1];
+    assert.ok(Math.abs(h.quantile(q) - exact) / exact < 0.01, `q${q}: ${h.quantile(q)} vs ${exact}`);
+  }
+  const s = summarize(h);
+  assert.equal(s.max, Math.round(xs[xs.length - 1]));
+  assert.equal(s.min, Math.round(xs[0]));
+  const merged = new Histogram().merge(h).merge(h);
+  assert.equal(merged.count, 40_000);
+  assert.equal(merged.quantile(0.5), h.quantile(0.5));
+});
+
+test('ranges: additive and multiplicative steps, end included', () => {
+  assert.deepEqual(parseRange('1:256:x2'), [1, 2, 4, 8, 16, 32, 64, 128, 256]);
+  assert.deepEqual(parseRange('1:64:x4'), [1, 4, 16, 64]);
+  assert.deepEqual(parseRange('100:2000:500'), [100, 600, 1100, 1600, 2000]);
+  assert.deepEqual(parseRange('8'), [8]);
+  assert.throws(() => parseRange('0:4'), /bad range/);
+});
+
+test('pbtxt reader sees what the baselines need in the bundled configs', () => {
+  const cfg = parsePbtxt(readFileSync(`${REPO}/cnn/config.pbtxt`, 'utf8'));
+  assert.equal(cfg.max_batch_size[0], 32);
+  const input = cfg.input[0] as Record<string, unknown[]>;
+  assert.equal(input.name[0], 'image');
+  assert.equal(input.data_type[0], 'TYPE_FP32');
+  assert.deepEqual(input.dims, [3, 32, 32]);
+});
+
+test('batching off removes only the dynamic_batching block', () => {
+  const text = readFileSync(`${REPO}/tabular/config.pbtxt`, 'utf8');
+  const off = stripDynamicBatching(text);
+  assert.ok(text.includes('dynamic_batching') && !off.includes('dynamic_batching'));
+  assert.deepEqual(Object.keys(parsePbtxt(off)).sort(), Object.keys(parsePbtxt(text)).filter((k) => k !== 'dynamic_batching').sort());
+  assert.equal(stripDynamicBatching('a: 1\ndynamic_batching { preferred_batch_size: [4] x { y: 1 } }\nb: 2'), 'a: 1\n\nb: 2');
+});
+
+test('HPACK: Huffman strings from RFC 7541 C.4 and our own header blocks decode', () => {
+  // C.4.1: "www.example.com" Huffman-coded.
+  const www = Buffer.from('f1e3c2e5f23a6ba0ab90f4ff', 'hex');
+  assert.equal(huffmanDecode(www, 0, www.length), 'www.example.com');
+  const hdrs: [string, string][] = [[':method', 'POST'], [':path', '/a/b'], ['te', 'trailers'], ['content-type', 'application/grpc']];
+  const got: [string, string][] = [];
+  new HpackDecoder().decode(encodeHeaderBlock(hdrs), 0, encodeHeaderBlock(hdrs).length, (n, v) => got.push([n, v]));
+  assert.deepEqual(got, hdrs);
+  // C.3.1-C.3.2 (no Huffman): incremental indexing then a dynamic-table hit (index 62).
+  const d = new HpackDecoder();
+  const out: string[] = [];
+  const b1 = Buffer.from('828684410f7777772e6578616d706c652e636f6d', 'hex');
+  d.decode(b1, 0, b1.length, (n, v) => out.push(`${n}=${v}`));
+  const b2 = Buffer.from('828684be58086e6f2d6361636865', 'hex');
+  d.decode(b2, 0, b2.length, (n, v) => out.push(`${n}=${v}`));
+  assert.deepEqual(out.slice(3), [':authority=www.example.com', ':method=GET', ':scheme=http', ':path=/', ':authority=www.example.com', 'cache-control=no-cache']);
+});

@@ -1,0 +1,78 @@
+/** The shared-memory channel's slot encoding, without threads. */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+
+import {
+  REQ_INLINE_RUN, RESP_INLINE, channelBytes, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
+  seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
+} from '../../src/worker/channel.js';
+
+const layout = { slots: 4, slotDataBytes: 256 };
+
+function slot() {
+  const sab = new SharedArrayBuffer(channelBytes(layout));
+  return slotViews(sab, layout)[1]!;
+}
+
+describe('channel', () => {
+  it('lays slots out after the control block, by sequence number modulo slots', () => {
+    assert.equal(slotOffset(layout, 0), slotOffset(layout, 4));
+    assert.equal(slotOffset(layout, -1), slotOffset(layout, 3));
+    assert.ok(slotOffset(layout, 1) > slotOffset(layout, 0));
+  });
+
+  it('compares sequence numbers across int32 wrap-around', () => {
+    assert.ok(seqBefore(1, 2));
+    assert.ok(!seqBefore(2, 2));
+    assert.ok(!seqBefore(3, 2));
+    assert.ok(seqBefore(0x7fffffff, 0x7fffffff + 1 | 0));
+    assert.ok(seqBefore(-1, 0));
+  });
+
+  it('round-trips a run request, copying inputs out of shared memory', () => {
+    const v = slot();
+    const a = new Float32Array([1, 2, 3]).buffer;
+    const b = new Uint8Array([9]).buffer;
+    const inputs = [
+      { name: 'a', datatype: 'FP32' as const, shape: [1, 3], buffer: a },
+      { name: 'ünïcode', datatype: 'BOOL' as const, shape: [1], buffer: b },
+    ];
+    assert.equal(inlineInputBytes(inputs), 12 + 4 + 1);
+    assert.ok(writeRunRequest(v, 'model/1#k', inputs, ['y', 'z']));
+    assert.equal(v.i32[0], REQ_INLINE_RUN);
+    const req = readRunRequest(v);
+    assert.equal(req.key, 'model/1#k');
+    assert.deepEqual(req.outputs, ['y', 'z']);
+    assert.deepEqual(req.inputs.map((i) => [i.name, i.datatype, i.shape]), [['a', 'FP32', [1, 3]], ['ünïcode', 'BOOL', [1]]]);
+    assert.ok(req.inputs[0]!.buffer instanceof ArrayBuffer);
+    assert.deepEqual([...new Float32Array(req.inputs[0]!.buffer)], [1, 2, 3]);
+    assert.deepEqual([...new Uint8Array(req.inputs[1]!.buffer)], [9]);
+  });
+
+  it('refuses requests that do not fit (data, header, or a dim beyond int32)', () => {
+    const v = slot();
+    const big = { name: 'a', datatype: 'FP32' as const, shape: [65], buffer: new ArrayBuffer(260) };
+    assert.equal(writeRunRequest(v, 'k', [big], ['y']), false);
+    assert.equal(writeRunRequest(v, 'k'.repeat(5000), [], ['y']), false);
+    const huge = { name: 'a', datatype: 'FP32' as const, shape: [0, 2 ** 40], buffer: new ArrayBuffer(0) };
+    assert.equal(writeRunRequest(v, 'k', [huge], ['y']), false);
+  });
+
+  it('round-trips a response into caller-owned buffers', () => {
+    const v = slot();
+    const outs = [
+      { datatype: 'FP32' as const, shape: [2], bytes: new Uint8Array(new Float32Array([4, 5]).buffer) },
+      { datatype: 'INT64' as const, shape: [1], bytes: new Uint8Array(new BigInt64Array([-3n]).buffer) },
+    ];
+    assert.ok(fitsInline(v, outs));
+    writeRunResponse(v, outs);
+    setTiming(v, { inputNs: 1, inferNs: 2, outputNs: 3 });
+    assert.equal(v.i32[0], RESP_INLINE);
+    const r = readRunResponse(v, ['y', 'z']);
+    assert.deepEqual(r.timing, { inputNs: 1, inferNs: 2, outputNs: 3 });
+    assert.deepEqual(r.outputs.map((o) => [o.name, o.datatype, o.shape]), [['y', 'FP32', [2]], ['z', 'INT64', [1]]]);
+    assert.deepEqual([...new Float32Array(r.outputs[0]!.buffer)], [4, 5]);
+    assert.deepEqual([...new BigInt64Array(r.outputs[1]!.buffer)], [-3n]);
+    assert.equal(fitsInline(v, [{ datatype: 'UINT8', shape: [257], bytes: new Uint8Array(257) }]), false);
+  });
+});

@@ -1,0 +1,287 @@
+/**
+ * WorkerPool with real worker threads and real onnxruntime-node sessions.
+ *
+ * Models (test/fixtures/models): autocomplete (a FP32 [N,3] -> b = a*3), slow
+ * (x FP32 [1] -> y = x, ~200 ms per run), identity_all (one identity per datatype,
+ * BYTES included) and flaky (fails at run time on an out-of-range index).
+ */
+import { strict as assert } from 'node:assert';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { joinBytes } from '../../src/codec/raw.js';
+import { OspreyError } from '../../src/errors/errors.js';
+import { WorkerPool } from '../../src/executor/pool.js';
+import type { SessionSpec, WireTensor } from '../../src/worker/protocol.js';
+import type { DataType } from '../../src/types/tensor.js';
+
+function fixtures(): string {
+  // Works from test/executor (sources) and dist/test/executor (compiled).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!dir.endsWith('/test') || dir.endsWith('/dist/test')) {
+    if (dir.endsWith('/dist/test')) return join(dir, '..', '..', 'test', 'fixtures', 'models');
+    dir = dirname(dir);
+  }
+  return join(dir, 'fixtures', 'models');
+}
+
+const MODELS = fixtures();
+
+function spec(model: string, key = `${model}/1`): SessionSpec {
+  return {
+    key,
+    path: join(MODELS, model, '1', 'model.onnx'),
+    settings: {
+      intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+      enableMemArena: true, enableMemPattern: true, providers: ['cpu'],
+    },
+  };
+}
+
+const AC = spec('autocomplete');
+const SLOW = spec('slow');
+
+function rows(values: number[]): WireTensor {
+  return { name: 'a', datatype: 'FP32', shape: [values.length / 3, 3], buffer: new Float32Array(values).buffer };
+}
+
+function floats(t: WireTensor): number[] {
+  return [...new Float32Array(t.buffer)];
+}
+
+function slowInput(x: number): WireTensor {
+  return { name: 'x', datatype: 'FP32', shape: [1], buffer: new Float32Array([x]).buffer };
+}
+
+function isCode(code: string, message?: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof OspreyError, `expected an OspreyError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+describe('WorkerPool', { timeout: 60_000 }, () => {
+  let pool: WorkerPool;
+
+  before(async () => {
+    pool = new WorkerPool(2);
+  });
+
+  after(async () => {
+    await pool.close();
+  });
+
+  it('loads a session and returns its signature', async () => {
+    const info = await pool.loadOn([0, 1], AC);
+    assert.deepEqual(info.inputs.map((i) => [i.name, i.data_type, i.dims]), [['a', 'TYPE_FP32', [-1, 3]]]);
+    assert.deepEqual(info.outputs.map((o) => [o.name, o.data_type]), [['b', 'TYPE_FP32']]);
+    assert.equal(pool.size, 2);
+  });
+
+  it('runs a model and returns correct outputs and timings', async () => {
+    const r = await pool.run(0, AC, [rows([1, 2, 3, 4, 5, 6])], ['b']);
+    assert.equal(r.ok, true);
+    assert.equal(r.outputs.length, 1);
+    const b = r.outputs[0]!;
+    assert.equal(b.name, 'b');
+    assert.equal(b.datatype, 'FP32');
+    assert.deepEqual(b.shape, [2, 3]);
+    assert.ok(b.buffer instanceof ArrayBuffer);
+    assert.deepEqual(floats(b), [3, 6, 9, 12, 15, 18]);
+    for (const v of [r.timing.inputNs, r.timing.inferNs, r.timing.outputNs]) assert.ok(Number.isFinite(v) && v >= 0);
+  });
+
+  it('runs many concurrent requests on one thread, each with its own result, in FIFO order', async () => {
+    const n = 100;
+    const done: number[] = [];
+    const runs = Array.from({ length: n }, (_, i) => {
+      const vals = [i, i + 0.5, -i];
+      return pool.run(1, AC, [rows(vals)], ['b']).then((r) => {
+        done.push(i);
+        return { i, vals, out: floats(r.outputs[0]!) };
+      });
+    });
+    assert.ok(pool.load(1) > 1, 'requests queue on the thread');
+    for (const { vals, out } of await Promise.all(runs)) assert.deepEqual(out, vals.map((v) => v * 3));
+    assert.deepEqual(done, Array.from({ length: n }, (_, i) => i));
+    assert.equal(pool.load(1), 0);
+  });
+
+  it('carries large tensors (over the inline limit) correctly, interleaved with small ones', async () => {
+    const big = Array.from({ length: 3 * 20_000 }, (_, i) => (i % 1000) / 8); // 240 kB, over 64 KiB
+    const jobs = [
+      pool.run(0, AC, [rows(big)], ['b']),
+      pool.run(0, AC, [rows([1, 1, 1])], ['b']),
+      pool.run(0, AC, [rows(big.slice(0, 3 * 7000))], ['b']),
+      pool.run(0, AC, [rows([2, 2, 2])], ['b']),
+    ];
+    const [a, b, c, d] = await Promise.all(jobs);
+    assert.deepEqual(a!.outputs[0]!.shape, [20_000, 3]);
+    assert.deepEqual(floats(a!.outputs[0]!), big.map((v) => v * 3));
+    assert.deepEqual(floats(b!.outputs[0]!), [3, 3, 3]);
+    assert.deepEqual(floats(c!.outputs[0]!), big.slice(0, 3 * 7000).map((v) => v * 3));
+    assert.deepEqual(floats(d!.outputs[0]!), [6, 6, 6]);
+  });
+
+  it('round-trips every datatype, BYTES included, through the inline path', async () => {
+    const ids = spec('identity_all');
+    await pool.loadOn([0], ids);
+    const enc = new TextEncoder();
+    const bytes = (dt: DataType, data: ArrayBufferView, n: number): [DataType, ArrayBuffer, number] => {
+      const b = new ArrayBuffer(data.byteLength);
+      new Uint8Array(b).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return [dt, b, n];
+    };
+    const cases: Record<string, [DataType, ArrayBuffer, number]> = {
+      BOOL: bytes('BOOL', new Uint8Array([1, 0, 1]), 3),
+      UINT8: bytes('UINT8', new Uint8Array([0, 7, 255]), 3),
+      UINT16: bytes('UINT16', new Uint16Array([1, 65535]), 2),
+      UINT32: bytes('UINT32', new Uint32Array([4294967295, 5]), 2),
+      UINT64: bytes('UINT64', new BigUint64Array([18446744073709551615n, 1n]), 2),
+      INT8: bytes('INT8', new Int8Array([-128, 127]), 2),
+      INT16: bytes('INT16', new Int16Array([-32768, 5]), 2),
+      INT32: bytes('INT32', new Int32Array([-1, 2147483647]), 2),
+      INT64: bytes('INT64', new BigInt64Array([-9223372036854775808n, 42n]), 2),
+      FP16: bytes('FP16', new Uint16Array([0x3c00, 0xc000]), 2),
+      FP32: bytes('FP32', new Float32Array([1.5, -0]), 2),
+      FP64: bytes('FP64', new Float64Array([Math.PI, 1e300]), 2),
+      STRING: bytes('BYTES', joinBytes([enc.encode('héllo'), enc.encode(''), enc.encode('wörld ✓')]), 3),
+    };
+    const inputs: WireTensor[] = [];
+    const expected = new Map<string, [DataType, Uint8Array, number]>();
+    for (const [suffix, [datatype, buffer, n]] of Object.entries(cases)) {
+      expected.set(`OUT_${suffix}`, [datatype, new Uint8Array(buffer.slice(0)), n]);
+      inputs.push({ name: `IN_${suffix}`, datatype, shape: [n], buffer });
+    }
+    const names = [...expected.keys()];
+    const r = await pool.run(0, ids, inputs, names);
+    assert.deepEqual(r.outputs.map((o) => o.name), names);
+    for (const o of r.outputs) {
+      const [datatype, data, n] = expected.get(o.name)!;
+      assert.equal(o.datatype, datatype, o.name);
+      assert.deepEqual(o.shape, [n], o.name);
+      assert.deepEqual(new Uint8Array(o.buffer), data, o.name);
+    }
+    await pool.unloadOn([0], ids.key);
+  });
+
+  it('returns errors as {code, message} data and keeps serving', async () => {
+    // Unsupported datatype: an InvalidArgument raised in the worker.
+    await assert.rejects(
+      pool.run(0, AC, [{ name: 'a', datatype: 'BF16', shape: [1, 3], buffer: new ArrayBuffer(6) }], ['b']),
+      isCode('INVALID_ARG', /BF16/),
+    );
+    // ONNX Runtime rejects the feeds: INTERNAL with its message.
+    await assert.rejects(
+      pool.run(0, AC, [{ name: 'nope', datatype: 'FP32', shape: [1, 3], buffer: new ArrayBuffer(12) }], ['b']),
+      isCode('INTERNAL', /./),
+    );
+    // Fails at run time inside the graph (Gather index out of range).
+    const flaky = spec('flaky');
+    await pool.loadOn([1], flaky);
+    await assert.rejects(
+      pool.run(1, flaky, [
+        { name: 'x', datatype: 'FP32', shape: [1, 1], buffer: new Float32Array([1]).buffer },
+        { name: 'idx', datatype: 'INT64', shape: [1, 1], buffer: new BigInt64Array([1000n]).buffer },
+      ], ['y']),
+      isCode('INTERNAL', /./),
+    );
+    // A model that does not exist.
+    await assert.rejects(pool.loadOn([0], { ...AC, key: 'missing', path: join(MODELS, 'nope', '1', 'model.onnx') }), isCode('INTERNAL', /./));
+    // Still serving, on both threads.
+    for (const t of [0, 1]) assert.deepEqual(floats((await pool.run(t, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
+    await pool.unloadOn([1], flaky.key);
+  });
+
+  it('lists and unloads sessions per thread; a run after unload recreates the session lazily', async () => {
+    const other = spec('autocomplete', 'autocomplete/other');
+    await pool.loadOn([1], other);
+    let s = await pool.sessions();
+    assert.equal(s.length, 2);
+    assert.ok(s[0]!.includes(AC.key) && s[1]!.includes(AC.key));
+    assert.ok(!s[0]!.includes(other.key) && s[1]!.includes(other.key));
+
+    await pool.unloadOn([0, 1], AC.key);
+    s = await pool.sessions();
+    assert.ok(!s[0]!.includes(AC.key) && !s[1]!.includes(AC.key));
+    assert.ok(s[1]!.includes(other.key));
+
+    // FIFO across kinds: run, unload, run, list on one thread, all submitted at once.
+    // run1 finds the session, unload drops it, run2 recreates it, list sees it.
+    const [a, , b, list] = await Promise.all([
+      pool.run(0, AC, [rows([1, 1, 1])], ['b']),
+      pool.unloadOn([0], AC.key),
+      pool.run(0, AC, [rows([2, 2, 2])], ['b']),
+      pool.sessions(),
+    ]);
+    assert.deepEqual(floats(a.outputs[0]!), [3, 3, 3]);
+    assert.deepEqual(floats(b.outputs[0]!), [6, 6, 6]);
+    assert.ok(list[0]!.includes(AC.key), 'the run after unload recreated the session');
+
+    await pool.unloadOn([1], other.key);
+    await pool.loadOn([0, 1], AC);
+  });
+
+  it('keeps the main thread responsive while a slow model computes', async () => {
+    await pool.loadOn([0], SLOW);
+    await pool.run(0, SLOW, [slowInput(0)], ['y']); // warm
+    const h = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const t0 = performance.now();
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 5);
+    let inferNs = 0;
+    for (let i = 1; i <= 3; i++) {
+      const r = await pool.run(0, SLOW, [slowInput(i)], ['y']);
+      assert.deepEqual(floats(r.outputs[0]!), [i]);
+      inferNs += r.timing.inferNs;
+    }
+    const elapsed = performance.now() - t0;
+    clearInterval(timer);
+    h.disable();
+    assert.ok(inferNs / 1e6 > 150, `slow computed for ${(inferNs / 1e6).toFixed(0)} ms`);
+    const p99ms = h.percentile(99) / 1e6;
+    assert.ok(p99ms < 50, `event loop delay p99 ${p99ms.toFixed(1)} ms`);
+    assert.ok(h.max / 1e6 < 150, `event loop delay max ${(h.max / 1e6).toFixed(1)} ms`);
+    assert.ok(ticks > elapsed / 5 / 4, `timers fired ${ticks} times in ${elapsed.toFixed(0)} ms`);
+  });
+
+  it('replaces a crashed worker: fails the request it was running, serves the rest on a fresh worker', async () => {
+    await pool.loadOn([0], SLOW);
+    const before = (await pool.sessions())[0]!;
+    assert.deepEqual(before.sort(), [AC.key, SLOW.key].sort());
+    // Runs ahead of the crash finish; the crash is the request the worker is running
+    // when it dies and fails as INTERNAL data; runs queued behind it go to the
+    // replacement, which recreates the session from the spec each run carries.
+    const ahead = pool.run(0, SLOW, [slowInput(7)], ['y']);
+    const crash = pool.crashForTest(0);
+    const behind = [1, 2, 3].map((v) => pool.run(0, AC, [rows([v, v, v])], ['b']));
+    assert.ok(pool.load(0) >= 4);
+    assert.deepEqual(floats((await ahead).outputs[0]!), [7]);
+    assert.ok(isCode('INTERNAL', /^worker thread 0 exited unexpectedly with code 1$/)(await crash));
+    const outs = await Promise.all(behind);
+    assert.deepEqual(outs.map((r) => floats(r.outputs[0]!)), [[3, 3, 3], [6, 6, 6], [9, 9, 9]]);
+    const after = await pool.sessions();
+    assert.deepEqual(after[0], [AC.key], 'fresh worker: only the lazily recreated session');
+    assert.ok(after[1]!.includes(AC.key), 'the other thread is untouched');
+    // The replacement serves the slow model again, lazily, from the spec.
+    assert.deepEqual(floats((await pool.run(0, SLOW, [slowInput(9)], ['y'])).outputs[0]!), [9]);
+  });
+
+  it('rejects pending and later requests once closed', async () => {
+    const p = new WorkerPool(1);
+    await p.loadOn([0], SLOW);
+    const pending = [p.run(0, SLOW, [slowInput(1)], ['y']), p.run(0, SLOW, [slowInput(2)], ['y'])];
+    const settled = Promise.allSettled(pending);
+    await p.close();
+    for (const s of await settled) {
+      assert.equal(s.status, 'rejected');
+      assert.ok(isCode('INTERNAL', /closed/)((s as PromiseRejectedResult).reason));
+    }
+    await assert.rejects(p.run(0, AC, [rows([1, 2, 3])], ['b']), isCode('INTERNAL', /closed/));
+  });
+});
