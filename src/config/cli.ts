@@ -49,7 +49,7 @@ export interface ServerOptions {
   workerThreads: number;
   /** ONNX Runtime intra-op threads per session; 0 = auto. */
   intraOpThreads: number;
-  /** Largest request body accepted (HTTP body, gRPC message). */
+  /** Largest HTTP request body accepted (gRPC accepts up to INT32_MAX, as Triton clients send). */
   maxRequestBytes: number;
 }
 

@@ -6,7 +6,7 @@
 import { wireDataType } from '../config/datatypes.js';
 import type { ModelConfig } from '../config/model-config.js';
 import {
-  Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, QueueFull, RequestTimeout, Unavailable,
+  Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, QueueFull, RequestTimeout, Unavailable, Unsupported,
 } from '../errors/errors.js';
 import type { FailureReason } from '../registry/stats.js';
 import type { ModelRegistry } from '../registry/registry.js';
@@ -14,6 +14,7 @@ import type { ModelVersion } from '../registry/model-version.js';
 import type { RepositoryManager } from '../repository/manager.js';
 import type { LogControl, LogSettingValue } from '../obs/logger.js';
 import type { InferObserver } from '../obs/observer.js';
+import { NO_ROUTE, type TrafficRouter, type TrafficState } from '../routing/router.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ModelStatistics,
   ServerMetadata, TensorMetadata,
@@ -39,6 +40,20 @@ export interface DataPlaneOptions {
   cache?: ResponseCache;
   /** Metrics/drift/request-log hooks (src/obs/observer.ts); called on the request path. */
   observer?: InferObserver;
+  /** Canary/sticky/shadow routing per model (src/routing/); absent: the registry alone decides. */
+  traffic?: TrafficRouter<ModelVersion>;
+}
+
+/**
+ * A shadow copy of an answered request (the traffic router calls this after the
+ * primary's answer was sent): validated against the shadow version's own config,
+ * queued at its lowest priority with no deadline. Its inputs are the primary
+ * request's tensors, read-only; the batcher copies them into the batch buffer.
+ */
+function runShadow(v: ModelVersion, req: InferenceRequest): Promise<Tensor[]> {
+  const p = prepare(v.config, req);
+  const lowest = Number(v.config.dynamic_batching?.priority_levels ?? 0);
+  return v.submit(p, lowest, 0, Infinity, undefined).then((r) => r.outputs);
 }
 
 function numberParam(params: Params, key: string): number {
@@ -74,6 +89,7 @@ export class ServingDataPlane implements DataPlane {
   constructor(o: DataPlaneOptions) {
     this.#o = o;
     this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
+    o.traffic?.bindExecutor(runShadow);
   }
 
   /** Shutdown begins: report not live/ready and refuse new requests. */
@@ -122,7 +138,8 @@ export class ServingDataPlane implements DataPlane {
       let versions: ModelVersion[];
       if (version === '') {
         versions = this.#o.registry.versions(n).reverse();
-        if (name !== '' && versions.length === 0) throw new ModelNotFound(n);
+        // Same error as metadata/infer: unknown model, or known but nothing serving.
+        if (name !== '' && versions.length === 0) this.#o.registry.resolve(n, '');
       } else {
         versions = [this.#o.registry.resolve(n, version)];
       }
@@ -134,7 +151,12 @@ export class ServingDataPlane implements DataPlane {
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (!this.#accepting) throw new Unavailable('Server is shutting down');
     const start = performance.now();
-    const v = this.#o.registry.resolve(req.modelName, req.modelVersion);
+    // A traffic policy may pick the version (requests that name one bypass it).
+    const traffic = this.#o.traffic;
+    const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
+    const v = route.primary === undefined
+      ? this.#o.registry.resolve(req.modelName, req.modelVersion)
+      : traffic!.servingVersion(req.modelName, req.modelVersion, route);
     try {
       if (req.deadline <= start) throw new DeadlineExceeded();
       const p = prepare(v.config, req);
@@ -155,15 +177,21 @@ export class ServingDataPlane implements DataPlane {
       const priority = numberParam(req.parameters, 'priority');
       const timeoutUs = numberParam(req.parameters, 'timeout');
       const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
+      // Shadows compare raw outputs; classification replaces entries of r.outputs.
+      const raw = route.shadows.length > 0 ? r.outputs.slice() : undefined;
       const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
       if (cache !== undefined) cache.set(cacheKey, outputs);
       v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
       this.#o.observer?.succeeded(v, req, p, outputs, start);
+      if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
+      // Starts in a later macrotask, after the caller has written this answer.
+      if (raw !== undefined) traffic!.shadow(route, req, v, raw);
       return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
     } catch (err) {
       const reason = failureReason(err);
       v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
       this.#o.observer?.failed(v, req, err, reason, start);
+      if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
       throw err;
     }
   }
@@ -177,6 +205,23 @@ export class ServingDataPlane implements DataPlane {
       outputs[i] = classify(t, Number(k), v.config.max_batch_size > 0, v.labels.get(t.name));
     }
     return outputs;
+  }
+
+  trafficPolicy(model: string): TrafficState {
+    return this.#traffic().state(model);
+  }
+
+  setTrafficPolicy(model: string, json: string): TrafficState {
+    return this.#traffic().setPolicy(model, json, 'admin');
+  }
+
+  routingHeader(model: string): string | undefined {
+    return this.#o.traffic?.routingHeader(model);
+  }
+
+  #traffic(): TrafficRouter<ModelVersion> {
+    if (this.#o.traffic === undefined) throw new Unsupported('traffic routing is not enabled on this server');
+    return this.#o.traffic;
   }
 
   repositoryIndex(readyOnly: boolean): ModelIndexEntry[] {
