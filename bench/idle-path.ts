@@ -16,10 +16,7 @@
  *
  *   npm run build && node dist/bench/idle-path.js [--rounds 5] [--duration-ms 1000]
  *     [--models autocomplete,tabular] [--concurrency 1,8,64] [--workers 1]
- *     [--modes inline,piscina,channel] [--worker-spin-us 0] [--out bench/results/idle-path.json]
- *
- * `--worker-spin-us N` (N > 0) adds a "channel-spinN" mode whose idle workers spin N us
- * before sleeping.
+ *     [--modes inline,piscina,channel] [--slots 4] [--out bench/results/idle-path.json]
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -53,7 +50,7 @@ const DURATION_MS = Number(arg('duration-ms', '1000'));
 const WARMUP_MS = Math.min(300, DURATION_MS);
 const CONCURRENCY = arg('concurrency', '1,8,64').split(',').map(Number);
 const WORKERS = Number(arg('workers', '1'));
-const SPIN_US = Number(arg('worker-spin-us', '0'));
+const SLOTS = Number(arg('slots', '0'));
 const OUT = resolve(ROOT, arg('out', 'bench/results/idle-path.json'));
 
 interface ModelCase { name: string; path: string; input: string; output: string; features: number }
@@ -209,13 +206,13 @@ function median(xs: number[]): number {
 
 // --- main -----------------------------------------------------------------------------
 
-const MODES = arg('modes', 'inline,piscina,channel').split(',').concat(SPIN_US > 0 ? [`channel-spin${SPIN_US}`] : []);
+const MODES = arg('modes', 'inline,piscina,channel').split(',');
 
 async function makeRunner(mode: string, m: ModelCase): Promise<Runner> {
   if (mode === 'inline') return inlineRunner(m);
   if (mode === 'piscina') return poolRunner(m, new PiscinaPool(WORKERS), `${m.name}-piscina`);
-  if (mode === 'channel') return poolRunner(m, new WorkerPool(WORKERS), `${m.name}-channel`);
-  return poolRunner(m, new WorkerPool(WORKERS, { workerSpinUs: SPIN_US }), `${m.name}-spin`);
+  if (mode === 'channel') return poolRunner(m, new WorkerPool(WORKERS, SLOTS > 0 ? { slots: SLOTS } : {}), `${m.name}-channel`);
+  throw new Error(`unknown mode '${mode}' (inline, piscina, channel)`);
 }
 
 interface Row { model: string; mode: string; concurrency: number; rounds: Point[]; median: Omit<Point, 'samples'> }
@@ -292,7 +289,7 @@ async function main(): Promise<void> {
     bench: 'idle-path',
     date: new Date().toISOString(),
     machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? '', node: process.version, loadavgAtEnd: loadavg() },
-    config: { rounds: ROUNDS, durationMs: DURATION_MS, concurrency: CONCURRENCY, workers: WORKERS, models: MODEL_NAMES, workerSpinUs: SPIN_US },
+    config: { rounds: ROUNDS, durationMs: DURATION_MS, concurrency: CONCURRENCY, workers: WORKERS, models: MODEL_NAMES, slots: SLOTS > 0 ? SLOTS : 4 },
     rows: [...rows.values()],
     ratios,
   }, null, 2) + '\n');

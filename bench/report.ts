@@ -129,7 +129,7 @@ async function main(): Promise<void> {
             const others = Object.entries(level.processCpuPct).filter(([k]) => k !== id).reduce((a, [, x]) => a + (x ?? 0), 0);
             if (others > 5) res.notes.push(`${sc.id} c=${c} ${id}: idle servers used ${others.toFixed(1)}% CPU meanwhile`);
             log(`${sc.id} c=${c} ${id}: ${level.inferencesPerSec} infer/s p50 ${(level.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(level.latencyUs.p99 / 1000).toFixed(2)} ms` +
-              `${level.errorCount ? ` errors ${JSON.stringify(level.errors)}` : ''} (client ${level.client.cpuPct}%, server ${level.processCpuPct[id] ?? '?'}%)`);
+              `${level.errorCount ? ` errors ${JSON.stringify(level.errors)}` : ''} (client ${level.client.cpuPct}%, server ${level.processCpuPct[id] ?? '?'}%, other programs ${level.foreignCpuPct ?? '?'}%)`);
           } catch (e) {
             broken.add(id);
             res.notes.push(`${sc.id} ${id} stopped at concurrency ${c}: ${(e as Error).message}`);

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine, summaryTable } from './harness/report-md.js';
+import { machineLine, noiseLine, summaryTable } from './harness/report-md.js';
 import type { BenchResults } from './harness/results.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -30,6 +30,7 @@ export function resultsSection(r: BenchResults, resultsPath: string): string {
     '',
     `Run of ${r.date} (${r.plan.name}, commit ${r.commit ?? 'unknown'}) on ${machineLine(r)}.`,
     `Full report: [${rel}/report.md](${rel}/report.md); chart: [${rel}/chart.svg](${rel}/chart.svg).`,
+    noiseLine(r),
     '',
     summaryTable(r),
     '',

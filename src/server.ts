@@ -14,8 +14,11 @@ import { startHttpServer } from './frontends/http/server.js';
 import { LogControl } from './obs/logger.js';
 import { startMetricsServer } from './obs/metrics-server.js';
 import { Observability } from './obs/observer.js';
+import type { ModelVersion } from './registry/model-version.js';
 import { ModelRegistry } from './registry/registry.js';
 import { RepositoryManager } from './repository/manager.js';
+import { registerTrafficMetrics } from './routing/metrics.js';
+import { TrafficRouter } from './routing/router.js';
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -30,6 +33,8 @@ export interface RunningServer {
   readonly manager: RepositoryManager;
   readonly pool: WorkerPool;
   readonly logger: Logger;
+  /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
+  readonly traffic: TrafficRouter<ModelVersion>;
   /** Stop taking requests, finish in-flight ones, unload, stop threads. */
   shutdown(): Promise<void>;
 }
@@ -47,15 +52,20 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
   const registry = new ModelRegistry({
     pool, intraOpThreads: budget.intraOpThreads, gpu, logger,
-    onVersionReady: (v) => obs.versionReady(v), onVersionRetired: (v) => obs.versionRetired(v),
+    onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
+    onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
   });
+  const traffic = new TrafficRouter<ModelVersion>({ registry, logger, threadLoad: (t) => pool.load(t) });
+  if (obs.metrics !== undefined) registerTrafficMetrics(obs.metrics.registry, traffic);
   const manager = new RepositoryManager({
     repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
     pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
   });
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs });
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads }, 'worker pool started');
+  // traffic.json is read as each model's versions load, and polled for changes.
+  traffic.start(() => manager.folders);
   await manager.start();
 
   const listeners: Listener[] = [];
@@ -77,6 +87,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     }
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
+    await traffic.stop();
     await registry.close();
     await pool.close();
     throw err;
@@ -88,10 +99,11 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     httpPort: http?.port ?? -1,
     grpcPort: grpc?.port ?? -1,
     metricsPort: metrics?.port ?? -1,
-    dataPlane, registry, manager, pool, logger,
+    dataPlane, registry, manager, pool, logger, traffic,
     shutdown() {
       stopping ??= (async () => {
         dataPlane.stopAccepting();
+        await traffic.stop();
         await manager.stop();
         // Front ends answer what they hold; the registry drains every batcher.
         await Promise.all([...listeners.map((l) => l.close()), registry.close()]);

@@ -56,23 +56,40 @@ function scenarioTable(r: BenchResults, s: ScenarioResult): string {
   const ids = Object.keys(s.results) as TargetId[];
   const head = ['conc'];
   for (const id of ids) head.push(`${id} infer/s`, 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'srv CPU %');
-  head.push('client CPU %', 'Osprey ÷ naive', 'Osprey ÷ floor', 'Osprey ÷ ceiling');
+  head.push('client CPU %', 'other programs CPU %', 'Osprey ÷ naive', 'Osprey ÷ floor', 'Osprey ÷ ceiling');
   const ceiling = r.ceilings[s.model]?.rowsPerSec;
   const rows = r.plan.concurrency.map((c) => {
     const row = [String(c)];
     let clientMax = 0;
+    let foreignMax = 0;
     for (const id of ids) {
       const l = atLevel(s.results[id], c);
       clientMax = Math.max(clientMax, l?.client.cpuPct ?? 0);
+      foreignMax = Math.max(foreignMax, l?.foreignCpuPct ?? 0);
       row.push(fmtRate(l?.inferencesPerSec), fmtMs(l?.latencyUs.p50), fmtMs(l?.latencyUs.p99), fmtMs(l?.latencyUs.p999), errs(l),
         String(l?.processCpuPct[id] ?? '-'));
     }
     const o = atLevel(s.results.osprey, c)?.inferencesPerSec;
-    row.push(String(clientMax), fmtRatio(ratio(o, atLevel(s.results.naive, c)?.inferencesPerSec)),
+    row.push(String(clientMax), String(foreignMax), fmtRatio(ratio(o, atLevel(s.results.naive, c)?.inferencesPerSec)),
       fmtRatio(ratio(o, atLevel(s.results.floor, c)?.inferencesPerSec)), fmtRatio(ratio(o, ceiling)));
     return row;
   });
   return table(head, rows);
+}
+
+/** Median CPU % that programs other than the generator and the servers used during the levels. */
+export function foreignLoad(r: BenchResults): number | null {
+  const xs = r.scenarios.flatMap((s) => Object.values(s.results).flatMap((ls) => (ls ?? []).map((l) => l.foreignCpuPct)))
+    .filter((x): x is number => typeof x === 'number').sort((a, b) => a - b);
+  return xs.length ? xs[Math.floor(xs.length / 2)] : null;
+}
+
+export function noiseLine(r: BenchResults): string {
+  const f = foreignLoad(r);
+  if (f === null) return '';
+  const cap = r.machine.cores * 100;
+  return `Other programs on the machine used a median ${f}% CPU (of ${cap}%) during the levels` +
+    (f > 20 ? ': absolute numbers are depressed and noisy; compare the ratios, which come from interleaved runs.' : '.');
 }
 
 export function reportMarkdown(r: BenchResults): string {
@@ -82,6 +99,8 @@ export function reportMarkdown(r: BenchResults): string {
     `# Osprey bench, ${r.date} (${r.plan.name})`,
     '',
     `Machine: ${machineLine(r)}. Commit: ${r.commit ?? 'unknown'}. Took ${Math.round(r.durationS)} s.`,
+    '',
+    noiseLine(r),
     '',
     `Batch-1 requests, closed loop, concurrency ${r.plan.concurrency.join(', ')}; per level ${r.plan.warmupMs} ms warm-up, ` +
       `then ${r.plan.measurementMs} ms windows until three agree within ${r.plan.stabilityPct}% (at most ${r.plan.maxTrials}). ` +

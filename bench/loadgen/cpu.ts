@@ -22,3 +22,20 @@ export function selfCpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
 }
+
+/**
+ * Busy CPU microseconds of the whole machine (all cores, /proc/stat), or null off
+ * Linux. Minus this process and the servers, it is what other programs took from a
+ * level: the sign that a shared machine was noisy while it ran.
+ */
+export function machineCpuUs(): number | null {
+  try {
+    const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal
+    const idle = f[3] + (f[4] ?? 0); // idle + iowait
+    return ((total - idle) * 1e6) / TICKS_PER_SEC;
+  } catch {
+    return null;
+  }
+}

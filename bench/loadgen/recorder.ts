@@ -17,6 +17,8 @@ export class Window {
   cpu0 = 0;
   cpu1 = 0;
   elu = 0;
+  machine0: number | null = null;
+  machine1: number | null = null;
   pidCpu0: Record<string, number | null> = {};
   pidCpu1: Record<string, number | null> = {};
 

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pidCpuUs, selfCpuUs } from './cpu.js';
+import { machineCpuUs, pidCpuUs, selfCpuUs } from './cpu.js';
 import { closedLoop, openLoop, type Driver } from './drivers.js';
 import { Histogram, summarize, type LatencySummary } from './histogram.js';
 import { Recorder, Window } from './recorder.js';
@@ -55,6 +55,9 @@ export interface LevelResult {
   client: { cpuPct: number; eventLoopUtilization: number };
   /** CPU % (100 = one core) of each process in `pids`. */
   processCpuPct: Record<string, number | null>;
+  /** Busy CPU % of the whole machine, and the part neither the generator nor `pids` used (other programs). */
+  machineCpuPct: number | null;
+  foreignCpuPct: number | null;
   server: ServerSplit | null;
   totals: { sent: number; ok: number; errors: Record<string, number>; server: ServerSplit | null };
 }
@@ -96,6 +99,7 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
   let cpu = selfCpuUs();
   let elu = performance.eventLoopUtilization();
   let pidCpu = pidCpus(pids);
+  let machine = machineCpuUs();
   let t = performance.now();
   if (stats) snaps.push(stats());
   for (let trial = 0; trial < o.maxTrials; trial++) {
@@ -103,6 +107,7 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
     w.t0 = t;
     w.cpu0 = cpu;
     w.pidCpu0 = pidCpu;
+    w.machine0 = machine;
     rec.win = w;
     await sleep(o.measurementMs);
     // Close this window and open the next at the same instant.
@@ -112,6 +117,7 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
     w.elu = performance.eventLoopUtilization(elu1, elu).utilization;
     elu = elu1;
     pidCpu = w.pidCpu1 = pidCpus(pids);
+    machine = w.machine1 = machineCpuUs();
     rec.win = null;
     if (stats) snaps.push(stats());
     windows.push(w);
@@ -139,6 +145,7 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
   let ms = 0;
   let cpuUs = 0;
   let eluSum = 0;
+  let machineUs: number | null = 0;
   const pidUs: Record<string, number | null> = {};
   for (const w of used) {
     hist.merge(w.hist);
@@ -147,6 +154,7 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
     ms += w.durationMs;
     cpuUs += w.cpu1 - w.cpu0;
     eluSum += w.elu * w.durationMs;
+    machineUs = machineUs === null || w.machine0 === null || w.machine1 === null ? null : machineUs + (w.machine1 - w.machine0);
     for (const [k, v] of Object.entries(w.errors)) errors[k] = (errors[k] ?? 0) + v;
     for (const k of Object.keys(pids)) {
       const a = w.pidCpu0[k];
@@ -159,6 +167,8 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
   const processCpuPct: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(pidUs)) processCpuPct[k] = v === null ? null : pct(v);
   const errorCount = sum(errors);
+  const machineCpuPct = machineUs === null ? null : pct(machineUs);
+  const ours = pct(cpuUs) + Object.values(processCpuPct).reduce<number>((a, x) => a + (x ?? 0), 0);
   return {
     mode: o.mode,
     value: o.value,
@@ -175,6 +185,8 @@ export async function runLevel(tr: Transport, stats: StatsSource | null, o: Leve
     sendLagUs: { avg: Math.round(lag.mean()), p99: Math.round(lag.quantile(0.99)) },
     client: { cpuPct: pct(cpuUs), eventLoopUtilization: Math.round((eluSum / ms) * 1000) / 1000 },
     processCpuPct,
+    machineCpuPct,
+    foreignCpuPct: machineCpuPct === null ? null : Math.max(0, Math.round((machineCpuPct - ours) * 10) / 10),
     server: snapshots.length ? statsDelta(snapshots[first], snapshots[windows.length]) : null,
     totals: { sent: rec.sent, ok: rec.ok, errors: { ...rec.errors }, server: statsDelta(before, after) },
   };

@@ -3,6 +3,7 @@ import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata,
   ModelStatistics, ServerMetadata,
 } from '../types/inference.js';
+import type { TrafficState } from '../routing/router.js';
 
 /**
  * The one surface both front ends call. Front ends decode their protocol into these
@@ -26,4 +27,14 @@ export interface DataPlane {
   /** Triton's logging extension: current settings, and an update that returns them. */
   logSettings(): Record<string, boolean | number | string>;
   updateLogSettings(settings: Record<string, boolean | number | string>): Record<string, boolean | number | string>;
+  /**
+   * Traffic routing admin (src/routing/): a model's policy, weights, window
+   * statistics and history; and replacing the policy (JSON text, validated; throws
+   * InvalidArgument naming the bad field, and the old policy stays). Optional: a
+   * front end answers Unsupported when the data plane has none.
+   */
+  trafficPolicy?(model: string): TrafficState;
+  setTrafficPolicy?(model: string, json: string): TrafficState;
+  /** The header (lower case) a model's sticky policy hashes, if any: front ends copy it into `request.headers`. */
+  routingHeader?(model: string): string | undefined;
 }

@@ -10,8 +10,11 @@
  * tensors, load, unload and list travel over a MessagePort (buffers transferred) but
  * use the same wake-ups. Compared with the previous design (one single-thread piscina
  * pool per thread: a structured-clone message each way and a message event to wake
- * this thread) this removes most of the hand-off cost of a small request; see
- * `bench/idle-path.ts`.
+ * this thread) this roughly halves the latency of a small request at concurrency 1
+ * and doubles to triples throughput with many requests queued per thread; see
+ * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
+ * worker that spins before sleeping, and a short blocking Atomics.wait on this thread
+ * for the answer (both lose when cores are shared), and more than 4 slots (no gain).
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
@@ -19,6 +22,9 @@
  * dies fails the request it was running (and any handed-over request whose input
  * buffers were transferred to it), is replaced, and queued requests go to the
  * replacement, which recreates sessions lazily from the SessionSpec each run carries.
+ * Workers are never terminated from outside: `close()` asks them to exit between
+ * requests (terminating a thread inside an ONNX Runtime run aborts the process).
+ * Idle workers do not keep the process alive (as with piscina).
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -56,8 +62,6 @@ export interface WorkerPoolOptions {
   slots?: number;
   /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default 64 KiB. */
   inlineBytes?: number;
-  /** Microseconds an idle worker spins before sleeping in Atomics.wait. Default 0. */
-  workerSpinUs?: number;
 }
 
 /** `Atomics.waitAsync` (Node >= 16; ES2024, not in this project's ES2022 lib). */
@@ -124,13 +128,13 @@ class Channel {
   referenced = true;
   error: string | undefined;
 
-  constructor(layout: ChannelLayout, spinUs: number) {
+  constructor(layout: ChannelLayout) {
     const sab = new SharedArrayBuffer(channelBytes(layout));
     this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
     this.slots = slotViews(sab, layout);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData: ChannelWorkerData = { sab, port: port2, layout, spinUs };
+    const workerData: ChannelWorkerData = { sab, port: port2, layout };
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
   }
 }
@@ -144,15 +148,14 @@ export class WorkerPool {
   readonly size: number;
   readonly #threads: Thread[] = [];
   readonly #layout: ChannelLayout;
-  readonly #spinUs: number;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(workers: number, options: WorkerPoolOptions = {}) {
     const slots = options.slots ?? 4;
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.size = workers;
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
-    this.#spinUs = options.workerSpinUs ?? 0;
     for (let i = 0; i < workers; i++) {
       const t = new Thread();
       this.#threads.push(t);
@@ -213,8 +216,12 @@ export class WorkerPool {
    * a run finishes that run first: terminating a thread inside ONNX Runtime aborts the
    * process, so workers are asked to exit between requests instead.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     const err = new Internal('worker pool is closed');
     const exits: Promise<void>[] = [];
@@ -226,7 +233,10 @@ export class WorkerPool {
       ch.worker.ref(); // keep the process alive until it has exited
       ch.dead = true;
       for (const job of ch.inflight.drain()) job.reject(err);
+      // Stop flag first, then a change of REQ (a sequence number the worker never
+      // serves: it checks the flag first), so a worker about to sleep cannot miss it.
       Atomics.store(ch.ctl, CTL_SHUTDOWN, 1);
+      Atomics.store(ch.ctl, CTL_REQ, ch.nextSeq);
       Atomics.notify(ch.ctl, CTL_REQ);
       Atomics.notify(ch.ctl, CTL_RESP);
       ch.port.close();
@@ -238,7 +248,7 @@ export class WorkerPool {
   // --- internals ---------------------------------------------------------------------
 
   #spawn(index: number): Channel {
-    const ch = new Channel(this.#layout, this.#spinUs);
+    const ch = new Channel(this.#layout);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));

@@ -234,6 +234,9 @@ export class TensorDrift {
   #dirty = true;
   #stats: FeatureStats[] = [];
   readonly references: Array<FeatureReference | undefined>;
+  /** Features still without a reference, and the row count at which to try building them. */
+  #missing: number;
+  #refAt: number;
   readonly #bins: number;
   readonly #scratch: Float64Array;
 
@@ -251,11 +254,17 @@ export class TensorDrift {
     this.#ring = new Float64Array(this.window * this.features);
     this.#scratch = new Float64Array(this.window);
     this.references = Array.from({ length: this.features }, (_, f) => refs?.get(f));
+    this.#missing = this.references.filter((r) => r === undefined).length;
+    this.#refAt = this.window;
   }
 
-  /** True while some feature still waits for a first-window reference. */
+  /**
+   * True when some feature waits for a first-window reference and a full window
+   * came in since the last attempt (a feature with no finite value yet gets
+   * none, and is retried one window later).
+   */
   get needsReference(): boolean {
-    return this.#filled === this.window && this.references.includes(undefined);
+    return this.#missing > 0 && this.rows >= this.#refAt;
   }
 
   /**
@@ -274,8 +283,11 @@ export class TensorDrift {
     // More rows than the window holds would only overwrite each other: skip ahead.
     const sampled = Math.ceil((rows - r) / every);
     if (sampled > this.window) r += (sampled - this.window) * every;
+    const w = this.window;
+    let pos = this.#pos;
+    let written = 0;
     for (; r < rows; r += every) {
-      const o = this.#pos * n;
+      const o = pos * n;
       const b = r * rowBytes;
       switch (this.#kind) {
         case Kind.F32: for (let f = 0; f < n; f++) ring[o + f] = dv.getFloat32(b + f * 4, true); break;
@@ -292,10 +304,12 @@ export class TensorDrift {
         case Kind.F16: for (let f = 0; f < n; f++) ring[o + f] = halfToFloat(dv.getUint16(b + f * 2, true)); break;
         case Kind.BF16: for (let f = 0; f < n; f++) ring[o + f] = bf16ToFloat(dv.getUint16(b + f * 2, true)); break;
       }
-      this.#pos = this.#pos + 1 === this.window ? 0 : this.#pos + 1;
-      if (this.#filled < this.window) this.#filled++;
-      this.rows++;
+      pos = pos + 1 === w ? 0 : pos + 1;
+      written++;
     }
+    this.#pos = pos;
+    this.#filled = Math.min(w, this.#filled + written);
+    this.rows += written;
     this.#skip = r - rows;
     this.#dirty = true;
   }
@@ -306,6 +320,8 @@ export class TensorDrift {
       if (this.references[f] !== undefined) continue;
       this.references[f] = buildReference(this.#column(f), this.#bins);
     }
+    this.#missing = this.references.filter((r) => r === undefined).length;
+    this.#refAt = this.rows + this.window;
     this.#dirty = true;
   }
 

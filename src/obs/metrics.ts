@@ -11,6 +11,7 @@
  * through `VersionStats.sink`, into a `VersionSeries` bound once when the version
  * becomes READY and dropped when it is retired: no lookups per request.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { sep } from 'node:path';
 import type { Logger } from 'pino';
@@ -233,7 +234,22 @@ export class OspreyMetrics {
   }
 }
 
+/**
+ * Machine CPU time so far (any unit; only ratios are used). The first line of
+ * /proc/stat, as tritonserver reads it; os.cpus() elsewhere (it builds an object per
+ * core and reads more files, so it is the fallback).
+ */
 function cpuTimes(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'latin1').slice(0, 256).split('\n', 1)[0]!;
+    // cpu user nice system idle iowait irq softirq steal ...
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length >= 4 && f.every(Number.isFinite)) {
+      const total = f.reduce((a, b) => a + b, 0);
+      const idle = f[3]! + (f[4] ?? 0);
+      return { busy: total - idle, total };
+    }
+  } catch { /* not Linux */ }
   let busy = 0;
   let total = 0;
   for (const c of os.cpus()) {

@@ -47,12 +47,19 @@ export class ModelVersion {
   /** Seconds from load start to READY (nv_model_load_duration_secs). */
   loadSeconds = 0;
   readonly #pool: WorkerPool;
+  /**
+   * Per worker thread: sessions being created or released there now (shared by the
+   * registry). That blocks the thread for as long as it takes, so a batch sent there
+   * waits behind it; dispatch avoids such threads while another can run it.
+   */
+  readonly #creating: Int32Array | undefined;
   /** EWMA of batch run time, for deadline feasibility in the batcher. */
   #runMs = 0;
 
   constructor(
     name: string, version: number, config: Readonly<ModelConfig>, spec: SessionSpec,
     threads: readonly number[], labels: ReadonlyMap<string, readonly string[]>, pool: WorkerPool,
+    creating?: Int32Array,
   ) {
     this.name = name;
     this.version = version;
@@ -62,6 +69,7 @@ export class ModelVersion {
     this.threads = threads;
     this.labels = labels;
     this.#pool = pool;
+    this.#creating = creating;
     this.batcher = new Batcher<PendingInfer, PendingResult>({
       maxBatchSize: config.max_batch_size,
       dynamic: config.dynamic_batching,
@@ -81,9 +89,16 @@ export class ModelVersion {
     return item.promise;
   }
 
+  /** The instance thread with the least work queued, preferring threads not creating a session. */
   #leastLoaded(): number {
-    let best = this.threads[0]!;
-    for (const t of this.threads) if (this.#pool.load(t) < this.#pool.load(best)) best = t;
+    const creating = this.#creating;
+    let best = -1;
+    let bestCost = Infinity;
+    for (const t of this.threads) {
+      // A session being created counts as more work than any queue of batches.
+      const cost = this.#pool.load(t) + (creating !== undefined && creating[t]! > 0 ? 1e6 : 0);
+      if (cost < bestCost) { best = t; bestCost = cost; }
+    }
     return best;
   }
 
@@ -103,6 +118,16 @@ export class ModelVersion {
   async retire(): Promise<void> {
     this.state = 'UNLOADING';
     await this.batcher.drain();
-    await this.#pool.unloadOn(this.threads, this.spec.key);
+    // Thread by thread, marked like a load: releasing a large session holds its
+    // thread for a moment, and other models' batches can go elsewhere meanwhile.
+    const creating = this.#creating;
+    for (const t of this.threads) {
+      if (creating !== undefined) creating[t]!++;
+      try {
+        await this.#pool.unloadOn([t], this.spec.key);
+      } finally {
+        if (creating !== undefined) creating[t]!--;
+      }
+    }
   }
 }

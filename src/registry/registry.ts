@@ -94,11 +94,14 @@ export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
   #threadCursor = 0;
+  /** Per worker thread: sessions being created there now (read by dispatch, see ModelVersion). */
+  readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
+    this.#creating = new Int32Array(opts.pool.size);
   }
 
   /** The version that serves a request. Hot path: two map lookups. */
@@ -377,19 +380,25 @@ export class ModelRegistry {
     const done: number[] = [];
     try {
       // One thread at a time: creating a session blocks its thread (ONNX Runtime
-      // loads synchronously there), and requests queued on that thread wait for it.
-      // Loading in turn leaves the model's other threads free to serve.
+      // loads synchronously there), and batches queued on that thread wait for it.
+      // Loading in turn leaves the other threads free, and dispatch (every model's)
+      // sends new batches to them while `#creating` marks this one.
       let info;
       for (const t of threads) {
         done.push(t);
-        info = await this.#opts.pool.loadOn([t], spec);
+        this.#creating[t]!++;
+        try {
+          info = await this.#opts.pool.loadOn([t], spec);
+        } finally {
+          this.#creating[t]!--;
+        }
       }
       const cfg = completeConfig(e.name, src, info!);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
         if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));
       }
-      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
+      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool, this.#creating);
       await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;

@@ -5,7 +5,7 @@
  * repository folders; the registry owns the versions.
  */
 import type { Logger } from 'pino';
-import { Internal, Unavailable } from '../errors/errors.js';
+import { Internal, InvalidArgument, Unavailable } from '../errors/errors.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
 import { listModels, listModelsSync } from './scan.js';
@@ -116,6 +116,9 @@ export class RepositoryManager {
   /** The load API: resolves when the model is ready, rejects with why it is not. */
   async load(name: string, options: LoadOptions): Promise<void> {
     this.#checkExplicit();
+    if (options.files !== undefined && options.files.size > 0 && options.config === undefined) {
+      throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
+    }
     const folders = await this.#scan();
     const dir = folders.get(name);
     if (dir === undefined && options.config === undefined) {

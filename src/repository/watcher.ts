@@ -70,6 +70,8 @@ interface Unit {
   /** Latest fingerprint that differs from `accepted`, and when it was first seen. */
   seen: string | undefined;
   seenAt: number;
+  /** 'waiting for files to settle' was logged for the current change. */
+  waitLogged: boolean;
 }
 
 type Settle = 'same' | 'settled' | 'pending';
@@ -84,7 +86,7 @@ interface WatchedModel {
   modelFile: { fp: string; name: string } | undefined;
 }
 
-const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0 });
+const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
 
 /** Model-level files: everything in the model folder except sub-folders, plus warmup/. */
 const skipModelChild = (name: string, dir: boolean): boolean => dir && name !== 'warmup';
@@ -223,9 +225,10 @@ export class RepositoryWatcher {
     }
   }
 
-  #settle(u: Unit, fp: string, tree: readonly TreeEntry[], now: number): Settle {
+  #settle(u: Unit, fp: string, tree: readonly TreeEntry[], now: number, what: () => Record<string, unknown>): Settle {
     if (u.accepted === fp) {
       u.seen = undefined;
+      u.waitLogged = false;
       return 'same';
     }
     if (u.seen !== fp) {
@@ -234,7 +237,12 @@ export class RepositoryWatcher {
     }
     const quiet = now - newestMtime(tree) >= this.#o.settleMs;
     const unchanged = now - u.seenAt >= this.#o.settleMs;
-    return quiet || unchanged ? 'settled' : 'pending';
+    if (quiet || unchanged) return 'settled';
+    if (!u.waitLogged) {
+      u.waitLogged = true;
+      this.#o.logger.info({ ...what(), settleMs: this.#o.settleMs }, 'waiting for files to settle');
+    }
+    return 'pending';
   }
 
   async #modelFileName(m: WatchedModel, filesFp: string): Promise<string> {
@@ -273,7 +281,7 @@ export class RepositoryWatcher {
         m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined };
         this.#models.set(name, m);
       }
-      const r = await this.#observe(name, m, now);
+      const r = await this.#observe(name, m);
       if (r.pending) pending = true;
       if (r.change !== undefined) changes.push(r.change);
     }
@@ -288,12 +296,17 @@ export class RepositoryWatcher {
     return changes;
   }
 
-  async #observe(name: string, m: WatchedModel, now: number): Promise<{ pending: boolean; change?: ModelChange }> {
+  /**
+   * One model folder. Each unit's clock is read just before its files are: "nothing
+   * written for settleMs" then errs on the side of waiting, however long the scan.
+   */
+  async #observe(name: string, m: WatchedModel): Promise<{ pending: boolean; change?: ModelChange }> {
+    const modelAt = Date.now();
     const modelTree = await statTree(m.dir, skipModelChild);
     // Vanished between the listing and now: the next scan reports the removal.
     if (modelTree.length === 0) return { pending: true };
     const filesFp = fingerprint(modelTree);
-    const filesState = this.#settle(m.files, filesFp, modelTree, now);
+    const filesState = this.#settle(m.files, filesFp, modelTree, modelAt, () => ({ model: name, files: 'model' }));
     const modelFile = await this.#modelFileName(m, filesFp);
 
     let present: number[];
@@ -304,6 +317,7 @@ export class RepositoryWatcher {
     }
     const observed: Array<{ n: number; u: Unit; fp: string; state: Settle; complete: boolean }> = [];
     for (const n of present) {
+      const now = Date.now();
       const tree = await statTree(join(m.dir, String(n)));
       let u = m.versions.get(n);
       if (u === undefined) {
@@ -312,7 +326,7 @@ export class RepositoryWatcher {
       }
       const fp = fingerprint(tree);
       const complete = tree.some((e) => !e.dir && e.path === modelFile);
-      observed.push({ n, u, fp, state: tree.length === 0 ? 'pending' : this.#settle(u, fp, tree, now), complete });
+      observed.push({ n, u, fp, state: tree.length === 0 ? 'pending' : this.#settle(u, fp, tree, now, () => ({ model: name, version: n })), complete });
     }
     const gone = [...m.versions.keys()].filter((n) => !present.includes(n));
 
@@ -327,6 +341,7 @@ export class RepositoryWatcher {
       if (m.files.accepted !== undefined) details.push('model files changed');
       m.files.accepted = filesFp;
       m.files.seen = undefined;
+      m.files.waitLogged = false;
     }
     for (const o of observed) {
       if (o.state !== 'settled') continue;
@@ -334,6 +349,7 @@ export class RepositoryWatcher {
         details.push(`version ${o.n} ${o.u.accepted === undefined ? 'added' : 'changed'}`);
         o.u.accepted = o.fp;
         o.u.seen = undefined;
+        o.u.waitLogged = false;
       } else if (o.u.accepted !== undefined) {
         // Its model file was deleted: no longer a version.
         details.push(`version ${o.n} removed`);

@@ -15,7 +15,7 @@
  * or gRPC message, read-only) are referenced by the shadow job until its shadow
  * runs finish, which keeps their buffers alive.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Cancelled, ModelNotFound } from '../errors/errors.js';
@@ -94,6 +94,12 @@ export interface TrafficRouterOptions<V extends ServingVersion> {
   seed?: number;
   /** Shadow runs in flight at once across all models (default 4); more are dropped. */
   maxShadowsInFlight?: number;
+  /**
+   * Work queued or running on a worker thread (WorkerPool.load). When given, a
+   * shadow runs only if one of its version's threads is idle: a shadow batch
+   * handed to a busy thread would make the next primary batch there wait for it.
+   */
+  threadLoad?: (thread: number) => number;
   /** At most one disagreement log line per pair per this many ms (default 1000). */
   disagreementLogMs?: number;
   /** How often `traffic.json` files are checked (default 1000 ms). */
@@ -173,11 +179,9 @@ export class ModelTraffic {
   promotions = 0;
   promotion: PromotionState | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
-  /** traffic.json bookkeeping: stamp of the last file seen, and whether it applied. */
+  /** traffic.json bookkeeping: content of the last file seen, and whether it applied. */
   fileStamp: string | undefined = undefined;
   fileApplied = false;
-  /** Tail of this model's file checks (they run one at a time). */
-  fileCheck: Promise<void> = Promise.resolve();
   constructor(model: string) {
     this.model = model;
   }
@@ -238,7 +242,8 @@ class ShadowJob<V extends ServingVersion> {
   ) {}
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** setImmediate callback: module-level, so scheduling a job allocates no closure. */
+// `any`: the job's version type is its router's; the callback only hands it back.
 function runShadowJob(job: ShadowJob<any>): void {
   job.router.runShadows(job);
 }
@@ -259,7 +264,6 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
   #stopped = false;
   #poll: NodeJS.Timeout | undefined = undefined;
   #folders: (() => ReadonlyMap<string, string>) | undefined = undefined;
-  #polling: Promise<void> | undefined = undefined;
 
   constructor(o: TrafficRouterOptions<V>) {
     this.#o = o;
@@ -353,9 +357,10 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
       }
       // Drop rather than queue: the shadow must never wait behind, or make wait,
       // real traffic. Busy = the shadow version has a queue or every instance is
-      // running, the primary has a queue, or enough shadows are already running.
+      // running, the primary has a queue, no worker thread of the shadow is idle,
+      // or enough shadows are already running.
       if (this.#shadowsInFlight >= this.#maxShadows || sv.batcher.queued > 0
-        || sv.batcher.inFlight >= sv.threads.length || job.primary.batcher.queued > 0) {
+        || sv.batcher.inFlight >= sv.threads.length || job.primary.batcher.queued > 0 || !this.#idleThread(sv)) {
         pair.dropped.busy++;
         continue;
       }
@@ -386,6 +391,13 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
         },
       ).finally(() => { this.#shadowsInFlight--; });
     }
+  }
+
+  #idleThread(v: ServingVersion): boolean {
+    const load = this.#o.threadLoad;
+    if (load === undefined) return true;
+    for (const t of v.threads) if (load(t) === 0) return true;
+    return false;
   }
 
   #pair(m: ModelTraffic, primary: number, shadow: number): ShadowPair {
@@ -629,7 +641,7 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
   versionReady(v: ServingVersion): void {
     const m = this.#entry(v.name);
     if (!m.fileApplied) m.fileStamp = undefined;
-    void this.#checkFile(v.name);
+    this.#checkFile(m);
   }
 
   /** A version was retired: routes to it lose their weight, shadows to it stop. */
@@ -667,15 +679,14 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
     this.#stopped = false;
     if (this.#poll !== undefined) return;
     const tick = (): void => {
-      this.#polling = this.#pollAll().finally(() => {
-        if (this.#poll !== undefined) this.#poll = setTimeout(tick, this.#o.pollMs ?? 1000).unref();
-      });
+      this.#pollAll();
+      if (this.#poll !== undefined) this.#poll = setTimeout(tick, this.#o.pollMs ?? 1000).unref();
     };
     this.#poll = setTimeout(tick, this.#o.pollMs ?? 1000).unref();
   }
 
   /** Stop watching files and evaluating guardrails; shadows not yet started are dropped. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#poll);
     this.#poll = undefined;
@@ -683,44 +694,40 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
       if (m.timer !== undefined) clearInterval(m.timer);
       m.timer = undefined;
     }
-    await this.#polling;
+    return Promise.resolve();
   }
 
-  async #pollAll(): Promise<void> {
-    const names = [...this.#models.keys()];
-    await Promise.all(names.map((n) => this.#checkFile(n)));
+  #pollAll(): void {
+    for (const m of this.#models.values()) this.#checkFile(m);
   }
 
-  /** Apply the model's traffic.json if it changed since last seen; one check per model at a time. */
-  #checkFile(model: string): Promise<void> {
-    const m = this.#entry(model);
-    m.fileCheck = m.fileCheck.then(() => this.#checkFileNow(m)).catch((err: unknown) => {
-      this.#log.error({ model, err }, 'traffic.json check failed');
-    });
-    return m.fileCheck;
-  }
-
-  async #checkFileNow(m: ModelTraffic): Promise<void> {
+  /**
+   * Apply the model's traffic.json if it changed since last seen. Synchronous on
+   * purpose: called from the registry's ready hook right after a swap, the policy
+   * is in force before any request can see the new versions without it; and
+   * reading a few small files per poll costs microseconds. Never throws.
+   */
+  #checkFile(m: ModelTraffic): void {
     const model = m.model;
     const dir = this.#folders?.().get(model);
     if (dir === undefined) return;
     const path = join(dir, POLICY_FILE);
-    let stamp: string;
+    let text: string;
     try {
-      const st = await stat(path);
-      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+      // The content is the stamp: an edit within the file system's timestamp
+      // granularity that keeps the size would fool an mtime/size check.
+      text = readFileSync(path, 'utf8');
     } catch {
       // No file. A policy that came from one is removed with it.
-      if (m.fileStamp !== undefined && m.source === 'file') this.clearPolicy(model, 'traffic.json removed');
+      if (m.fileStamp !== undefined && m.source === 'file') this.clearPolicy(model, `${POLICY_FILE} removed`);
       m.fileStamp = undefined;
       m.fileApplied = false;
       return;
     }
-    if (stamp === m.fileStamp) return;
-    m.fileStamp = stamp;
+    if (text === m.fileStamp) return;
+    m.fileStamp = text;
     if (this.#o.registry.versions(model).length === 0) { m.fileApplied = false; return; }
     try {
-      const text = await readFile(path, 'utf8');
       this.setPolicy(model, text, 'file');
       m.fileApplied = true;
     } catch (err) {

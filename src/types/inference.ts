@@ -20,6 +20,11 @@ export interface InferenceRequest {
   deadline: number;
   /** Aborted when the client disconnects or cancels. */
   signal?: AbortSignal;
+  /**
+   * Request headers (HTTP) or metadata (gRPC) the data plane asked the front end to
+   * capture (`DataPlane.routingHeader`: a sticky routing key); lower-case names.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface InferenceResponse {

@@ -1,8 +1,7 @@
 /**
  * Worker thread entry for `WorkerPool`: serves the shared-memory channel described in
- * `channel.ts`, in sequence order, forever. While idle it sleeps in `Atomics.wait`
- * (after an optional short spin), which a notify from the main thread ends in a few
- * microseconds; no event-loop turn, no message event and no structured clone stand
+ * `channel.ts`, in sequence order, until asked to stop. While idle it sleeps in
+ * `Atomics.wait`, which a notify from the main thread ends in a few microseconds; no event-loop turn, no message event and no structured clone stand
  * between a small request and ONNX Runtime. The event loop still runs whenever a
  * request awaits (session creation, `InferenceSession.run`'s setImmediate), and the
  * thread only blocks when it has nothing left to do.
@@ -21,17 +20,20 @@ export interface ChannelWorkerData {
   sab: SharedArrayBuffer;
   port: MessagePort;
   layout: ChannelLayout;
-  /** Microseconds to spin on REQ before sleeping (0: sleep at once). */
-  spinUs: number;
 }
 
-const { sab, port, layout, spinUs } = workerData as ChannelWorkerData;
+const { sab, port, layout } = workerData as ChannelWorkerData;
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
 const slots = slotViews(sab, layout);
 const mask = layout.slots - 1;
 
 function reply(v: SlotView, result: unknown, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(result, transfer);
+  try {
+    port.postMessage(result, transfer);
+  } catch (err) {
+    const failed: FailedResult = { ok: false, error: toErrorData(err) };
+    port.postMessage(failed);
+  }
   v.i32[0] = RESP_PORT;
 }
 
@@ -51,7 +53,7 @@ async function serveInline(v: SlotView): Promise<void> {
         setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) });
       } else {
         const r = toWire(outs, inputNs, inferNs, t2);
-        reply(v, r, r.outputs.map((o) => o.buffer));
+        reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);
       }
     });
   } catch (err) {
@@ -79,25 +81,21 @@ function stopping(): boolean {
   return Atomics.load(ctl, CTL_SHUTDOWN) !== 0;
 }
 
-/** Block until request `next` has been published; false when asked to stop instead. */
+/**
+ * Block until request `next` has been published; false when asked to stop instead (the
+ * main thread sets CTL_SHUTDOWN, then changes REQ, so the flag is always seen first).
+ * SLEEPING is raised before REQ is read, and the main thread reads SLEEPING after
+ * publishing, so either this thread sees the new REQ or the main thread notifies.
+ */
 function waitFor(next: number): boolean {
-  if (stopping()) return false;
-  if (available(next)) return true;
-  if (spinUs > 0) {
-    const until = performance.now() + spinUs / 1000;
-    let i = 0;
-    while (!available(next)) {
-      if ((++i & 63) === 0 && (performance.now() > until || stopping())) break;
-    }
-  }
-  while (!available(next)) {
+  for (;;) {
+    if (stopping()) return false;
+    if (available(next)) return true;
     Atomics.store(ctl, CTL_SLEEPING, 1);
     const req = Atomics.load(ctl, CTL_REQ);
-    if (((req - next) | 0) < 0 && !stopping()) Atomics.wait(ctl, CTL_REQ, req);
+    if (((req - next) | 0) < 0) Atomics.wait(ctl, CTL_REQ, req);
     Atomics.store(ctl, CTL_SLEEPING, 0);
-    if (stopping()) return false;
   }
-  return !stopping();
 }
 
 async function loop(): Promise<void> {

@@ -84,7 +84,6 @@ function toOrt(t: WireTensor): ort.Tensor {
   }
 }
 
-
 /** One output as the worker produced it: `bytes` may view ONNX Runtime's buffer. */
 export interface RawOutput { name: string; datatype: DataType; shape: number[]; bytes: Uint8Array }
 
@@ -167,7 +166,7 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
     switch (task.op) {
       case 'run': {
         const r = await run(task);
-        return { result: r, transfer: r.outputs.map((o) => o.buffer) };
+        return { result: r, transfer: [...new Set(r.outputs.map((o) => o.buffer))] };
       }
       case 'load':
         return { result: { ok: true, info: modelInfo(await session(task.spec)), threadId }, transfer: [] };

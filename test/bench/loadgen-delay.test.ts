@@ -26,7 +26,7 @@ after(async () => {
 
 const base = (srv: DelayServer, protocol: 'http' | 'grpc'): SweepOptions => ({
   url: srv.hostPort, protocol, model: 'delay', batchSize: 1, inputData: 'random',
-  mode: 'concurrency', values: [4], warmupMs: 150, measurementMs: 500, stabilityPct: 10, maxTrials: 1,
+  mode: 'concurrency', values: [4], warmupMs: 100, measurementMs: 400, stabilityPct: 10, maxTrials: 1,
 });
 
 for (const protocol of ['http', 'grpc'] as const) {

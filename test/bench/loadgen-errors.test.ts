@@ -38,3 +38,20 @@ test('an unreachable server fails the sweep up front with a clear message', asyn
     values: [1], warmupMs: 0, measurementMs: 10, stabilityPct: 10, maxTrials: 1,
   }), /ECONNREFUSED/);
 });
+
+test('gRPC requests larger than the HTTP/2 windows wait for WINDOW_UPDATEs and all arrive', async () => {
+  const srv = await grpcDelayServer(1);
+  try {
+    const big = { ...META, inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 100_000] }], maxBatchSize: 8 }; // 400 KB each
+    const steps = buildInputSteps(big, { batchSize: 1, inputData: 'random' });
+    const p = buildPayloads('grpc', srv.hostPort, big, '', steps);
+    const r = await runLevel(makeTransport(p, srv.hostPort, 1), null, {
+      mode: 'concurrency', value: 8, batchSize: 1, warmupMs: 50, measurementMs: 300, stabilityPct: 10, maxTrials: 1, steps: 1,
+    });
+    assert.deepEqual(r.totals.errors, {});
+    assert.ok(r.totals.ok > 8);
+    assert.equal(srv.served.delay, r.totals.ok);
+  } finally {
+    await srv.close();
+  }
+});

@@ -32,7 +32,7 @@ after(async () => {
 
 const opts = (protocol: 'http' | 'grpc', model: string, concurrency: number): SweepOptions => ({
   url: protocol === 'grpc' ? osprey!.grpc! : osprey!.http, protocol, model, batchSize: 1, inputData: 'random',
-  mode: 'concurrency', values: [concurrency], warmupMs: 200, measurementMs: 600, stabilityPct: 10, maxTrials: 1,
+  mode: 'concurrency', values: [concurrency], warmupMs: 150, measurementMs: 400, stabilityPct: 10, maxTrials: 1,
 });
 
 for (const [protocol, model, c, binary] of [['http', 'tabular', 4, false], ['http', 'cnn', 4, true], ['grpc', 'tabular', 8, false], ['grpc', 'cnn', 8, false]] as const) {

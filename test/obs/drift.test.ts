@@ -166,6 +166,25 @@ describe('VersionDrift on a tabular model', () => {
     assert.equal(d.inputs[1]!.stats()[0]!.mean, 4);
     d.close();
   });
+  it('retries a reference for a feature with no finite value one window later, not on every request', async () => {
+    const cfg = tabularConfig({ osprey_drift_window: '16', osprey_drift_features: '1' });
+    const d = new VersionDrift(cfg, driftOptions(cfg)!);
+    const t = d.inputs[0]!;
+    const nan = new Uint8Array(new Float32Array(16 * 64).fill(NaN).buffer);
+    d.sampleInputs(request(nan, 16));
+    assert.equal(t.needsReference, true);
+    await tick();
+    assert.equal(t.references[0], undefined);
+    assert.equal(t.needsReference, false, 'not again before another window');
+    d.sampleInputs(request(new Uint8Array(new Float32Array(8 * 64).fill(2).buffer), 8));
+    assert.equal(t.needsReference, false);
+    d.sampleInputs(request(new Uint8Array(new Float32Array(8 * 64).fill(3).buffer), 8));
+    assert.equal(t.needsReference, true);
+    await tick();
+    assert.deepEqual([...t.references[0]!.edges], [2, 3]);
+    assert.equal(t.stats()[0]!.psi, 0);
+    d.close();
+  });
 });
 
 describe('reference distributions', () => {

@@ -39,8 +39,12 @@ describe('model registry', () => {
 
   before(() => { pool = new WorkerPool(2); });
   after(async () => {
+    // Idle workers are unref'd, and nothing else here holds the event loop open
+    // while pool.close() waits for them to exit.
+    const keepAlive = setInterval(() => undefined, 1000);
     await reg?.close();
     await pool.close();
+    clearInterval(keepAlive);
     if (repo !== undefined) await removeRepo(repo);
   });
   beforeEach(async () => {
@@ -201,6 +205,36 @@ describe('model registry', () => {
     assert.equal(idx.length, 2);
     assert.ok(idx.every((r) => r.state === 'READY' && (r.reason ?? '').includes('config.pbtxt')), JSON.stringify(idx));
     assert.ok(events.some((e) => e.startsWith('failed m/:')));
+  });
+
+  it('a config that does not match the model, or a failing warmup, leaves the old version serving', async () => {
+    const dir = await writeScaler(repo, 'm', { 1: 1 });
+    await reg.load('m', dir);
+    const v1 = reg.resolve('m', '');
+    await writeOld(join(dir, 'config.pbtxt'), SCALER_CONFIG.replace('"scaler"', '"m"').replace('dims: [ 4 ] } ]\noutput', 'dims: [ 5 ] } ]\noutput'));
+    await assert.rejects(reg.load('m', dir), /^InvalidArgument: load failed for model 'm': version 1 is at UNAVAILABLE state: .*expects shape \[-1,4\] but the configuration specifies \[-1,5\]/s);
+    assert.equal(reg.resolve('m', ''), v1, 'the old instance (and its config) keeps serving');
+    assert.deepEqual(await run(v1), times(1));
+    const idx = reg.index(new Map(), false);
+    assert.equal(idx.length, 1);
+    assert.equal(idx[0]!.state, 'READY');
+    assert.match(idx[0]!.reason ?? '', /configuration specifies/, 'the index says why it was not replaced');
+
+    // Warmup data that is not there: the warmup fails after the sessions were created.
+    const warm = SCALER_CONFIG.replace('"scaler"', '"m"') + `model_warmup [ { name: "w" batch_size: 1 inputs { key: "x" value: { data_type: TYPE_FP32 dims: [ 4 ] input_data_file: "x.bin" } } } ]\n`;
+    await writeOld(join(dir, 'config.pbtxt'), warm);
+    await assert.rejects(reg.load('m', dir), /version 1 is at UNAVAILABLE state: .*x\.bin/s);
+    assert.equal(reg.resolve('m', ''), v1);
+    assert.deepEqual((await keys('m')), [v1.spec.key, v1.spec.key], 'the failed instances were unloaded');
+    await reg.load('m', dir, undefined, { retryFailed: false });
+    assert.equal(reg.resolve('m', ''), v1, 'not retried: nothing changed');
+
+    // The warmup data arrives: the model-level files changed, so it is retried.
+    await writeOld(join(dir, 'warmup', 'x.bin'), Buffer.from(new Float32Array([1, 2, 3, 4]).buffer));
+    await reg.load('m', dir, undefined, { retryFailed: false });
+    assert.notEqual(reg.resolve('m', ''), v1);
+    assert.equal(reg.resolve('m', '').config.model_warmup.length, 1);
+    assert.deepEqual(reg.index(new Map(), false), [{ name: 'm', version: '1', state: 'READY' }]);
   });
 
   it('removed version folders are unloaded; with none left the model has no version', async () => {

@@ -15,7 +15,7 @@ import { createGrpcClient, rawInferRequest, type GrpcTestClient } from '../helpe
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { CORRUPT_ONNX, removeRepo, scalerModel, sleep, tempRepo, waitFor, writeScaler } from './fixtures.js';
 
-const SETTLE_MS = 400;
+const SETTLE_MS = 800;
 const POLL_SECS = 0.2;
 
 interface Outcome {
@@ -83,7 +83,7 @@ for (const mode of ['poll', 'watch'] as const) {
     const cleanup: Array<() => Promise<void>> = [];
     after(async () => { for (const f of cleanup.splice(0).reverse()) await f(); });
 
-    it('loses no request from copy-in to removal, and every answer is from the version it names', async () => {
+    it('loses no request from copy-in to removal, and every answer is from the version it names', async (t) => {
       const repo = await tempRepo();
       cleanup.push(() => removeRepo(repo));
       const modelDir = await writeScaler(repo, 'scaler', { 1: 1 });
@@ -119,18 +119,28 @@ for (const mode of ['poll', 'watch'] as const) {
         // Version 2, file by file, each file in slow chunks (never pausing as long as the settle interval).
         const v2 = join(modelDir, '2');
         await mkdir(v2);
-        const files: Array<[string, Buffer]> = [['model.onnx', await scalerModel(2)], ['README.txt', Buffer.alloc(200, 0x61)], ['extra.bin', Buffer.alloc(400, 1)]];
+        const files: Array<[string, Buffer]> = [['model.onnx', await scalerModel(2)], ['README.txt', Buffer.alloc(200, 0x61)], ['extra.bin', Buffer.alloc(300, 1)]];
+        let lastWrite = Date.now();
+        let longestGap = 0;
         for (const [name, data] of files) {
           for (let off = 0; off < data.length; off += 40) {
             await appendFile(join(v2, name), data.subarray(off, off + 40));
-            await sleep(SETTLE_MS / 8);
+            longestGap = Math.max(longestGap, Date.now() - lastWrite);
+            lastWrite = Date.now();
+            await sleep(SETTLE_MS / 16);
           }
         }
         const copyDone = Date.now();
         await waitFor('version 2 serving', () => served('2'));
-        // Its first appearance in the log is after the last write: it never loaded half-copied.
+        // Never loaded half-copied: no failed attempt, and (unless this machine stalled
+        // the copy for longer than the settle interval, which would look finished) it
+        // was reported only after the last write.
+        assert.ok(!s.logs.some((l) => l.msg === 'failed to load model version' && l.version === 2), 'a half-copied version 2 was loaded');
+        assert.ok(s.logs.some((l) => l.msg === 'waiting for files to settle' && l.version === 2), 'version 2 was never seen unsettled');
         const v2Seen = s.logs.find((l) => l.msg === 'model repository changed' && (l.details as string[]).includes('version 2 added'));
-        assert.ok(v2Seen !== undefined && (v2Seen.time as number) >= copyDone, 'version 2 reported before its copy finished');
+        assert.ok(v2Seen !== undefined);
+        if (longestGap < SETTLE_MS) assert.ok((v2Seen.time as number) >= copyDone, 'version 2 reported before its copy finished');
+        else t.diagnostic(`the copy stalled ${longestGap} ms (>= settle ${SETTLE_MS} ms): skipped the timing check`);
         await waitFor('version 1 sessions gone', async () => (await scalerSessions(s)).every((k) => k.startsWith('scaler/2/')));
 
         // Version 3: prepared next to the repository, renamed into place.
@@ -144,7 +154,10 @@ for (const mode of ['poll', 'watch'] as const) {
         await waitFor('version 3 serving', () => served('3'));
         const firstV3 = Math.min(...out.filter((o) => o.version === '3').map((o) => o.doneAt));
         const pickup = firstV3 - renamedAt;
-        assert.ok(pickup < (mode === 'poll' ? POLL_SECS * 1000 : 0) + 1000, `renamed version took ${pickup} ms to serve`);
+        t.diagnostic(`renamed version 3 served ${pickup.toFixed(0)} ms after the rename`);
+        // Picked up by the first scan that saw it: it never waited to settle.
+        assert.ok(!s.logs.some((l) => l.msg === 'waiting for files to settle' && l.version === 3), 'the renamed folder waited to settle');
+        assert.ok(pickup < 5000, `renamed version took ${pickup} ms to serve`);
         await waitFor('only version 3 sessions', async () => {
           const keys = await scalerSessions(s);
           return keys.length === 2 && keys.every((k) => k.startsWith('scaler/3/'));
@@ -166,9 +179,8 @@ for (const mode of ['poll', 'watch'] as const) {
         const failedLog = s.logs.find((l) => l.msg === 'failed to load model version' && l.version === 4);
         assert.ok(failedLog !== undefined && typeof failedLog.reason === 'string', 'failure logged with its reason');
         const t4 = performance.now();
-        await sleep(300);
+        await waitFor('more traffic after the failure', () => out.filter((o) => o.sentAt > t4).length > 20);
         const after4 = out.filter((o) => o.sentAt > t4);
-        assert.ok(after4.length > 20);
         assert.ok(after4.every((o) => o.version === '3'), 'version 3 keeps serving after version 4 failed');
         const ready = await fetch(`${s.httpUrl}/v2/models/scaler/versions/3/ready`);
         assert.equal(ready.status, 200);

@@ -6,7 +6,7 @@
  * leaves the previous policy in force.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -164,16 +164,22 @@ describe('versions and files', () => {
         for (let i = 0; i < 200 && !pred(); i++) await new Promise((res) => setTimeout(res, 10));
         assert.ok(pred());
       };
-      await writeFile(file, JSON.stringify({ routes: SPLIT }));
+      // Written whole (temp file + rename), as editors and config tools do: a poll
+      // never sees half a file.
+      const put = async (value: unknown) => {
+        await writeFile(`${file}.tmp`, JSON.stringify(value));
+        await rename(`${file}.tmp`, file);
+      };
+      await put({ routes: SPLIT });
       r.versionReady(registry.resolve('m', '1'));
       await waitFor(() => r.state('m').source === 'file');
       assert.deepEqual(r.state('m').routes.map((x) => x.weight), [80, 20]);
-      await writeFile(file, JSON.stringify({ routes: [{ version: 1, weight: 1 }, { version: 5, weight: 1 }] }));
-      await waitFor(() => r.state('m').history.some((h) => h.event === 'policy_rejected'));
+      await put({ routes: [{ version: 1, weight: 1 }, { version: 5, weight: 1 }] });
+      await waitFor(() => log.lines.some((l) => l.msg === 'traffic policy rejected; the model keeps its previous policy'
+        && String(l.reason).includes('names version 5, which is not loaded (loaded: 1, 2)')));
       assert.deepEqual(r.state('m').routes.map((x) => x.weight), [80, 20], 'previous policy kept');
-      assert.ok(log.lines.some((l) => l.msg === 'traffic policy rejected; the model keeps its previous policy'
-        && String(l.reason).includes('names version 5, which is not loaded')));
-      await writeFile(file, JSON.stringify({ routes: [{ version: 1, weight: 1 }, { version: 2, weight: 3 }] }));
+      assert.equal(r.state('m').history.at(-1)!.event, 'policy_rejected');
+      await put({ routes: [{ version: 1, weight: 1 }, { version: 2, weight: 3 }] });
       await waitFor(() => r.state('m').routes[1]?.weight === 3);
       await rm(file);
       await waitFor(() => r.state('m').policy === null);

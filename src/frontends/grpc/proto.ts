@@ -24,11 +24,12 @@ function findProtoDir(): string {
 /** Absolute path of the repository's proto/ directory. */
 export const PROTO_DIR: string = findProtoDir();
 
-export const PROTO_FILES = ['grpc_service.proto', 'health.proto'] as const;
+export const PROTO_FILES = ['grpc_service.proto', 'health.proto', 'osprey_admin.proto'] as const;
 
 /** Fully-qualified names in the package definition. */
 export const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export const TRAFFIC_ADMIN_SERVICE = 'osprey.admin.TrafficAdmin';
 
 let cached: protoLoader.PackageDefinition | undefined;
 

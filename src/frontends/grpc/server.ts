@@ -9,8 +9,8 @@ import {
   decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse,
 } from '../../codec/grpc-wire.js';
 import type { DataPlane } from '../../dataplane/api.js';
-import { HEALTH_SERVICE, INFERENCE_SERVICE, loadPackageDefinition } from './proto.js';
-import { type GrpcLogger, healthService, inferenceService } from './service.js';
+import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
+import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
 
@@ -78,6 +78,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const server = new grpc.Server(SERVER_OPTIONS);
   server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
+  server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, trafficAdminService(dp, log));
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {

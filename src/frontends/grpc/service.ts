@@ -20,7 +20,7 @@ import {
 } from '../../errors/errors.js';
 import { GRPC_STATUS } from '../../errors/status.js';
 import type {
-  InferenceResponse, LoadOptions, ModelStatistics, StatDuration,
+  InferenceRequest, InferenceResponse, LoadOptions, ModelStatistics, StatDuration,
 } from '../../types/inference.js';
 
 export interface GrpcLogger {
@@ -218,6 +218,15 @@ function encodeLogSettings(settings: LogSettings): { settings: Record<string, Lo
 
 // ---- inference ----
 
+/** Copy the metadata entry a model's sticky traffic policy hashes (if any) into the request. */
+function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc.Metadata): InferenceRequest {
+  const name = dp.routingHeader?.(request.modelName);
+  if (name === undefined) return request;
+  const v = metadata.get(name)[0];
+  if (typeof v === 'string' && v !== '') request.headers = { [name]: v };
+  return request;
+}
+
 /** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
 function streamError(msg: ModelInferRequestMsg | undefined, message: string): ModelStreamInferResponseMsg {
   return {
@@ -244,7 +253,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
       const request = decodeInferRequest(call.request, {
         deadline: deadlineOf(call), signal: cancellation.signal,
       });
-      promise = dp.infer(request);
+      promise = dp.infer(captureRouting(dp, request, call.metadata));
     } catch (err) {
       cancellation.done();
       callback(statusOf(err, log));
@@ -295,7 +304,7 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
       pending++;
       let promise: Promise<InferenceResponse>;
       try {
-        promise = dp.infer(decodeInferRequest(msg, { deadline: deadlineOf(call), signal }));
+        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, { deadline: deadlineOf(call), signal }), call.metadata));
       } catch (err) {
         fail(msg, err);
         settle();
@@ -370,6 +379,22 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger): grpc.UntypedSe
     CudaSharedMemoryRegister: unimplemented('CUDA shared memory is not supported by this server'),
     CudaSharedMemoryUnregister: unimplemented('CUDA shared memory is not supported by this server'),
     TraceSetting: unimplemented('trace is not supported by this server'),
+  };
+}
+
+/** osprey.admin.TrafficAdmin: a model's traffic policy as JSON text (proto/osprey_admin.proto). */
+export function trafficAdminService(dp: DataPlane, log: GrpcLogger): grpc.UntypedServiceImplementation {
+  const admin = () => {
+    const get = dp.trafficPolicy?.bind(dp);
+    const set = dp.setTrafficPolicy?.bind(dp);
+    if (get === undefined || set === undefined) throw new Unsupported('traffic routing is not enabled on this server');
+    return { get, set };
+  };
+  return {
+    GetTrafficPolicy: unary(log, (req: { model_name: string }) =>
+      ({ model_name: req.model_name, state_json: JSON.stringify(admin().get(req.model_name)) })),
+    SetTrafficPolicy: unary(log, (req: { model_name: string; policy_json: string }) =>
+      ({ model_name: req.model_name, state_json: JSON.stringify(admin().set(req.model_name, req.policy_json)) })),
   };
 }
 

@@ -13,4 +13,6 @@ export interface RequestHead {
   readonly contentLength: string;
   readonly contentEncoding: string;
   readonly inferHeaderLength: string;
+  /** Infer only: the sticky-routing header the model's traffic policy hashes (`DataPlane.routingHeader`), as [name, value]. */
+  readonly routing?: readonly [string, string];
 }

@@ -57,6 +57,16 @@ export function handleRoute(ctx: HttpContext, ex: Exchange, route: Route, method
       return withBody(ctx, ex, head, (body) => {
         replyJson(ex, JSON.stringify(dp.updateLogSettings(decodeLogSettingsBody(body))));
       });
+    case 'model-traffic': {
+      // GET: policy, weights, windows, history. PUT/POST: replace the policy (400 naming the bad field).
+      const get = dp.trafficPolicy?.bind(dp);
+      const set = dp.setTrafficPolicy?.bind(dp);
+      if (get === undefined || set === undefined) throw new Unsupported('traffic routing is not enabled on this server');
+      if (method === 'get') return replyJson(ex, JSON.stringify(get(route.model)));
+      return withBody(ctx, ex, head, (body) => {
+        replyJson(ex, JSON.stringify(set(route.model, body.toString('utf8'))));
+      });
+    }
     case 'shared-memory':
       throw new Unsupported(route.memory === 'system'
         ? 'system shared memory is not supported by this server'

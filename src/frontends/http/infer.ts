@@ -27,6 +27,7 @@ async function runInfer(ctx: HttpContext, ex: Exchange, model: string, version: 
     : decodeJsonInferRequest(body, headerLength, model, version);
   // HTTP carries no deadline (Triton has no such header); `timeout` rides in parameters.
   decoded.request.signal = ex.signal();
+  if (head.routing !== undefined) decoded.request.headers = { [head.routing[0]]: head.routing[1] };
   const response = await ctx.dp.infer(decoded.request);
   if (ex.finished) return;
   const out = encodeInferResponse(response, decoded.request.outputs, decoded.binaryOutputs);

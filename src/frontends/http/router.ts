@@ -11,6 +11,7 @@ export type Route =
   | { kind: 'health-live' | 'health-ready' | 'server-metadata' | 'all-stats' | 'repo-index' | 'logging' }
   | { kind: ModelRouteKind; model: string; version: string }
   | { kind: 'repo-load' | 'repo-unload'; model: string }
+  | { kind: 'model-traffic'; model: string }
   | { kind: 'shared-memory'; memory: 'system' | 'cuda' };
 
 export interface RouteMatch {
@@ -22,6 +23,7 @@ export interface RouteMatch {
 const GET = ['get'] as const;
 const POST = ['post'] as const;
 const GET_POST = ['get', 'post'] as const;
+const GET_PUT_POST = ['get', 'put', 'post'] as const;
 
 const MODEL_SUFFIX: Record<string, { kind: ModelRouteKind; methods: readonly string[] }> = {
   ready: { kind: 'model-ready', methods: GET },
@@ -79,6 +81,8 @@ function matchModels(s: string[]): RouteMatch | undefined {
     i = 6;
   }
   if (i === n) return { route: { kind: 'model-metadata', model, version }, methods: GET };
+  // /v2/models/{m}/traffic: the model's traffic policy (model-level: no version).
+  if (i === 4 && n === 5 && s[4] === 'traffic') return { route: { kind: 'model-traffic', model }, methods: GET_PUT_POST };
   if (i + 1 !== n) return undefined;
   const suffix = MODEL_SUFFIX[s[i]!];
   if (suffix === undefined) return undefined;

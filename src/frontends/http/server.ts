@@ -32,6 +32,14 @@ export interface HttpServer {
 
 const NO_HEAD: RequestHead = { contentLength: '', contentEncoding: '', inferHeaderLength: '' };
 
+/** The header a model's sticky traffic policy hashes, read now (`req` dies with the handler). */
+function routingHeader(dp: DataPlane, model: string, req: HttpRequest): RequestHead['routing'] {
+  const name = dp.routingHeader?.(model);
+  if (name === undefined) return undefined;
+  const value = req.getHeader(name);
+  return value === '' ? undefined : [name, value];
+}
+
 export function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise<HttpServer> {
   const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, logger: opts.logger };
   const app: TemplatedApp = uWS.App();
@@ -65,11 +73,12 @@ export function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise
       }
       const route = match.route;
       if ('version' in route) checkVersion(route.version);
-      const head: RequestHead = method === 'post'
+      const head: RequestHead = method === 'post' || method === 'put'
         ? {
           contentLength: req.getHeader('content-length'),
           contentEncoding: req.getHeader('content-encoding'),
           inferHeaderLength: req.getHeader('inference-header-content-length'),
+          routing: route.kind === 'model-infer' ? routingHeader(dp, route.model, req) : undefined,
         }
         : NO_HEAD;
       handleRoute(ctx, ex, route, method, head);
