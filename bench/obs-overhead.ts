@@ -11,8 +11,8 @@
  * per request (main thread and all threads, from /proc): throughput swings when
  * other work shares the machine, CPU per request much less.
  *
- *   npm run build && node dist/bench/obs-overhead.js [--rounds 4] [--duration-ms 4000]
- *     [--warmup-ms 1000] [--concurrency 16] [--rows 1] [--scrape-ms 1000]
+ *   npm run build && node dist/bench/obs-overhead.js [--rounds 4] [--duration-ms 10000]
+ *     [--warmup-ms 1000] [--concurrency 16] [--rows 1] [--scrape-ms 5000]
  *     [--worker-threads 0] [--out bench/results/obs-overhead.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -30,11 +30,11 @@ function arg(name: string, def: string): string {
 }
 
 const ROUNDS = Number(arg('rounds', '4'));
-const DURATION_MS = Number(arg('duration-ms', '4000'));
+const DURATION_MS = Number(arg('duration-ms', '10000'));
 const WARMUP_MS = Number(arg('warmup-ms', '1000'));
 const CONCURRENCY = Number(arg('concurrency', '16'));
 const ROWS = Number(arg('rows', '1'));
-const SCRAPE_MS = Number(arg('scrape-ms', '1000'));
+const SCRAPE_MS = Number(arg('scrape-ms', '5000'));
 const WORKERS = arg('worker-threads', '0');
 const OUT = arg('out', 'bench/results/obs-overhead.json');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,10 +112,14 @@ async function drive(srv: Server): Promise<RunResult> {
   };
   for (let i = 0; i < CONCURRENCY; i++) issue();
   let scrapes = 0;
-  const scraper = srv.metrics > 0 && SCRAPE_MS > 0
-    ? setInterval(() => { void fetch(`http://127.0.0.1:${srv.metrics}/metrics`).then((r) => r.text()).then(() => { scrapes++; }, () => undefined); }, SCRAPE_MS)
-    : undefined;
+  const scrapeOnce = (): void => {
+    void fetch(`http://127.0.0.1:${srv.metrics}/metrics`).then((r) => r.text()).then(() => { scrapes++; }, () => undefined);
+  };
   await new Promise((r) => setTimeout(r, WARMUP_MS));
+  // Scrapes start with the measurement: one at once, then every SCRAPE_MS.
+  const scrape = srv.metrics > 0 && SCRAPE_MS > 0;
+  if (scrape) scrapeOnce();
+  const scraper = scrape ? setInterval(scrapeOnce, SCRAPE_MS) : undefined;
   measuring = true;
   const pid = srv.proc.pid!;
   const main0 = mainThreadCpuUs(pid);

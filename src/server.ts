@@ -46,7 +46,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   }, logDestination);
   const logger = logs.logger;
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
-  const pool = new WorkerPool(budget.workers);
+  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers });
   const gpu = process.env.OSPREY_GPU === '1';
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });

@@ -1,4 +1,4 @@
-/** Runs the ORT ceiling in its own process, so its threads and memory are gone before the servers start. */
+/** Runs the ORT ceiling in its own process, so its threads and memory are gone once it has answered. */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

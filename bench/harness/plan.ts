@@ -22,7 +22,8 @@ export interface Plan {
   measurementMs: number;
   maxTrials: number;
   stabilityPct: number;
-  ceiling: { durationMs: number; batches?: number[]; repeatAtEnd: boolean };
+  /** `repeat`: also sample before each scenario and at the end (the best sample counts). */
+  ceiling: { durationMs: number; batches?: number[]; repeat: boolean };
 }
 
 const MODELS = ['tabular', 'cnn'];
@@ -39,12 +40,12 @@ export function makePlan(name: 'full' | 'quick'): Plan {
     return {
       name, models: MODELS, scenarios: scenarios(), concurrency: [1, 8, 64],
       warmupMs: 300, measurementMs: 700, maxTrials: 1, stabilityPct: 10,
-      ceiling: { durationMs: 400, repeatAtEnd: false },
+      ceiling: { durationMs: 400, repeat: false },
     };
   }
   return {
     name, models: MODELS, scenarios: scenarios(), concurrency: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     warmupMs: 1500, measurementMs: 2000, maxTrials: 5, stabilityPct: 10,
-    ceiling: { durationMs: 2000, repeatAtEnd: true },
+    ceiling: { durationMs: 1500, repeat: true },
   };
 }

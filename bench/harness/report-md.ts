@@ -28,10 +28,10 @@ export function summaryTable(r: BenchResults): string {
 }
 
 function ceilingTable(r: BenchResults): string {
-  return table(['model', 'ceiling rows/s', 'best batch', 'sweep (batch: rows/s) at start', 'at end'],
-    Object.entries(r.ceilings).map(([m, c]) => [m, String(c.rowsPerSec), String(c.batch),
-      c.start.sweep.map((p) => `${p.batch}: ${p.rowsPerSec}`).join(', '),
-      c.end ? c.end.sweep.map((p) => `${p.batch}: ${p.rowsPerSec}`).join(', ') : '-']));
+  return table(['model', 'sample', 'rows/s by batch size', 'best'],
+    Object.entries(r.ceilings).flatMap(([m, c]) => c.samples.map((s) => [m, s.when,
+      s.sweep.map((p) => `${p.batch}: ${p.rowsPerSec}`).join(', '),
+      s.best.rowsPerSec === c.rowsPerSec ? `**${s.best.rowsPerSec}** (batch ${s.best.batch})` : String(s.best.rowsPerSec)])));
 }
 
 function batchingTable(r: BenchResults, s: ScenarioResult): string {
@@ -120,14 +120,15 @@ export function reportMarkdown(r: BenchResults): string {
     '',
     '## In-process ONNX Runtime ceiling',
     '',
-    `One worker thread per core, one intra-op thread each, model run back to back; measured before the sweeps${r.plan.ceiling.repeatAtEnd ? ' and again after' : ''}, the higher counts.`,
+    `One worker thread per core, one intra-op thread each, model run back to back, in its own process while the servers idle; ` +
+      `sampled ${r.plan.ceiling.repeat ? 'before the sweeps, before each scenario and after them' : 'once, before the sweeps'}. The best sample (bold) is the ceiling.`,
     '',
     ceilingTable(r),
     '',
     ...grpc.flatMap((s) => [`## Batching on vs off: ${s.model} (gRPC)`, '', batchingTable(r, s), '']),
     ...r.scenarios.flatMap((s) => [`## ${s.model}, ${WIRE_LABEL[s.wire]}`, '', scenarioTable(r, s), '']),
     'Files: `results.json` (everything above, per level: all percentiles, error keys, server statistics split, CPU), ' +
-      '`<scenario>-<target>.csv` (perf_analyzer columns), `logs/` (server output).',
+      '`<scenario>-<target>.csv` (perf_analyzer columns). Server logs go to `bench/results/tmp/logs/` (not committed).',
     '',
   ].join('\n');
 }

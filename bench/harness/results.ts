@@ -13,9 +13,9 @@ export interface TargetStatus {
 }
 
 export interface CeilingEntry {
-  start: CeilingResult;
-  end?: CeilingResult;
-  /** The higher of the start and end measurements: the ceiling ratios are taken against. */
+  /** Every measurement, in order: before the sweeps, before each scenario of this model (full runs), after. */
+  samples: (CeilingResult & { when: string })[];
+  /** The best sample: the ceiling ratios are taken against (the machine's capability, least disturbed). */
   rowsPerSec: number;
   batch: number;
 }

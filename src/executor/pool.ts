@@ -42,22 +42,36 @@ import type {
 
 const WORKER_FILE = new URL('../worker/channel-worker.js', import.meta.url);
 
-export interface ThreadBudget { workers: number; intraOpThreads: number }
+export interface ThreadBudget {
+  /** Worker threads started up front. */
+  workers: number;
+  /** Most worker threads the pool grows to; equal to `workers` when it is fixed. */
+  maxWorkers: number;
+  intraOpThreads: number;
+}
 
 /**
- * Default thread budget: one worker per core, one ONNX Runtime intra-op thread per
- * worker. Measured on 2 cores: two single-threaded workers beat one session with two
- * threads, and more ORT threads than cores costs 30-60%; the front end's thread is
- * mostly idle while workers compute, so it shares a core rather than reserving one.
- * `--worker-threads` / `--intra-op-threads` (or the model's `intra_op_thread_count`)
- * override it.
+ * The thread rule. Every model instance (`instance_group.count`) gets a worker
+ * thread of its own, as Triton gives each instance its own thread, so a slow model
+ * never holds up another one's requests; each session runs with one ONNX Runtime
+ * intra-op thread, so threads that compute at once never outnumber the instances
+ * that have work (measured on 2 cores: two single-threaded workers beat one session
+ * with two threads, and more ORT threads than cores costs 30-60%). The pool starts
+ * one thread per core and grows with instances up to 8 per core (at least 16);
+ * past that, instances share the least-used threads. `--worker-threads N` fixes the
+ * pool at N threads; `--intra-op-threads` (or a model's `intra_op_thread_count`)
+ * overrides the intra-op count.
  */
 export function threadBudget(workerThreads = 0, intraOpThreads = 0): ThreadBudget {
   const cores = Math.max(1, availableParallelism());
-  return { workers: workerThreads > 0 ? workerThreads : cores, intraOpThreads: intraOpThreads > 0 ? intraOpThreads : 1 };
+  const intra = intraOpThreads > 0 ? intraOpThreads : 1;
+  if (workerThreads > 0) return { workers: workerThreads, maxWorkers: workerThreads, intraOpThreads: intra };
+  return { workers: cores, maxWorkers: Math.max(16, 8 * cores), intraOpThreads: intra };
 }
 
 export interface WorkerPoolOptions {
+  /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
+  maxWorkers?: number;
   /** Requests handed to a worker at once (a power of two). Default 4. */
   slots?: number;
   /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default 64 KiB. */
@@ -142,10 +156,13 @@ class Channel {
 class Thread {
   readonly queue = new Fifo<Job>();
   ch: Channel | undefined;
+  /** Model instances placed on this thread (see WorkerPool.allocate). */
+  instances = 0;
 }
 
 export class WorkerPool {
-  readonly size: number;
+  /** Most threads this pool will ever have (sizes per-thread tables elsewhere). */
+  readonly capacity: number;
   readonly #threads: Thread[] = [];
   readonly #layout: ChannelLayout;
   #closed = false;
@@ -154,12 +171,50 @@ export class WorkerPool {
   constructor(workers: number, options: WorkerPoolOptions = {}) {
     const slots = options.slots ?? 4;
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
-    this.size = workers;
+    this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     for (let i = 0; i < workers; i++) {
       const t = new Thread();
       this.#threads.push(t);
       this.#spawn(i);
+    }
+  }
+
+  /** Threads started so far. */
+  get size(): number {
+    return this.#threads.length;
+  }
+
+  /**
+   * Place `count` instances of a model version: each on a thread with no instance yet
+   * (starting one while under capacity), else on the threads with fewest instances.
+   * Returns distinct threads; fewer than `count` only when the pool is full.
+   */
+  allocate(count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      let best = -1;
+      for (let t = 0; t < this.#threads.length; t++) {
+        if (out.includes(t)) continue;
+        if (best === -1 || this.#threads[t]!.instances < this.#threads[best]!.instances) best = t;
+      }
+      if ((best === -1 || this.#threads[best]!.instances > 0) && this.#threads.length < this.capacity) {
+        best = this.#threads.length;
+        this.#threads.push(new Thread());
+        this.#spawn(best);
+      }
+      if (best === -1) break;
+      this.#threads[best]!.instances++;
+      out.push(best);
+    }
+    return out;
+  }
+
+  /** The instances placed by `allocate` are gone (their version unloaded). */
+  release(threads: readonly number[]): void {
+    for (const t of threads) {
+      const th = this.#threads[t];
+      if (th !== undefined && th.instances > 0) th.instances--;
     }
   }
 

@@ -131,10 +131,13 @@ function bf16ToFloat(h: number): number {
 
 /** Reference bins for one feature from sample values: quantile edges, exact shares. */
 export function buildReference(values: ArrayLike<number>, bins: number): FeatureReference | undefined {
-  const finite: number[] = [];
-  for (let i = 0; i < values.length; i++) { const x = values[i]!; if (Number.isFinite(x)) finite.push(x); }
-  if (finite.length === 0) return undefined;
-  finite.sort((a, b) => a - b);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) n++;
+  if (n === 0) return undefined;
+  const finite = new Float64Array(n);
+  n = 0;
+  for (let i = 0; i < values.length; i++) { const x = values[i]!; if (Number.isFinite(x)) finite[n++] = x; }
+  finite.sort(); // typed arrays sort numerically
   const edges: number[] = [];
   for (let b = 1; b < bins; b++) {
     const e = finite[Math.min(finite.length - 1, Math.floor((b * finite.length) / bins))]!;

@@ -50,10 +50,12 @@ export class Observability implements InferObserver {
     this.metrics?.bind(v);
   }
 
-  /** RegistryOptions.onVersionRetired: the version drained and released its sessions. */
+  /**
+   * RegistryOptions.onVersionRetired: the version drained and released its sessions
+   * (the registry logs the lifecycle lines: ready, serving, failed, unloaded).
+   */
   versionRetired(v: ModelVersion): void {
     this.metrics?.unbind(v);
-    this.#logs.logger.info({ model: v.name, version: v.version }, 'model version unloaded');
   }
 
   prepared(v: ModelVersion, p: PreparedRequest): void {

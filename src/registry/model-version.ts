@@ -129,5 +129,7 @@ export class ModelVersion {
         if (creating !== undefined) creating[t]!--;
       }
     }
+    // Its threads may now host other instances.
+    this.#pool.release(this.threads);
   }
 }

@@ -93,7 +93,6 @@ let generation = 0;
 export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
-  #threadCursor = 0;
   /** Per worker thread: sessions being created there now (read by dispatch, see ModelVersion). */
   readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
@@ -101,7 +100,7 @@ export class ModelRegistry {
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
-    this.#creating = new Int32Array(opts.pool.size);
+    this.#creating = new Int32Array(opts.pool.capacity);
   }
 
   /** The version that serves a request. Hot path: two map lookups. */
@@ -262,13 +261,9 @@ export class ModelRegistry {
   }
 
   #pickThreads(count: number): number[] {
-    const size = this.#opts.pool.size;
-    const n = Math.max(1, Math.min(count, size));
-    const out: number[] = [];
-    for (let i = 0; i < n; i++) out.push((this.#threadCursor + i) % size);
-    this.#threadCursor = (this.#threadCursor + n) % size;
-    return out;
+    return this.#opts.pool.allocate(Math.max(1, count));
   }
+
 
   #modelFailed(e: ModelEntry, reason: string): InvalidArgument {
     e.reason = reason;
@@ -413,7 +408,10 @@ export class ModelRegistry {
       log.error({ model: e.name, version: n, reason }, 'failed to load model version');
       this.#opts.onLoadFailed?.(e.name, String(n), reason);
       if (v !== undefined) await v.retire().catch(() => undefined);
-      else await this.#opts.pool.unloadOn(done, key).catch(() => undefined);
+      else {
+        await this.#opts.pool.unloadOn(done, key).catch(() => undefined);
+        this.#opts.pool.release(threads);
+      }
       throw err;
     }
   }

@@ -651,10 +651,10 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
     const serving = this.#o.registry.versions(v.name);
     if (serving.some((x) => x.version === v.version)) return; // a reload replaced it
     if (serving.length === 0) {
-      // The model is gone: forget its policy; a later load reads traffic.json again.
-      m.fileStamp = undefined;
-      m.fileApplied = false;
+      // The model is gone: forget it (policy, counters, history), as its other
+      // metrics go; a later load starts over and reads traffic.json again.
       this.clearPolicy(v.name, 'model unloaded');
+      this.#models.delete(v.name);
       return;
     }
     const p = m.policy;
@@ -807,6 +807,8 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
     const out: TrafficMetrics = { routes: [], shadows: [], models: [] };
     const now = this.#now();
     for (const m of this.#models.values()) {
+      // Models that never had a policy have nothing to report.
+      if (m.policy === undefined && m.counters.size === 0 && m.pairs.size === 0) continue;
       out.models.push({ model: m.model, rollbacks: m.rollbacks, promotions: m.promotions });
       const t = m.table;
       for (const [version, c] of m.counters) {

@@ -33,7 +33,7 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}): P
     modelRepositories: [BUNDLED_REPO, FIXTURE_REPO],
     httpPort: 0, grpcPort: 0, metricsPort: 0,
     httpAddress: '127.0.0.1', grpcAddress: '127.0.0.1', metricsAddress: '127.0.0.1',
-    workerThreads: 2,
+    workerThreads: 0, // production default: a thread per instance
     ...overrides,
   };
   const s = await startServer(Object.freeze(opts), sink);

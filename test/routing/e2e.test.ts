@@ -126,6 +126,8 @@ describe('traffic routing, end to end', () => {
     const del = await httpRequest(s.httpUrl, 'DELETE', '/v2/models/scaler/traffic');
     assert.equal(del.status, 405);
     assert.equal(del.headers.allow, 'GET, PUT, POST');
+    // The policy is per model: no versioned form.
+    assert.equal((await httpRequest(s.httpUrl, 'GET', '/v2/models/scaler/versions/1/traffic')).status, 404);
   });
 
   it('sticky: a key (HTTP header, request parameter, gRPC metadata) always gets the same version', async () => {

@@ -150,6 +150,7 @@ describe('versions and files', () => {
     const v1 = t.registry.remove('m', 1);
     t.r.versionRetired(v1);
     assert.equal(t.r.resolve('m', '', { parameters: {} }), t.r.resolve('other', '', { parameters: {} }));
+    assert.deepEqual(t.r.collect(), { routes: [], shadows: [], models: [] }, 'its metrics go with it');
   });
 
   it('reads traffic.json on load and when it changes; a bad file keeps the previous policy', async () => {
