@@ -33,10 +33,16 @@ export interface ObservabilityOptions {
   modelStates?: () => ModelIndexEntry[];
 }
 
+/** Most per-request error lines written in one second. */
+const ERROR_LINES_PER_SECOND = 100;
+
 export class Observability implements InferObserver {
   /** Undefined with --allow-metrics false: no series, no drift. */
   readonly metrics: OspreyMetrics | undefined;
   readonly #logs: LogControl;
+  #errorWindowStart = 0;
+  #errorsLogged = 0;
+  #errorsSuppressed = 0;
 
   constructor(o: ObservabilityOptions) {
     this.#logs = o.logs;
@@ -74,6 +80,19 @@ export class Observability implements InferObserver {
   }
 
   failed(v: ModelVersion, req: InferenceRequest, err: unknown, reason: FailureReason, startMs: number): void {
+    // Under overload every request may fail (queue full): cap the lines per second
+    // so logging does not add to the overload, and say how many were left out.
+    const now = performance.now();
+    if (now - this.#errorWindowStart >= 1000) {
+      if (this.#errorsSuppressed > 0) this.#logs.logger.warn({ suppressed: this.#errorsSuppressed }, 'inference request failures not logged (rate limit)');
+      this.#errorWindowStart = now;
+      this.#errorsLogged = 0;
+      this.#errorsSuppressed = 0;
+    }
+    if (++this.#errorsLogged > ERROR_LINES_PER_SECOND) {
+      this.#errorsSuppressed++;
+      return;
+    }
     const fields = {
       model: v.name, version: v.version, id: req.id, reason,
       code: (err as { code?: unknown } | null)?.code ?? 'INTERNAL',
