@@ -54,6 +54,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     pool, intraOpThreads: budget.intraOpThreads, gpu, logger,
     onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
+    onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),
   });
   const traffic = new TrafficRouter<ModelVersion>({ registry, logger, threadLoad: (t) => pool.load(t) });
   if (obs.metrics !== undefined) registerTrafficMetrics(obs.metrics.registry, traffic);

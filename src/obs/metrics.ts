@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { sep } from 'node:path';
 import type { Logger } from 'pino';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { FailureReason, StatsSink, VersionStats } from '../registry/stats.js';
 import type { ModelIndexEntry } from '../types/inference.js';
@@ -92,15 +92,23 @@ function modelDirOf(v: ModelVersion): string {
 }
 
 export class OspreyMetrics {
+  /** RegistryOptions.onLoadFailed: lifecycle failures are rare, so a label lookup is fine. */
+  loadFailed(model: string, version: string): void {
+    this.#loadFailures.inc({ model, version });
+  }
+
   readonly registry = new Registry();
   /** Bound versions by `model/version`; at most one instance per label set is exported. */
   readonly #series = new Map<string, VersionSeries>();
   readonly #o: MetricsOptions;
   #cpu = cpuTimes();
+  /** Failed loads (bad ONNX file, config mismatch, warmup failure); version '' = the whole model. */
+  readonly #loadFailures: Counter<'model' | 'version'>;
 
   constructor(o: MetricsOptions = {}) {
     this.#o = o;
     const reg = this.registry;
+    this.#loadFailures = new Counter({ name: 'osprey_model_load_failures_total', help: 'Model version loads that failed', labelNames: ['model', 'version'], registers: [reg] });
     const each = (fn: (s: VersionSeries, emit: Emit) => void) => (emit: Emit) => { for (const s of this.#series.values()) fn(s, emit); };
     const fromStats = (name: string, help: string, type: MetricType, read: (st: VersionStats, s: VersionSeries) => number): void => {
       new ScrapedFamily(name, help, type, each((s, emit) => emit(s.labels, read(s.version.stats, s)))).register(reg);

@@ -1,7 +1,7 @@
 /**
  * Per-model, per-version lifecycle in one place. The order is always:
- *   1. load the new version's session on every instance thread (one thread at a
- *      time, so a model's other threads keep serving while a session is created);
+ *   1. load the new version's session on every instance thread (on threads shared
+ *      with serving versions, one at a time: see #loadVersion);
  *   2. run its `model_warmup` requests; mark it READY;
  *   3. swap it into the serving map atomically (one assignment: a request sees the
  *      old map or the new one, never a mix);
@@ -93,7 +93,7 @@ let generation = 0;
 export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
-  /** Per worker thread: sessions being created there now (read by dispatch, see ModelVersion). */
+  /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
   readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
@@ -174,8 +174,8 @@ export class ModelRegistry {
   unload(name: string): Promise<void> {
     const e = this.#models.get(name);
     if (e === undefined) return Promise.resolve();
-    // Marked now, so a request arriving while an earlier load finishes is refused
-    // once that load's swap is undone below.
+    // Marked now: a load still running sees it and does not swap its versions in.
+    // Requests keep going to what serves until the swap below empties the map.
     e.wanted = false;
     const next = e.op.then(async () => {
       if (e.wanted) return; // loaded again since: that load won
@@ -260,10 +260,16 @@ export class ModelRegistry {
     }
   }
 
+  /** Worker threads that serve some version now. */
+  #servingThreads(): Set<number> {
+    const out = new Set<number>();
+    for (const e of this.#models.values()) for (const v of e.serving.values()) for (const t of v.threads) out.add(t);
+    return out;
+  }
+
   #pickThreads(count: number): number[] {
     return this.#opts.pool.allocate(Math.max(1, count));
   }
-
 
   #modelFailed(e: ModelEntry, reason: string): InvalidArgument {
     e.reason = reason;
@@ -322,8 +328,11 @@ export class ModelRegistry {
     results.forEach((r, i) => { if (r.status === 'fulfilled') loaded.set(toLoad[i]!, r.value); });
 
     if (!e.wanted) {
-      // Unloaded while loading: the new instances never serve.
-      await Promise.all([...loaded.values()].map((v) => this.#retire(v)));
+      // Unloaded while loading: the new instances never serve (nor were announced).
+      await Promise.all([...loaded.values()].map(async (v) => {
+        await v.retire().catch(() => undefined);
+        await this.#releaseUpload(v.spec.path, -1);
+      }));
       return;
     }
     const next = new Map<number, ModelVersion>();
@@ -374,18 +383,22 @@ export class ModelRegistry {
     let v: ModelVersion | undefined;
     const done: number[] = [];
     try {
-      // One thread at a time: creating a session blocks its thread (ONNX Runtime
-      // loads synchronously there), and batches queued on that thread wait for it.
-      // Loading in turn leaves the other threads free, and dispatch (every model's)
-      // sends new batches to them while `#creating` marks this one.
+      // Creating a session blocks its thread (ONNX Runtime loads synchronously
+      // there), and batches queued on that thread wait behind it. On threads no
+      // serving version uses (the pool's usual placement: a thread per instance),
+      // all instances load at once. On shared threads they load one at a time,
+      // marked in `#creating` so dispatch (every model's) sends new batches to the
+      // model's other threads meanwhile.
       let info;
-      for (const t of threads) {
-        done.push(t);
-        this.#creating[t]!++;
+      const busy = this.#servingThreads();
+      const together = threads.every((t) => !busy.has(t));
+      for (const group of together ? [threads] : threads.map((t) => [t])) {
+        done.push(...group);
+        for (const t of group) this.#creating[t]!++;
         try {
-          info = await this.#opts.pool.loadOn([t], spec);
+          info = await this.#opts.pool.loadOn(group, spec);
         } finally {
-          this.#creating[t]!--;
+          for (const t of group) this.#creating[t]!--;
         }
       }
       const cfg = completeConfig(e.name, src, info!);

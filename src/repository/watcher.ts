@@ -30,6 +30,7 @@
  * file systems, and does not see below the folders it watches).
  * Main thread only.
  */
+import { POLICY_FILE } from '../routing/router.js';
 import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -56,7 +57,7 @@ export interface WatcherOptions {
   pollMs: number;
   /** How long files must stay unchanged before they are reported. */
   settleMs: number;
-  /** 'watch' mode: quiet time after the last event before scanning (default 50 ms). */
+  /** 'watch' mode: quiet time after the last event before scanning (default 25 ms). */
   debounceMs?: number;
   /** Differences found by background scans (timers, events). Not called for scan(). */
   onChanges(changes: ModelChange[]): void;
@@ -89,7 +90,9 @@ interface WatchedModel {
 const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
 
 /** Model-level files: everything in the model folder except sub-folders, plus warmup/. */
-const skipModelChild = (name: string, dir: boolean): boolean => dir && name !== 'warmup';
+// traffic.json is the traffic splitter's, which watches it itself: editing a
+// policy must not reload the model's sessions.
+const skipModelChild = (name: string, dir: boolean): boolean => (dir && name !== 'warmup') || name === POLICY_FILE;
 
 export class RepositoryWatcher {
   readonly #o: WatcherOptions;
@@ -197,7 +200,7 @@ export class RepositoryWatcher {
   #onEvent = (): void => {
     if (this.#stopped) return;
     clearTimeout(this.#debounceTimer);
-    this.#debounceTimer = setTimeout(() => this.#kick(), this.#o.debounceMs ?? 50);
+    this.#debounceTimer = setTimeout(() => this.#kick(), this.#o.debounceMs ?? 25);
     this.#debounceTimer.unref();
   };
 

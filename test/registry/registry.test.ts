@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { WorkerPool } from '../../src/executor/pool.js';
 import type { ModelVersion } from '../../src/registry/model-version.js';
 import { ModelRegistry, type RegistryOptions } from '../../src/registry/registry.js';
 import {
-  CORRUPT_ONNX, SCALER_CONFIG, memoryLogger, removeRepo, scalerModel, tempRepo, writeOld, writeScaler,
+  CNN_DIR, CORRUPT_ONNX, SCALER_CONFIG, memoryLogger, removeRepo, scalerModel, tempRepo, writeOld, writeScaler,
 } from '../repository/fixtures.js';
 
 /** Run [1,2,3,4] through a version; returns y. */
@@ -266,6 +266,26 @@ describe('model registry', () => {
     assert.deepEqual(reg.index(new Map(), false), [], 'an unloaded model without a folder is not listed');
     assert.equal(reg.allReady(), true);
     await reg.unload('nope');
+  });
+
+  it('unload while a version is loading: the new version never serves, nothing is left', async (t) => {
+    const dir = join(repo, 'cnn');
+    await writeOld(join(dir, 'config.pbtxt'), await readFile(join(CNN_DIR, 'config.pbtxt')));
+    await writeOld(join(dir, '1', 'model.onnx'), await readFile(join(CNN_DIR, '1', 'model.onnx')));
+    const loading = reg.load('cnn', dir);
+    let caught = false;
+    for (let i = 0; i < 10_000 && !caught; i++) {
+      if (reg.index(new Map(), false).some((r) => r.version === '1' && r.state === 'LOADING')) caught = true;
+      else await new Promise((r) => setImmediate(r));
+    }
+    t.diagnostic(caught ? 'unloaded while loading' : 'the load finished first');
+    const unloading = reg.unload('cnn');
+    await loading.catch(() => undefined);
+    await unloading;
+    if (caught) assert.ok(!events.some((e) => e.startsWith('ready cnn/')), 'announced a version that never served');
+    assert.throws(() => reg.resolve('cnn', ''), /Request for unknown model: 'cnn' is not found/);
+    assert.deepEqual(await keys('cnn'), []);
+    assert.deepEqual(reg.index(new Map(), false), []);
   });
 
   it('readiness: a model loading for the first time, or with nothing serving, is not ready', async () => {

@@ -89,7 +89,9 @@ for (const mode of ['poll', 'watch'] as const) {
       const modelDir = await writeScaler(repo, 'scaler', { 1: 1 });
       const s = await startTestServer({
         modelRepositories: [repo], modelControlMode: mode, repositoryPollSecs: mode === 'poll' ? POLL_SECS : 5,
-        repositorySettleMs: SETTLE_MS, workerThreads: 2, allowMetrics: false,
+        // poll: two shared worker threads (new versions load beside the serving ones);
+        // watch: the default placement, a thread per instance.
+        repositorySettleMs: SETTLE_MS, workerThreads: mode === 'poll' ? 2 : 0, allowMetrics: false,
       });
       cleanup.push(() => s.shutdown());
       const grpcClients = [0, 1, 2].map(() => createGrpcClient(s.grpcAddress));
