@@ -3,7 +3,7 @@
  * plane and front ends from validated options, and tears them down in order.
  * Nothing imports this but main.ts and the tests.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { DestinationStream, Logger } from 'pino';
 import type { ServerOptions } from './config/cli.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
@@ -21,6 +21,24 @@ import { registerTrafficMetrics } from './routing/metrics.js';
 import { TrafficRouter } from './routing/router.js';
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+/**
+ * NVIDIA GPUs this process can use: /dev/nvidiaN devices, limited by
+ * CUDA_VISIBLE_DEVICES; OSPREY_GPUS=0 forces CPU. The CUDA provider only exists in
+ * an onnxruntime-node installed with `onnxruntime-node-install=cuda12` (Dockerfile.gpu).
+ */
+function visibleGpus(): number {
+  if (process.env.OSPREY_GPUS !== undefined) return Math.max(0, Number(process.env.OSPREY_GPUS) || 0);
+  let devices = 0;
+  try {
+    devices = readdirSync('/dev').filter((n) => /^nvidia[0-9]+$/.test(n)).length;
+  } catch {
+    return 0;
+  }
+  const visible = process.env.CUDA_VISIBLE_DEVICES;
+  if (visible === undefined) return devices;
+  return Math.min(devices, visible.split(',').filter((s) => s.trim() !== '' && s.trim() !== '-1').length);
+}
 
 interface Listener { port: number; close(): Promise<void> }
 
@@ -47,11 +65,11 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const logger = logs.logger;
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
   const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers });
-  const gpu = process.env.OSPREY_GPU === '1';
+  const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
   const registry = new ModelRegistry({
-    pool, intraOpThreads: budget.intraOpThreads, gpu, logger,
+    pool, intraOpThreads: budget.intraOpThreads, gpuCount, logger,
     onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
     onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),

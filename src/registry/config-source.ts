@@ -70,6 +70,6 @@ export async function readConfigSource(name: string, dir: string, options?: Load
   return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, uploaded: false, stamp };
 }
 
-export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo): Readonly<ModelConfig> {
-  return buildModelConfig({ modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx });
+export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo, gpuCount: number): Readonly<ModelConfig> {
+  return buildModelConfig({ modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx, gpuCount });
 }

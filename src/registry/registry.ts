@@ -35,7 +35,8 @@ import { warmUp } from './warmup.js';
 export interface RegistryOptions {
   pool: WorkerPool;
   intraOpThreads: number;
-  gpu: boolean;
+  /** GPUs visible to ONNX Runtime's CUDA provider (0 on CPU-only machines). */
+  gpuCount: number;
   logger: Logger;
   /** Called after a version is swapped in or out (metrics bind/unbind label children). */
   onVersionReady?: (v: ModelVersion) => void;
@@ -378,7 +379,7 @@ export class ModelRegistry {
     const spec = {
       key,
       path: join(src.dir, String(n), filename),
-      settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpu),
+      settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount),
     };
     let v: ModelVersion | undefined;
     const done: number[] = [];
@@ -401,7 +402,7 @@ export class ModelRegistry {
           for (const t of group) this.#creating[t]!--;
         }
       }
-      const cfg = completeConfig(e.name, src, info!);
+      const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
         if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));

@@ -30,9 +30,15 @@ function graphLevel(cfg: Readonly<ModelConfig>): SessionSettings['graphOptimizat
   return 'all';
 }
 
-export function sessionSettings(cfg: Readonly<ModelConfig>, defaultIntraOp: number, gpu: boolean): SessionSettings {
+/**
+ * Settings come from the config as written (before auto-complete): an instance
+ * group that is not explicitly KIND_CPU runs on the CUDA provider when GPUs exist,
+ * as Triton's KIND_AUTO does; ONNX Runtime falls back to CPU for unsupported ops.
+ */
+export function sessionSettings(cfg: Readonly<ModelConfig>, defaultIntraOp: number, gpuCount: number): SessionSettings {
   const execMode = intParam(cfg, 'execution_mode', 0);
-  const wantsGpu = gpu && cfg.instance_group.some((g) => g.kind === 'KIND_GPU');
+  const groups = cfg.instance_group;
+  const wantsGpu = gpuCount > 0 && (groups.length === 0 || groups.some((g) => g.kind !== 'KIND_CPU'));
   return {
     intraOpThreads: intParam(cfg, 'intra_op_thread_count', defaultIntraOp),
     interOpThreads: intParam(cfg, 'inter_op_thread_count', 1),

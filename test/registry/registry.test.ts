@@ -54,7 +54,7 @@ describe('model registry', () => {
     events = [];
     log = memoryLogger();
     const opts: RegistryOptions = {
-      pool, intraOpThreads: 1, gpu: false, logger: log.logger,
+      pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
       onVersionReady: (v) => events.push(`ready ${v.name}/${v.version} ${v.state}`),
       onVersionRetired: (v) => events.push(`retired ${v.name}/${v.version} ${v.state}`),
       onLoadFailed: (m, v, reason) => events.push(`failed ${m}/${v}: ${reason.slice(0, 20)}`),
@@ -88,7 +88,7 @@ describe('model registry', () => {
     const held: Promise<number[]>[] = [];
     let old: ModelVersion | undefined;
     const r2 = new ModelRegistry({
-      pool, intraOpThreads: 1, gpu: false, logger: log.logger,
+      pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
       onVersionReady: (v) => {
         // Runs synchronously right after the atomic switch, before the drain: the old
         // version is out of the map but still READY, like a request that resolved it
