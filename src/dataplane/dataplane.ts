@@ -3,7 +3,7 @@
  * Resolves the serving version, validates the request against its config, queues
  * it on that version's batcher and shapes the response.
  */
-import { wireDataType } from '../config/datatypes.js';
+import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { ModelConfig } from '../config/model-config.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, QueueFull, RequestTimeout, Unavailable, Unsupported,

@@ -4,7 +4,7 @@
  * (clients and tests match on them).
  */
 import { checkRawSize } from '../codec/raw.js';
-import { wireDataType } from '../config/datatypes.js';
+import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { ModelConfig, ModelInputConfig } from '../config/model-config.js';
 import { InvalidArgument } from '../errors/errors.js';
 import type { InferenceRequest, RequestedOutput } from '../types/inference.js';

@@ -38,7 +38,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../config/model-config.js';
-import { wireDataType } from '../config/datatypes.js';
+import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { PreparedRequest } from '../dataplane/validate.js';
 import type { DataType, Tensor } from '../types/tensor.js';
 import type { Emit, Labels } from './families.js';
@@ -409,7 +409,7 @@ export class VersionDrift {
     const inNames = new Set(cfg.input.map((c) => c.name));
     const track = (name: string, label: string, t: ModelConfig['input'][number]['data_type'], dims: readonly number[], r: ReferenceTable | undefined): TensorDrift | undefined => {
       const dt = wireDataType(t);
-      if (dt === 'INVALID' || KINDS[dt] === undefined) return undefined;
+      if (KINDS[dt] === undefined) return undefined;
       const rowElems = rowElements(cfg, dims);
       if (rowElems <= 0) return undefined;
       return new TensorDrift(name, label, dt, rowElems, o, r?.get(name));
