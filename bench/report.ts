@@ -94,10 +94,11 @@ async function main(): Promise<void> {
 
   try {
     const wanted = [...new Set(plan.scenarios.flatMap((s) => s.targets))];
-    for (const id of wanted) {
+    // Start side by side: they load models in parallel, and all must idle while one is measured.
+    await Promise.all(wanted.map(async (id) => {
       if (id.startsWith('osprey') && !ospreyBuilt(ROOT)) {
         res.targets[id] = { label: TARGET_LABELS[id], status: 'failed', error: 'dist/src/main.js not built' };
-        continue;
+        return;
       }
       try {
         const t = await startTarget(id, {
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
         res.targets[id] = { label: TARGET_LABELS[id], status: 'failed', error: (e as Error).message };
         log(`could not start ${id}: ${(e as Error).message}`);
       }
-    }
+    }));
     const pids = Object.fromEntries([...running].map(([id, t]) => [id, t.pid]));
 
     for (const sc of plan.scenarios) {

@@ -19,11 +19,15 @@
  *
  *   npm run build && node dist/bench/swap.js [--rounds 4] [--phase-ms 3000]
  *     [--concurrency 2] [--protocols http,grpc] [--workers 0] [--settle-ms 100]
- *     [--out bench/results/swap.json]
+ *     [--swap-gap-ms 0] [--out bench/results/swap.json]
+ *
+ * `--workers 0` is the server's default placement (a worker thread per instance, so a
+ * new version loads on threads nothing else uses); `--workers 2` fixes the pool at two
+ * threads, so new versions load beside the serving ones.
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/ports.js';
 import { spawnServer, waitReady } from './harness/server-process.js';
@@ -58,6 +62,8 @@ const CONCURRENCY = Number(arg('concurrency', '2'));
 const PROTOCOLS = arg('protocols', 'http,grpc').split(',') as Protocol[];
 const WORKERS = arg('workers', '0');
 const SETTLE_MS = arg('settle-ms', '100');
+/** Pause between swaps within a swap phase (0: back to back, the worst case). */
+const SWAP_GAP_MS = Number(arg('swap-gap-ms', '0'));
 const OUT = resolve(ROOT, arg('out', 'bench/results/swap.json'));
 const LOAD_MODEL = 'tabular';
 const SWAP_MODELS = ['tabular', 'cnn'] as const;
@@ -160,7 +166,8 @@ async function main(): Promise<void> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const http = `127.0.0.1:${httpPort}`;
   const grpc = `127.0.0.1:${grpcPort}`;
-  const logPath = OUT.replace(/\.json$/, '.server.log');
+  // The server's log (JSON lines) is read back for its load times; kept with the quick runs.
+  const logPath = join(ROOT, 'bench', 'results', 'tmp', basename(OUT).replace(/\.json$/, '.server.log'));
   const server = spawnServer(process.execPath, [
     join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--model-control-mode', 'watch',
     '--repository-poll-secs', '1', '--repository-settle-ms', SETTLE_MS, '--worker-threads', WORKERS,
@@ -198,7 +205,10 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, PHASE_MS));
         } else {
           const m = kind.slice('swap-'.length) as SwapModel;
-          while (performance.now() - start < PHASE_MS) swapTimes[m].push(await swap(m));
+          while (performance.now() - start < PHASE_MS) {
+            swapTimes[m].push(await swap(m));
+            if (SWAP_GAP_MS > 0) await new Promise((r) => setTimeout(r, SWAP_GAP_MS));
+          }
         }
         phaseTime[kind] = (phaseTime[kind] ?? 0) + (performance.now() - start);
         phase = 'gap';
@@ -259,7 +269,7 @@ async function main(): Promise<void> {
     bench: 'swap',
     date: new Date().toISOString(),
     machine: machineInfo(),
-    options: { rounds: ROUNDS, phaseMs: PHASE_MS, concurrencyPerProtocol: CONCURRENCY, protocols: PROTOCOLS, workers: WORKERS, settleMs: Number(SETTLE_MS), loadModel: LOAD_MODEL, swapModels: SWAP_MODELS },
+    options: { rounds: ROUNDS, phaseMs: PHASE_MS, concurrencyPerProtocol: CONCURRENCY, protocols: PROTOCOLS, workers: WORKERS, settleMs: Number(SETTLE_MS), swapGapMs: SWAP_GAP_MS, loadModel: LOAD_MODEL, swapModels: SWAP_MODELS },
     failedRequests: failed,
     swaps: swapStats,
     summary: {

@@ -39,8 +39,8 @@ export function makePlan(name: 'full' | 'quick'): Plan {
   if (name === 'quick') {
     return {
       name, models: MODELS, scenarios: scenarios(), concurrency: [1, 8, 64],
-      warmupMs: 300, measurementMs: 700, maxTrials: 1, stabilityPct: 10,
-      ceiling: { durationMs: 400, repeat: false },
+      warmupMs: 250, measurementMs: 600, maxTrials: 1, stabilityPct: 10,
+      ceiling: { durationMs: 300, repeat: false },
     };
   }
   return {

@@ -28,7 +28,7 @@ export function spawnServer(cmd: string, args: string[], logPath: string, env: N
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+      const killed = await Promise.race([exited.then(() => true), sleep(10_000, undefined, { ref: false }).then(() => false)]);
       if (!killed) {
         child.kill('SIGKILL');
         await exited;
