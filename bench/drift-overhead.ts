@@ -35,11 +35,8 @@ import type { ModelVersion } from '../src/registry/model-version.js';
 import { VersionStats } from '../src/registry/stats.js';
 import type { InferenceRequest } from '../src/types/inference.js';
 import type { Tensor } from '../src/types/tensor.js';
+import { arg } from './harness/args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
 
 const ITER = Number(arg('iterations', '200000'));
 const ROUNDS = Number(arg('rounds', '5'));

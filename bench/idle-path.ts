@@ -26,23 +26,11 @@ import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import { WorkerPool } from '../src/executor/pool.js';
 import type { FailedResult, RunResult, SessionSpec, WireTensor, WorkerTask } from '../src/worker/protocol.js';
+import { arg, repoRoot } from './harness/args.js';
 
 // --- arguments ------------------------------------------------------------------------
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('/dist')) {
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 const ROOT = repoRoot();
 const ROUNDS = Number(arg('rounds', '5'));

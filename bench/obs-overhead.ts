@@ -23,11 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
+import { arg } from './harness/args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
 
 const ROUNDS = Number(arg('rounds', '4'));
 const DURATION_MS = Number(arg('duration-ms', '10000'));

@@ -24,11 +24,8 @@ import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
+import { arg } from './harness/args.js';
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
 
 const LEVELS = arg('concurrency', '1,8,32').split(',').map(Number);
 const ROUNDS = Number(arg('rounds', '3'));

@@ -37,23 +37,11 @@ import { machineInfo } from './loadgen/machine.js';
 import { prepare } from './loadgen/sweep.js';
 import { makeTransport, type Transport } from './loadgen/transport.js';
 import type { Protocol } from './loadgen/types.js';
+import { arg, repoRoot } from './harness/args.js';
 
 // --- arguments ------------------------------------------------------------------------
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : def;
-}
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('/dist')) {
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
 
 const ROOT = repoRoot();
 const ROUNDS = Number(arg('rounds', '4'));
