@@ -18,10 +18,9 @@
  *     [--models autocomplete,tabular] [--concurrency 1,8,64] [--workers 1]
  *     [--modes inline,piscina,channel] [--slots 4] [--out bench/results/idle-path.json]
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import { WorkerPool } from '../src/executor/pool.js';

@@ -25,10 +25,9 @@
  * new version loads on threads nothing else uses); `--workers 2` fixes the pool at two
  * threads, so new versions load beside the serving ones.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/ports.js';
 import { spawnServer, waitReady } from './harness/server-process.js';
 import { httpCall } from './loadgen/http-get.js';
