@@ -57,7 +57,8 @@ export interface ThreadBudget {
  * intra-op thread, so threads that compute at once never outnumber the instances
  * that have work (measured on 2 cores: two single-threaded workers beat one session
  * with two threads, and more ORT threads than cores costs 30-60%). The pool starts
- * one thread per core and grows with instances up to 8 per core (at least 16);
+ * one thread per core and grows with instances up to 16 per core (at least 64; an
+ * idle worker thread costs ~15 MB and no CPU: it sleeps in Atomics.wait);
  * past that, instances share the least-used threads. `--worker-threads N` fixes the
  * pool at N threads; `--intra-op-threads` (or a model's `intra_op_thread_count`)
  * overrides the intra-op count.
@@ -66,7 +67,7 @@ export function threadBudget(workerThreads = 0, intraOpThreads = 0): ThreadBudge
   const cores = Math.max(1, availableParallelism());
   const intra = intraOpThreads > 0 ? intraOpThreads : 1;
   if (workerThreads > 0) return { workers: workerThreads, maxWorkers: workerThreads, intraOpThreads: intra };
-  return { workers: cores, maxWorkers: Math.max(16, 8 * cores), intraOpThreads: intra };
+  return { workers: cores, maxWorkers: Math.max(64, 16 * cores), intraOpThreads: intra };
 }
 
 export interface WorkerPoolOptions {
