@@ -140,6 +140,27 @@ describe('repository watcher', () => {
     assert.deepEqual([...w.folders.keys()], ['m']);
   });
 
+  it('a model whose version folders all vanish is held one settle interval (rm -rf takes them first)', async () => {
+    await writeScaler(repo, 'm', { 1: 1 });
+    const { w } = make();
+    await w.initial();
+    await rm(join(repo, 'm', '1'), { recursive: true });
+    // Mid-removal: nothing reported yet, so the versions keep serving until the folder is gone.
+    assert.deepEqual(brief(await w.scan()), []);
+    await rm(join(repo, 'm'), { recursive: true });
+    assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'removed', versions: [], details: ['model folder removed'] }]);
+  });
+
+  it('a model left with no versions past the settle interval is reported empty', async () => {
+    await writeScaler(repo, 'm', { 1: 1 });
+    const { w } = make();
+    await w.initial();
+    await rm(join(repo, 'm', '1'), { recursive: true });
+    assert.deepEqual(brief(await w.scan()), []);
+    await sleep(SETTLE + 50);
+    assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [], details: ['version 1 removed'] }]);
+  });
+
   it('a new model folder copied in is reported once, whole, after it settles', async () => {
     const { w } = make();
     assert.deepEqual(await w.initial(), []);
