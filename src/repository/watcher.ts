@@ -85,8 +85,8 @@ interface WatchedModel {
   versions: Map<number, Unit>;
   /** default_model_filename, cached per model-level fingerprint. */
   modelFile: { fp: string; name: string } | undefined;
-  /** When every version folder was first seen gone (0 = not so); see #observe. */
-  emptySince: number;
+  /** When a reported version folder was first seen gone (0 = none is); see #observe. */
+  shrinkingSince: number;
 }
 
 const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
@@ -283,7 +283,7 @@ export class RepositoryWatcher {
       let m = this.#models.get(name);
       if (m === undefined || m.dir !== dir) {
         // A folder moved to another repository is a new folder with the same name.
-        m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined, emptySince: 0 };
+        m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined, shrinkingSince: 0 };
         this.#models.set(name, m);
       }
       const r = await this.#observe(name, m);
@@ -320,16 +320,17 @@ export class RepositoryWatcher {
     } catch {
       return { pending: true };
     }
-    // `rm -rf model/` deletes the version folders before the model folder: a scan in
-    // between would unload the versions and answer "no available versions" for a
-    // moment before "unknown model". Hold an emptied model for one settle interval;
-    // by then the folder is usually gone and is reported as removed instead.
-    const hadVersions = [...m.versions.values()].some((u) => u.accepted !== undefined);
-    if (m.reported && present.length === 0 && hadVersions) {
-      if (m.emptySince === 0) m.emptySince = modelAt;
-      if (modelAt - m.emptySince < this.#o.settleMs) return { pending: true };
+    // Removals wait one settle interval too: `rm -rf model/` deletes version folders
+    // one by one before the model folder, and a scan in between would apply a
+    // half-removed model (say, only a failed version 4 left) and answer "no available
+    // versions" for a moment. Held, the folder is usually gone by the next look and
+    // is reported as removed, whole.
+    const removing = [...m.versions].some(([n, u]) => u.accepted !== undefined && !present.includes(n));
+    if (m.reported && removing) {
+      if (m.shrinkingSince === 0) m.shrinkingSince = modelAt;
+      if (modelAt - m.shrinkingSince < this.#o.settleMs) return { pending: true };
     } else {
-      m.emptySince = 0;
+      m.shrinkingSince = 0;
     }
     const observed: Array<{ n: number; u: Unit; fp: string; state: Settle; complete: boolean }> = [];
     for (const n of present) {

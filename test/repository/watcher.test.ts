@@ -134,13 +134,15 @@ describe('repository watcher', () => {
     await writeOld(join(repo, 'm', 'config.pbtxt'), SCALER_CONFIG.replace('num_versions: 1', 'num_versions: 2'));
     assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [1, 2], details: ['model files changed'] }]);
     await rm(join(repo, 'm', '1'), { recursive: true });
+    assert.deepEqual(brief(await w.scan()), [], 'a removal waits one settle interval (the model may be going whole)');
+    await sleep(SETTLE + 50);
     assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [2], details: ['version 1 removed'] }]);
     await rm(join(repo, 'other'), { recursive: true });
     assert.deepEqual(brief(await w.scan()), [{ name: 'other', kind: 'removed', versions: [], details: ['model folder removed'] }]);
     assert.deepEqual([...w.folders.keys()], ['m']);
   });
 
-  it('a model whose version folders all vanish is held one settle interval (rm -rf takes them first)', async () => {
+  it('version folders that vanish are held one settle interval (rm -rf takes them before the model folder)', async () => {
     await writeScaler(repo, 'm', { 1: 1 });
     const { w } = make();
     await w.initial();
