@@ -21,6 +21,7 @@ import type {
 } from './grpc-messages.js';
 import { rejectSharedMemory } from './json-params.js';
 import { checkRawSize, joinBytes } from './raw.js';
+import { checkReservedParameters } from './reserved-params.js';
 
 const EMPTY_PARAMS: Params = Object.freeze({}) as Params;
 
@@ -84,11 +85,7 @@ function decodeParams(msg: InferParametersMsg | undefined, owner: string): Param
  */
 export function decodeRequestParams(msg: InferParametersMsg | undefined): Params {
   const params = decodeParams(msg, '');
-  for (const key in params) {
-    if (key === 'headers' || key.startsWith('triton_')) {
-      throw new InvalidArgument(`Parameter '${key}' is a reserved parameter and cannot be specified.`);
-    }
-  }
+  checkReservedParameters(params);
   return params;
 }
 

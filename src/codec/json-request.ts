@@ -14,6 +14,7 @@ import {
   boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, rejectSharedMemory, uintParam,
 } from './json-params.js';
 import { checkRawSize, encodeValues, splitBytes } from './raw.js';
+import { checkReservedParameters } from './reserved-params.js';
 
 export interface DecodedInfer {
   request: InferenceRequest;
@@ -54,7 +55,6 @@ export function decodeJsonInferRequest(
   }
 }
 
-const RESERVED_PREFIX = 'triton_';
 
 function decodeDocument(
   doc: unknown, exact: boolean, binary: Uint8Array, modelName: string, modelVersion: string,
@@ -67,11 +67,7 @@ function decodeDocument(
   if (id !== undefined && typeof id !== 'string') throw new InvalidArgument("'id' must be a string");
 
   const parameters = decodeParams(doc.parameters, 'the request', exact);
-  for (const key in parameters) {
-    if (key === 'headers' || key.startsWith(RESERVED_PREFIX)) {
-      throw new InvalidArgument(`Parameter '${key}' is a reserved parameter and cannot be specified.`);
-    }
-  }
+  checkReservedParameters(parameters);
   // An HTTP encoding choice, not a model parameter: consumed here.
   const binaryOutputs = boolParam(parameters.binary_data_output, 'binary_data_output', 'the request') ?? false;
   delete parameters.binary_data_output;

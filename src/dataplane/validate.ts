@@ -4,6 +4,7 @@
  * (clients and tests match on them).
  */
 import { checkRawSize } from '../codec/raw.js';
+import { checkReservedParameters } from '../codec/reserved-params.js';
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { ModelConfig, ModelInputConfig } from '../config/model-config.js';
 import { InvalidArgument } from '../errors/errors.js';
@@ -36,9 +37,6 @@ function dimsMatch(expected: readonly number[], got: readonly number[]): boolean
   return true;
 }
 
-export function reservedParameter(name: string): boolean {
-  return name === 'headers' || name.startsWith('triton_');
-}
 
 function checkInput(cfg: Readonly<ModelConfig>, ic: Readonly<ModelInputConfig>, req: InferenceRequest, idx: number): PreparedInput {
   const t = req.inputs[idx]!;
@@ -63,9 +61,7 @@ function fullDims(cfg: Readonly<ModelConfig>, dims: readonly number[]): number[]
 }
 
 export function prepare(cfg: Readonly<ModelConfig>, req: InferenceRequest): PreparedRequest {
-  for (const key in req.parameters) {
-    if (reservedParameter(key)) throw new InvalidArgument(`parameter '${key}' is reserved for Triton usage and cannot be specified`);
-  }
+  checkReservedParameters(req.parameters);
   const byName = new Map<string, number>();
   for (let i = 0; i < req.inputs.length; i++) {
     const n = req.inputs[i]!.name;

@@ -11,10 +11,17 @@ import type { Tensor } from '../types/tensor.js';
 import type { RunTiming, WireTensor } from '../worker/protocol.js';
 import type { PendingInfer, PendingResult } from './pending.js';
 
+/** Rows in one model run: the sum of the requests' batch sizes (1 for a non-batching model). */
+export function batchRows(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[]): number {
+  if (cfg.max_batch_size === 0) return 1;
+  let n = 0;
+  for (const p of batch) n += p.batchSize;
+  return n;
+}
+
 /** Concatenate the batch's inputs along dim 0 (or pass the single request through). */
-export function assembleInputs(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[]): WireTensor[] {
+export function assembleInputs(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number): WireTensor[] {
   const first = batch[0]!;
-  const total = cfg.max_batch_size > 0 ? batch.reduce((n, p) => n + p.batchSize, 0) : 0;
   const out: WireTensor[] = [];
   for (let i = 0; i < first.inputs.length; i++) {
     const proto = first.inputs[i]!;
@@ -46,10 +53,9 @@ function reportedShape(cfg: Readonly<ModelConfig>, name: string, shape: number[]
 
 /** Split the batch's outputs back into one result per request (same order as batch). */
 export function splitOutputs(
-  cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], outputs: WireTensor[], timing: RunTiming, startedAt: number,
+  cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number, outputs: WireTensor[], timing: RunTiming, startedAt: number,
 ): PendingResult[] {
   const batched = cfg.max_batch_size > 0;
-  const total = batched ? batch.reduce((n, p) => n + p.batchSize, 0) : 1;
   const perRequest: Tensor[][] = batch.map(() => []);
   for (const o of outputs) {
     if (batched && o.shape[0] !== total) throw new Internal(`output '${o.name}' has batch dimension ${o.shape[0]}, expected ${total}`);

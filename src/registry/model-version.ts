@@ -9,7 +9,7 @@ import type { PreparedRequest } from '../dataplane/validate.js';
 import { Unavailable } from '../errors/errors.js';
 import { PendingInfer, type PendingResult } from '../executor/pending.js';
 import type { WorkerPool } from '../executor/pool.js';
-import { assembleInputs, batchOutputNames, splitOutputs } from '../executor/run-batch.js';
+import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../executor/run-batch.js';
 import type { ModelState } from '../types/inference.js';
 import type { SessionSpec } from '../worker/protocol.js';
 import { VersionStats } from './stats.js';
@@ -104,14 +104,14 @@ export class ModelVersion {
 
   async #run(batch: PendingInfer[]): Promise<PendingResult[]> {
     const startedAt = performance.now();
-    const inputs = assembleInputs(this.config, batch);
+    const rows = batchRows(this.config, batch);
+    const inputs = assembleInputs(this.config, batch, rows);
     const names = batchOutputNames(this.config, batch);
     const r = await this.#pool.run(this.#leastLoaded(), this.spec, inputs, names);
-    const rows = this.config.max_batch_size > 0 ? batch.reduce((n, p) => n + p.batchSize, 0) : 1;
     this.stats.recordExecution(rows, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
     const ms = performance.now() - startedAt;
     this.#runMs = this.#runMs === 0 ? ms : this.#runMs * 0.8 + ms * 0.2;
-    return splitOutputs(this.config, batch, r.outputs, r.timing, startedAt);
+    return splitOutputs(this.config, batch, rows, r.outputs, r.timing, startedAt);
   }
 
   /** Stop taking requests, finish what is queued or running, release the sessions. */
