@@ -9,14 +9,21 @@
  *  - piscina:  the previous pool design, one single-thread piscina pool per worker
  *              thread (atomics 'sync', structured-clone messages, transferred buffers),
  *  - channel:  the current `WorkerPool` (shared-memory channel, Atomics wait/notify,
- *              Atomics.waitAsync on the main thread).
+ *              Atomics.waitAsync on the main thread, and the hot hand-off: at most one
+ *              request in flight, the idle worker polls and the main thread polls for
+ *              short answers),
+ *  - channel-cold: the same pool with the hot hand-off off (`spinUs: 0`): every
+ *              hand-off wakes a sleeping thread.
+ *
+ * Each run is counted with the pool's beginRequest/endRequest, as the data plane
+ * counts requests, so the hot hand-off only engages at concurrency 1 here too.
  *
  * Each point reports throughput (runs/s) and latency p50/p99 (us); the medians over
  * rounds are printed and written, with every round, to bench/results/idle-path.json.
  *
  *   npm run build && node dist/bench/idle-path.js [--rounds 5] [--duration-ms 1000]
  *     [--models autocomplete,tabular] [--concurrency 1,8,64] [--workers 1]
- *     [--modes inline,piscina,channel] [--slots 4] [--out bench/results/idle-path.json]
+ *     [--modes inline,piscina,channel,channel-cold] [--slots 4] [--out bench/results/idle-path.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -132,6 +139,8 @@ async function inlineRunner(m: ModelCase): Promise<Runner> {
 
 interface PoolLike {
   load(thread: number): number;
+  beginRequest?(): void;
+  endRequest?(): void;
   loadOn(threads: readonly number[], spec: SessionSpec): Promise<unknown>;
   run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult>;
   close(): Promise<void>;
@@ -145,8 +154,13 @@ async function poolRunner(m: ModelCase, pool: PoolLike, key: string): Promise<Ru
     async run() {
       let best = 0;
       for (let t = 1; t < WORKERS; t++) if (pool.load(t) < pool.load(best)) best = t;
-      const r = await pool.run(best, spec, [input(m)], [m.output]);
-      return r.outputs[0]!.buffer;
+      pool.beginRequest?.();
+      try {
+        const r = await pool.run(best, spec, [input(m)], [m.output]);
+        return r.outputs[0]!.buffer;
+      } finally {
+        pool.endRequest?.();
+      }
     },
     close: () => pool.close(),
   };
@@ -193,13 +207,14 @@ function median(xs: number[]): number {
 
 // --- main -----------------------------------------------------------------------------
 
-const MODES = arg('modes', 'inline,piscina,channel').split(',');
+const MODES = arg('modes', 'inline,piscina,channel,channel-cold').split(',');
 
 async function makeRunner(mode: string, m: ModelCase): Promise<Runner> {
   if (mode === 'inline') return inlineRunner(m);
   if (mode === 'piscina') return poolRunner(m, new PiscinaPool(WORKERS), `${m.name}-piscina`);
   if (mode === 'channel') return poolRunner(m, new WorkerPool(WORKERS, SLOTS > 0 ? { slots: SLOTS } : {}), `${m.name}-channel`);
-  throw new Error(`unknown mode '${mode}' (inline, piscina, channel)`);
+  if (mode === 'channel-cold') return poolRunner(m, new WorkerPool(WORKERS, { spinUs: 0, ...(SLOTS > 0 ? { slots: SLOTS } : {}) }), `${m.name}-cold`);
+  throw new Error(`unknown mode '${mode}' (inline, piscina, channel, channel-cold)`);
 }
 
 interface Row { model: string; mode: string; concurrency: number; rounds: Point[]; median: Omit<Point, 'samples'> }
@@ -248,17 +263,19 @@ async function main(): Promise<void> {
     const inl = get(name, 'inline', 1);
     const pis = get(name, 'piscina', 1);
     const chn = get(name, 'channel', 1);
-    if (inl && pis && chn) {
-      r['c1_p50_channel_over_inline'] = round2(chn.p50us / inl.p50us);
-      r['c1_p50_piscina_over_inline'] = round2(pis.p50us / inl.p50us);
-      r['c1_p50_piscina_over_channel'] = round2(pis.p50us / chn.p50us);
-    }
+    const cold = get(name, 'channel-cold', 1);
+    if (inl && chn) r['c1_p50_channel_over_inline'] = round2(chn.p50us / inl.p50us);
+    if (inl && pis) r['c1_p50_piscina_over_inline'] = round2(pis.p50us / inl.p50us);
+    if (pis && chn) r['c1_p50_piscina_over_channel'] = round2(pis.p50us / chn.p50us);
+    if (cold && chn) r['c1_p50_cold_over_channel'] = round2(cold.p50us / chn.p50us);
     for (const c of CONCURRENCY) {
       const a = get(name, 'channel', c);
       const b = get(name, 'piscina', c);
       const i = get(name, 'inline', c);
       if (a && b) r[`c${c}_throughput_channel_over_piscina`] = round2(a.runsPerSec / b.runsPerSec);
       if (a && i) r[`c${c}_throughput_channel_over_inline`] = round2(a.runsPerSec / i.runsPerSec);
+      const k = get(name, 'channel-cold', c);
+      if (a && k) r[`c${c}_throughput_channel_over_cold`] = round2(a.runsPerSec / k.runsPerSec);
     }
     ratios[name] = r;
   }

@@ -370,7 +370,10 @@ def cfg_tabular():
         "tabular", 64,
         [dict(name="features", data_type="TYPE_FP32", dims=[64])],
         [dict(name="score", data_type="TYPE_FP32", dims=[1])],
-        "dynamic_batching {\n  max_queue_delay_microseconds: 100\n}\n"
+        # Delay 0 (Triton's default): a request runs at once when an instance is free, and
+        # batches form from what queues while both instances are busy; a delay would only
+        # add latency at low load (measured: same peak throughput as 100 us).
+        "dynamic_batching {\n  max_queue_delay_microseconds: 0\n}\n"
         "instance_group [\n  {\n    count: 2\n    kind: KIND_CPU\n  }\n]\n",
     )
 

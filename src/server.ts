@@ -64,7 +64,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   }, logDestination);
   const logger = logs.logger;
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
-  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers });
+  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
@@ -81,7 +81,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
   });
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic });
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads }, 'worker pool started');
   // traffic.json is read as each model's versions load, and polled for changes.
   traffic.start(() => manager.folders);

@@ -42,6 +42,8 @@ export interface DataPlaneOptions {
   observer?: InferObserver;
   /** Canary/sticky/shadow routing per model (src/routing/); absent: the registry alone decides. */
   traffic?: TrafficRouter<ModelVersion>;
+  /** Told when an inference request enters and leaves (the worker pool's hot hand-off counts them). */
+  activity?: { beginRequest(): void; endRequest(): void };
 }
 
 /**
@@ -150,6 +152,17 @@ export class ServingDataPlane implements DataPlane {
 
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (!this.#accepting) throw new Unavailable('Server is shutting down');
+    const activity = this.#o.activity;
+    if (activity === undefined) return this.#infer(req);
+    activity.beginRequest();
+    try {
+      return await this.#infer(req);
+    } finally {
+      activity.endRequest();
+    }
+  }
+
+  async #infer(req: InferenceRequest): Promise<InferenceResponse> {
     const start = performance.now();
     // A traffic policy may pick the version (requests that name one bypass it).
     const traffic = this.#o.traffic;

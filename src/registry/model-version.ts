@@ -89,14 +89,17 @@ export class ModelVersion {
     return item.promise;
   }
 
-  /** The instance thread with the least work queued, preferring threads not creating a session. */
+  /**
+   * The instance thread with the least work queued, preferring threads not creating a
+   * session, and among idle ones a worker that is awake (see the pool's hot hand-off).
+   */
   #leastLoaded(): number {
     const creating = this.#creating;
     let best = -1;
     let bestCost = Infinity;
     for (const t of this.threads) {
       // A session being created counts as more work than any queue of batches.
-      const cost = this.#pool.load(t) + (creating !== undefined && creating[t]! > 0 ? 1e6 : 0);
+      const cost = this.#pool.load(t) + (creating !== undefined && creating[t]! > 0 ? 1e6 : 0) + (this.#pool.awake(t) ? 0 : 0.5);
       if (cost < bestCost) { best = t; bestCost = cost; }
     }
     return best;

@@ -1,16 +1,17 @@
 /**
  * Worker thread entry for `WorkerPool`: serves the shared-memory channel described in
  * `channel.ts`, in sequence order, until asked to stop. While idle it sleeps in
- * `Atomics.wait`, which a notify from the main thread ends in a few microseconds; no event-loop turn, no message event and no structured clone stand
- * between a small request and ONNX Runtime. The event loop still runs whenever a
+ * `Atomics.wait` (after a short poll when the server is nearly idle, see `spin`), and
+ * a notify from the main thread wakes it: no event-loop turn, no message event and no
+ * structured clone stand between a small request and ONNX Runtime. The event loop still runs whenever a
  * request awaits (session creation, `InferenceSession.run`'s setImmediate), and the
  * thread only blocks when it has nothing left to do.
  */
-import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { toErrorData } from '../errors/errors.js';
 import {
-  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT,
-  fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse,
+  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
+  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
 import { execute, existingSession, serve, toWire } from './ort-worker.js';
@@ -18,12 +19,17 @@ import type { FailedResult, WorkerTask } from './protocol.js';
 
 export interface ChannelWorkerData {
   sab: SharedArrayBuffer;
+  /** The pool-wide hint block (HINT_*). */
+  hint: SharedArrayBuffer;
   port: MessagePort;
   layout: ChannelLayout;
+  /** Longest poll for the next request before sleeping (0: always sleep). */
+  spinUs: number;
 }
 
-const { sab, port, layout } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs } = workerData as ChannelWorkerData;
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
+const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
 const slots = slotViews(sab, layout);
 const mask = layout.slots - 1;
 
@@ -88,6 +94,7 @@ function stopping(): boolean {
  * publishing, so either this thread sees the new REQ or the main thread notifies.
  */
 function waitFor(next: number): boolean {
+  if (!available(next) && spinUs > 0) spin(next);
   for (;;) {
     if (stopping()) return false;
     if (available(next)) return true;
@@ -95,6 +102,28 @@ function waitFor(next: number): boolean {
     const req = Atomics.load(ctl, CTL_REQ);
     if (((req - next) | 0) < 0) Atomics.wait(ctl, CTL_REQ, req);
     Atomics.store(ctl, CTL_SLEEPING, 0);
+  }
+}
+
+/**
+ * Poll (awake, SLEEPING stays 0, so the main thread does not notify) for request
+ * `next`, for at most `spinUs`, while the server is nearly idle and no other worker
+ * is spinning. A wake-up from Atomics.wait costs 20-250 us on a VM (the idle vCPU
+ * must be woken, and the caches are cold afterwards), ten times a small model's run;
+ * polling costs a core for the budget. It is only worth it when the main thread and
+ * the client are not short of CPU, hence the gate: one spinner at a time, and it
+ * stops as soon as a second request is in the server.
+ */
+function spin(next: number): void {
+  if (Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE) return;
+  if (Atomics.compareExchange(hint, HINT_SPINNER, 0, threadId) !== 0) return;
+  const until = performance.now() + spinUs / 1000;
+  try {
+    while (!available(next) && !stopping() && Atomics.load(hint, HINT_ACTIVE) <= SPIN_MAX_ACTIVE) {
+      if (performance.now() > until) break;
+    }
+  } finally {
+    Atomics.store(hint, HINT_SPINNER, 0);
   }
 }
 

@@ -42,6 +42,21 @@ export const CTL_SLEEPING = 32;
 export const CTL_SHUTDOWN = 48;
 export const CTL_BYTES = 256;
 
+/**
+ * The pool-wide hint block (a second, small SharedArrayBuffer shared by every worker):
+ * how many requests the server has in hand, and which worker (threadId) is spinning.
+ * See "Hot hand-off" in `../executor/pool.ts`.
+ */
+export const HINT_ACTIVE = 0;
+export const HINT_SPINNER = 16;
+export const HINT_BYTES = 128;
+/**
+ * A worker that finishes its last request while the server holds at most this many
+ * requests keeps polling for the next one (for at most its spin budget) instead of
+ * sleeping: at concurrency 1 the next request then starts without a wake-up.
+ */
+export const SPIN_MAX_ACTIVE = 1;
+
 /** Request kinds (slot word 0, written by the main thread). */
 export const REQ_INLINE_RUN = 1;
 export const REQ_PORT = 2;

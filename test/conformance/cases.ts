@@ -688,7 +688,7 @@ export const CONFIG_CASES: readonly ConfigCase[] = [
       subset: {
         name: 'tabular', max_batch_size: 64,
         dynamic_batching: {
-          max_queue_delay_microseconds: 100, preferred_batch_size: [], preserve_ordering: false,
+          max_queue_delay_microseconds: 0, preferred_batch_size: [], preserve_ordering: false,
           default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 0, allow_timeout_override: false, max_queue_size: 0 },
         },
         instance_group: [{ kind: 'KIND_CPU', count: 2 }],

@@ -288,3 +288,86 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
     await assert.rejects(p.run(0, AC, [rows([1, 2, 3])], ['b']), isCode('INTERNAL', /closed/));
   });
 });
+
+describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('an idle worker stays awake while the server holds at most one request, and sleeps once it holds more', async () => {
+    // A long spin budget, so that "awake" is observable from the test without racing it.
+    const p = new WorkerPool(1, { spinUs: 5_000_000 });
+    try {
+      await p.loadOn([0], AC);
+      p.beginRequest();
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
+      p.endRequest();
+      await sleep(50);
+      assert.equal(p.awake(0), true, 'polling for the next request');
+      // A run handed to the awake worker is answered as usual.
+      assert.deepEqual(floats((await p.run(0, AC, [rows([4, 5, 6])], ['b'])).outputs[0]!), [12, 15, 18]);
+      await sleep(50);
+      assert.equal(p.awake(0), true);
+      // Two requests in the server: the poll ends and the worker sleeps.
+      p.beginRequest();
+      p.beginRequest();
+      await sleep(50);
+      assert.equal(p.awake(0), false, 'asleep under concurrency');
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 1, 1])], ['b'])).outputs[0]!), [3, 3, 3]);
+      await sleep(50);
+      assert.equal(p.awake(0), false, 'no polling after a run while two requests are in the server');
+      p.endRequest();
+      p.endRequest();
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('only one worker polls at a time', async () => {
+    const p = new WorkerPool(2, { spinUs: 5_000_000 });
+    try {
+      await p.loadOn([0, 1], AC);
+      await Promise.all([p.run(0, AC, [rows([1, 2, 3])], ['b']), p.run(1, AC, [rows([1, 2, 3])], ['b'])]);
+      await sleep(50);
+      assert.equal(Number(p.awake(0)) + Number(p.awake(1)), 1);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('off with spinUs 0: idle workers sleep at once', async () => {
+    const p = new WorkerPool(1, { spinUs: 0 });
+    try {
+      await p.loadOn([0], AC);
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
+      await sleep(50);
+      assert.equal(p.awake(0), false);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('close() ends a polling worker at once, not after its budget', async () => {
+    const p = new WorkerPool(1, { spinUs: 20_000_000 });
+    await p.loadOn([0], AC);
+    await p.run(0, AC, [rows([1, 2, 3])], ['b']);
+    await sleep(20);
+    assert.equal(p.awake(0), true);
+    const t0 = performance.now();
+    await p.close();
+    assert.ok(performance.now() - t0 < 5_000, `closed in ${Math.round(performance.now() - t0)} ms`);
+  });
+
+  it('many sequential runs through the hot path all get their own answers', async () => {
+    const p = new WorkerPool(1);
+    try {
+      await p.loadOn([0], AC);
+      for (let i = 0; i < 500; i++) {
+        p.beginRequest();
+        const r = await p.run(0, AC, [rows([i, -i, i / 2])], ['b']);
+        p.endRequest();
+        assert.deepEqual(floats(r.outputs[0]!), [i * 3, -i * 3, (i / 2) * 3]);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+});
