@@ -12,6 +12,7 @@
  * from one shared timer; there is no polling.
  */
 import type { DynamicBatchingConfig, QueuePolicyConfig } from '../config/model-config.js';
+import type { CancelSignal } from '../types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, Internal, InvalidArgument, QueueFull, RequestTimeout,
 } from '../errors/errors.js';
@@ -30,7 +31,7 @@ export interface BatchItem<R> {
   /** Absolute ms on the batcher's clock; Infinity = none (client deadline). */
   readonly deadline: number;
   /** Client cancel/disconnect: the request is dropped if still queued. */
-  readonly signal?: AbortSignal;
+  readonly signal?: CancelSignal;
   resolve(result: R): void;
   reject(err: Error): void;
 }
@@ -121,7 +122,7 @@ class Entry<T> implements HeapNode {
     public timeoutAt: number,
   ) {}
 
-  /** EventListener object: the AbortSignal calls back here, so no closure per request. */
+  /** Listener object: the cancel signal calls back here, so no closure per request. */
   handleEvent(): void { this.owner.abortEntry(this); }
 }
 
@@ -338,7 +339,7 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
     this.checkIdle();
   }
 
-  /** @internal AbortSignal fired for a queued request. */
+  /** @internal The cancel signal of a queued request fired. */
   abortEntry(e: Entry<T>): void {
     if (e.state === GONE) return;
     this.drop(e);

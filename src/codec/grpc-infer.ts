@@ -9,6 +9,7 @@
  * the HTTP front end's (json-request.ts) where both protocols share the case.
  */
 import { InvalidArgument } from '../errors/errors.js';
+import type { CancelSignal } from '../types/cancel.js';
 import type {
   InferenceRequest, InferenceResponse, RequestedOutput,
 } from '../types/inference.js';
@@ -225,7 +226,7 @@ function decodeContents(
 export interface CallContext {
   /** Absolute deadline in performance.now() milliseconds; Infinity when none. */
   deadline: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
 }
 
 function decodeOutputs(msg: ModelInferRequestMsg): RequestedOutput[] | undefined {

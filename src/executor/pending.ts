@@ -5,6 +5,7 @@
  */
 import type { PreparedInput } from '../dataplane/validate.js';
 import type { RequestedOutput } from '../types/inference.js';
+import type { CancelSignal } from '../types/cancel.js';
 import type { Tensor } from '../types/tensor.js';
 
 export interface PendingResult {
@@ -24,7 +25,7 @@ export class PendingInfer {
   readonly priority: number;
   readonly timeoutUs: number;
   readonly deadline: number;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: CancelSignal | undefined;
   readonly enqueuedAt: number;
   readonly promise: Promise<PendingResult>;
   resolve!: (r: PendingResult) => void;
@@ -32,7 +33,7 @@ export class PendingInfer {
 
   constructor(
     inputs: PreparedInput[], outputs: RequestedOutput[], batchSize: number, shapeKey: string,
-    priority: number, timeoutUs: number, deadline: number, signal: AbortSignal | undefined,
+    priority: number, timeoutUs: number, deadline: number, signal: CancelSignal | undefined,
   ) {
     this.inputs = inputs;
     this.outputs = outputs;

@@ -13,8 +13,9 @@
  * this thread) this roughly halves the latency of a small request at concurrency 1
  * and doubles to triples throughput with many requests queued per thread; see
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
- * worker that spins before sleeping, and a short blocking Atomics.wait on this thread
- * for the answer (both lose when cores are shared), and more than 4 slots (no gain).
+ * worker that always spins before sleeping, and a blocking Atomics.wait on this
+ * thread for the answer (both lose under concurrency when cores are shared: hence the
+ * gated hot hand-off below), and more than 4 slots (no gain).
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
@@ -253,6 +254,11 @@ export class WorkerPool {
   /** A request counted by `beginRequest` was answered or failed. */
   endRequest(): void {
     Atomics.sub(this.#hint, HINT_ACTIVE, 1);
+  }
+
+  /** Requests counted in and not yet out (tests check that every path counts out). */
+  get activeRequests(): number {
+    return Atomics.load(this.#hint, HINT_ACTIVE);
   }
 
   /** True when the thread's worker is idle but awake (polling): a run sent there starts at once. */

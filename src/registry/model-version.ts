@@ -11,6 +11,7 @@ import { PendingInfer, type PendingResult } from '../executor/pending.js';
 import type { WorkerPool } from '../executor/pool.js';
 import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../executor/run-batch.js';
 import type { ModelState } from '../types/inference.js';
+import type { CancelSignal } from '../types/cancel.js';
 import type { SessionSpec } from '../worker/protocol.js';
 import { VersionStats } from './stats.js';
 
@@ -81,7 +82,7 @@ export class ModelVersion {
   }
 
   /** Queue a validated request; resolves with its outputs. */
-  submit(p: PreparedRequest, priority: number, timeoutUs: number, deadline: number, signal: AbortSignal | undefined): Promise<PendingResult> {
+  submit(p: PreparedRequest, priority: number, timeoutUs: number, deadline: number, signal: CancelSignal | undefined): Promise<PendingResult> {
     // LOADING is allowed: warmup requests run before the version is marked READY.
     if (this.state === 'UNLOADING' || this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
     const item = new PendingInfer(p.inputs, p.outputs, p.batchSize, p.shapeKey, priority, timeoutUs, deadline, signal);

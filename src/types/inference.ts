@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js';
 import type { DataType, Params, Tensor } from './tensor.js';
 
 export interface RequestedOutput {
@@ -19,7 +20,7 @@ export interface InferenceRequest {
   /** Absolute deadline in `performance.now()` milliseconds; Infinity when none. */
   deadline: number;
   /** Aborted when the client disconnects or cancels. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /**
    * Request headers (HTTP) or metadata (gRPC) the data plane asked the front end to
    * capture (`DataPlane.routingHeader`: a sticky routing key); lower-case names.

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 
 import { Batcher, type BatchItem, type BatcherOptions } from '../../src/batching/batcher.js';
 import type { DynamicBatchingConfig, QueuePolicyConfig } from '../../src/config/model-config.js';
+import { Cancellation } from '../../src/types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, OspreyError, QueueFull, RequestTimeout,
 } from '../../src/errors/errors.js';
@@ -453,6 +454,28 @@ describe('Batcher: deadlines and cancellation', () => {
     runner.calls[0]!.finish();
     await settle();
     assert.deepEqual(runner.batches, [['running'], ['y']]);
+  });
+
+  it('the same with the front ends\' Cancellation: dropped while queued, listeners removed', async () => {
+    const { runner, add, b } = setup({ maxBatchSize: 8, dynamic: dyn() });
+    const c1 = new Cancellation();
+    const c2 = new Cancellation();
+    add('running', { signal: c1 });
+    const x = add('x', { signal: c2 });
+    add('y', { signal: c2 });
+    assert.equal(c2.listenerCount, 2);
+    c2.cancel();
+    c2.cancel(); // a second cancel tells nobody again
+    assert.ok(errOf(x) instanceof Cancelled);
+    assert.equal(b.queued, 0);
+    assert.equal(c1.listenerCount, 0, 'listener removed at dispatch');
+    assert.equal(c2.listenerCount, 0, 'listeners dropped on cancel');
+    c1.cancel(); // already running: nothing happens
+    runner.calls[0]!.finish();
+    await settle();
+    assert.deepEqual(runner.batches, [['running']]);
+    const late = add('late', { signal: c2 });
+    assert.ok(errOf(late) instanceof Cancelled, 'already cancelled: refused at once');
   });
 
   it('rejects a request whose signal is already aborted', () => {

@@ -182,3 +182,9 @@ describe('grpc only: health service and unimplemented RPCs', () => {
     assert.equal(logs.settings.log_verbose_level.parameter_choice, 'uint32_param');
   });
 });
+
+describe('grpc: request accounting', () => {
+  it('every request of the suite, answered or failed, was counted out again (the hot hand-off gate)', () => {
+    assert.equal(server.pool.activeRequests, 0);
+  });
+});

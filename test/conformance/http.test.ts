@@ -314,3 +314,9 @@ describe('http only: compression, limits and routing', () => {
     }, [o.diff, o.sum]);
   });
 });
+
+describe('http: request accounting', () => {
+  it('every request of the suite, answered or failed, was counted out again (the hot hand-off gate)', () => {
+    assert.equal(server.pool.activeRequests, 0);
+  });
+});

@@ -16,9 +16,10 @@ import type {
 } from '../../codec/grpc-messages.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import {
-  Cancelled, InvalidArgument, OspreyError, Unsupported, asOspreyError,
+  InvalidArgument, OspreyError, Unsupported, asOspreyError,
 } from '../../errors/errors.js';
 import { GRPC_STATUS } from '../../errors/status.js';
+import { Cancellation } from '../../types/cancel.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelStatistics, StatDuration,
 } from '../../types/inference.js';
@@ -57,20 +58,18 @@ export function deadlineOf(call: SurfaceCall): number {
 }
 
 /**
- * Cancellation of one call as an AbortSignal: it fires when the client cancels
- * (or the deadline expires and grpc-js cancels), with a Cancelled error as the
- * reason. grpc-js also emits 'cancelled' when the HTTP/2 stream closes after a
- * normal answer, so `done()` must be called before answering: a completed call
- * never aborts its signal.
+ * Cancellation of one call: it fires when the client cancels (or the deadline
+ * expires and grpc-js cancels). grpc-js also emits 'cancelled' when the HTTP/2 stream
+ * closes after a normal answer, so `done()` must be called before answering: a
+ * completed call never cancels its signal.
  */
 class CallCancellation {
-  readonly #ac = new AbortController();
+  readonly signal = new Cancellation();
   #done = false;
   constructor(call: SurfaceCall) {
-    if (call.cancelled) this.#ac.abort(new Cancelled());
-    else call.once('cancelled', () => { if (!this.#done) this.#ac.abort(new Cancelled()); });
+    if (call.cancelled) this.signal.cancel();
+    else call.once('cancelled', () => { if (!this.#done) this.signal.cancel(); });
   }
-  get signal(): AbortSignal { return this.#ac.signal; }
   done(): void { this.#done = true; }
 }
 
@@ -271,7 +270,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
  * written as soon as it completes (so answers may come out of order, as Triton's
  * do for decoupled models). Errors travel in-band in `error_message` and the stream
  * stays open. The stream ends once the client has half-closed and every pending
- * request has been answered. One AbortSignal per stream: cancelling the stream
+ * request has been answered. One Cancellation per stream: cancelling the stream
  * cancels every request still in flight on it.
  */
 function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {

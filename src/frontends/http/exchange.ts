@@ -6,8 +6,9 @@
  * touched again; every write happens inside `res.cork()`.
  */
 import type { HttpResponse } from 'uWebSockets.js';
-import { asOspreyError, Cancelled, OspreyError } from '../../errors/errors.js';
+import { asOspreyError, OspreyError } from '../../errors/errors.js';
 import { HTTP_STATUS } from '../../errors/status.js';
+import { Cancellation } from '../../types/cancel.js';
 import { type Coding, compressBody, COMPRESS_MIN_BYTES, negotiateCoding } from './compress.js';
 
 export const JSON_TYPE = 'application/json';
@@ -30,7 +31,7 @@ export class Exchange {
   aborted = false;
   /** An answer was written (or the client aborted): the in-flight slot is released. */
   finished = false;
-  private controller: AbortController | undefined = undefined;
+  private cancellation: Cancellation | undefined = undefined;
 
   /** `acceptEncoding` must be read from the request inside the uWS handler. */
   constructor(
@@ -40,15 +41,15 @@ export class Exchange {
   ) {
     res.onAborted(() => {
       this.aborted = true;
-      this.controller?.abort(new Cancelled('client disconnected'));
+      this.cancellation?.cancel();
       this.finish();
     });
   }
 
-  /** Aborted when the client disconnects; created only for requests that need it. */
-  signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    return this.controller.signal;
+  /** Cancelled when the client disconnects; created only for requests that need it. */
+  signal(): Cancellation {
+    this.cancellation ??= new Cancellation();
+    return this.cancellation;
   }
 
   finish(): void {

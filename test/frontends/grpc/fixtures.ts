@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from '../../../src/config/model-config.js';
 import type { DataPlane } from '../../../src/dataplane/api.js';
-import { ModelNotFound } from '../../../src/errors/errors.js';
+import { Cancelled, ModelNotFound } from '../../../src/errors/errors.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata,
   ModelStatistics, ServerMetadata,
@@ -112,13 +112,13 @@ export class FakeDataPlane implements DataPlane {
     if (request.modelName === 'boom') throw new Error('kaboom');
     if (request.modelName === 'slow') {
       const signal = request.signal!;
-      this.aborted = new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
+      this.aborted = new Promise((resolve) => signal.addEventListener('abort', { handleEvent: () => resolve(new Cancelled()) }));
       const ms = Number(request.parameters['delay_ms'] ?? 10_000);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, ms);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+        signal.addEventListener('abort', { handleEvent: () => { clearTimeout(t); resolve(); } });
       });
-      if (signal.aborted) throw signal.reason;
+      if (signal.aborted) throw new Cancelled();
     }
     // Echo: requested outputs name inputs (in the requested order); none = all inputs.
     let outputs: Tensor[] = request.inputs;

@@ -8,6 +8,7 @@ import {
   rawInferRequest, responseTensors, tensor, typedContents, typedInferRequest,
 } from '../../helpers/grpc-client.js';
 import { type Harness, f32, startHarness } from './fixtures.js';
+import { Cancellation } from '../../../src/types/cancel.js';
 
 const utf8 = new TextEncoder();
 
@@ -61,7 +62,7 @@ describe('gRPC front end: ModelInfer', () => {
     assert.deepEqual(req.parameters, { sequence_id: 42, sequence_start: true, tag: 'x', ratio: 0.5, big: 2n ** 60n });
     assert.deepEqual(req.outputs, [{ name: 'A', parameters: { classification: 2 } }]);
     assert.equal(req.deadline, Infinity);
-    assert.ok(req.signal instanceof AbortSignal);
+    assert.ok(req.signal instanceof Cancellation);
     assert.equal(req.signal.aborted, false);
     // The response echoes id, version and parameters.
     assert.equal(res.id, 'req-7');

@@ -12,6 +12,7 @@ import {
   fromRaw, httpRequest, infer, inferPath, parseInferReply, replyJson, toRaw, type InferInputSpec,
 } from '../../helpers/http-client.js';
 import { FakeDataPlane } from './fake-dataplane.js';
+import { Cancellation } from '../../../src/types/cancel.js';
 
 let dp: FakeDataPlane;
 let server: HttpServer;
@@ -201,7 +202,7 @@ describe('request fields', () => {
     const req = dp.requests.at(-1)!;
     assert.deepEqual(req.outputs, [{ name: 'X', parameters: { classification: 2 } }]);
     assert.equal(req.deadline, Infinity);
-    assert.ok(req.signal instanceof AbortSignal);
+    assert.ok(req.signal instanceof Cancellation);
     assert.equal(req.modelVersion, '');
   });
 
