@@ -47,8 +47,12 @@ for (const [protocol, model, c, binary] of [['http', 'tabular', 4, false], ['htt
     assert.equal(t.server.fail, 0);
     assert.equal(t.server.inferenceCount, t.ok);
     assert.ok(t.server.executionCount >= 1 && t.server.executionCount <= t.server.inferenceCount);
-    // Windows are cut a few requests apart on the two sides: close, not exact.
-    assert.ok(r.server && Math.abs(r.server.success - r.requests) <= c + 2, `window: server ${r.server?.success}, client ${r.requests}`);
+    // Windows are cut a few requests apart on the two sides: close, not exact. Each
+    // edge is a statistics call on another connection, and the requests in flight plus
+    // those answered while it travels (a few ms at several thousand req/s) land on
+    // either side of it.
+    const slack = c + 2 + Math.ceil(r.requests * 0.02);
+    assert.ok(r.server && Math.abs(r.server.success - r.requests) <= slack, `window: server ${r.server?.success}, client ${r.requests}`);
     // The client's latency contains the server's time for the same requests.
     assert.ok(r.latencyUs.avg >= r.server.requestUs * 0.9, `client avg ${r.latencyUs.avg} us < server ${r.server.requestUs} us`);
     assert.ok(r.latencyUs.avg >= r.server.queueUs + r.server.computeInferUs, 'client avg covers queue + infer');
