@@ -58,7 +58,7 @@ const MODEL_NAMES = arg('models', 'autocomplete,tabular').split(',').filter((m) 
 
 const SETTINGS: SessionSpec['settings'] = {
   intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-  enableMemArena: true, enableMemPattern: true, providers: ['cpu'],
+  enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
 };
 
 // --- the previous design, kept here for comparison ------------------------------------------

@@ -63,13 +63,13 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     log_verbose_level: opts.logVerbose, log_format: opts.logFormat === 'ISO8601' ? 'ISO8601' : 'default',
   }, logDestination);
   const logger = logs.logger;
-  const budget = threadBudget(opts.workerThreads, opts.intraOpThreads);
+  const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
   const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
   const registry = new ModelRegistry({
-    pool, intraOpThreads: budget.intraOpThreads, gpuCount, logger,
+    pool, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads, gpuCount, logger,
     onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
     onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),
@@ -82,7 +82,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   });
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
   const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool });
-  logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads }, 'worker pool started');
+  logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
   // traffic.json is read as each model's versions load, and polled for changes.
   traffic.start(() => manager.folders);
   await manager.start();

@@ -45,7 +45,7 @@ import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  REQ_PORT, RESP_INLINE, SPIN_MAX_ACTIVE, channelBytes, inlineInputBytes, readRunResponse, seqBefore, slotViews, writeRunRequest,
+  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, channelBytes, hintTick, soloQuiet, inlineInputBytes, readRunResponse, seqBefore, slotViews, writeRunRequest,
   type ChannelLayout, type SlotView,
 } from '../worker/channel.js';
 import type { ChannelWorkerData } from '../worker/channel-worker.js';
@@ -61,6 +61,8 @@ export interface ThreadBudget {
   /** Most worker threads the pool grows to; equal to `workers` when it is fixed. */
   maxWorkers: number;
   intraOpThreads: number;
+  /** Intra-op threads of a CPU instance's solo session (see SessionSettings); 1 = no solo sessions. */
+  soloIntraOpThreads: number;
 }
 
 /**
@@ -76,11 +78,12 @@ export interface ThreadBudget {
  * pool at N threads; `--intra-op-threads` (or a model's `intra_op_thread_count`)
  * overrides the intra-op count.
  */
-export function threadBudget(workerThreads = 0, intraOpThreads = 0): ThreadBudget {
+export function threadBudget(workerThreads = 0, intraOpThreads = 0, soloIntraOpThreads = 0): ThreadBudget {
   const cores = Math.max(1, availableParallelism());
   const intra = intraOpThreads > 0 ? intraOpThreads : 1;
-  if (workerThreads > 0) return { workers: workerThreads, maxWorkers: workerThreads, intraOpThreads: intra };
-  return { workers: cores, maxWorkers: Math.max(64, 16 * cores), intraOpThreads: intra };
+  const solo = soloIntraOpThreads > 0 ? soloIntraOpThreads : cores;
+  if (workerThreads > 0) return { workers: workerThreads, maxWorkers: workerThreads, intraOpThreads: intra, soloIntraOpThreads: solo };
+  return { workers: cores, maxWorkers: Math.max(64, 16 * cores), intraOpThreads: intra, soloIntraOpThreads: solo };
 }
 
 export interface WorkerPoolOptions {
@@ -201,6 +204,7 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
+    Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
       const t = new Thread();
       this.#threads.push(t);
@@ -248,7 +252,7 @@ export class WorkerPool {
 
   /** A request entered the server (the hot hand-off only runs while it holds at most one). */
   beginRequest(): void {
-    Atomics.add(this.#hint, HINT_ACTIVE, 1);
+    if (Atomics.add(this.#hint, HINT_ACTIVE, 1) >= 1) Atomics.store(this.#hint, HINT_MULTI_AT, hintTick());
   }
 
   /** A request counted by `beginRequest` was answered or failed. */
@@ -297,8 +301,17 @@ export class WorkerPool {
 
   /** Session keys held by each thread (tests and the admin surface read it). */
   async sessions(): Promise<string[][]> {
+    return (await this.#list()).map((r) => r.keys);
+  }
+
+  /** Keys of the solo sessions (SessionSettings.soloIntraOpThreads) held by each thread. */
+  async soloSessions(): Promise<string[][]> {
+    return (await this.#list()).map((r) => r.soloKeys);
+  }
+
+  async #list(): Promise<ListResult[]> {
     const all = await Promise.all(this.#threads.map((_, t) => this.#call(t, { op: 'list' })));
-    return all.map((r) => unwrap(r as ListResult | FailedResult).keys);
+    return all.map((r) => unwrap(r as ListResult | FailedResult));
   }
 
   /**
@@ -484,8 +497,7 @@ export class WorkerPool {
    * short. True when the answer came within MAIN_SPIN_US.
    */
   #awaitHot(ch: Channel): boolean {
-    if (this.#spinUs === 0 || ch.computeUs * 2 > MAIN_SPIN_US) return false;
-    if (Atomics.load(this.#hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE) return false;
+    if (this.#spinUs === 0 || ch.computeUs * 2 > MAIN_SPIN_US || !soloQuiet(this.#hint)) return false;
     const until = performance.now() + MAIN_SPIN_US / 1000;
     while (Atomics.load(ch.ctl, CTL_RESP) === ch.lastResp) {
       if (performance.now() > until) return false;

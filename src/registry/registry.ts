@@ -35,6 +35,8 @@ import { warmUp } from './warmup.js';
 export interface RegistryOptions {
   pool: WorkerPool;
   intraOpThreads: number;
+  /** Intra-op threads of each CPU instance's solo session (0: none); see SessionSettings. */
+  soloIntraOpThreads?: number;
   /** GPUs visible to ONNX Runtime's CUDA provider (0 on CPU-only machines). */
   gpuCount: number;
   logger: Logger;
@@ -379,7 +381,7 @@ export class ModelRegistry {
     const spec = {
       key,
       path: join(src.dir, String(n), filename),
-      settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount),
+      settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount, this.#opts.soloIntraOpThreads ?? 0),
     };
     let v: ModelVersion | undefined;
     const done: number[] = [];

@@ -35,12 +35,16 @@ function graphLevel(cfg: Readonly<ModelConfig>): SessionSettings['graphOptimizat
  * group that is not explicitly KIND_CPU runs on the CUDA provider when GPUs exist,
  * as Triton's KIND_AUTO does; ONNX Runtime falls back to CPU for unsupported ops.
  */
-export function sessionSettings(cfg: Readonly<ModelConfig>, defaultIntraOp: number, gpuCount: number): SessionSettings {
+export function sessionSettings(cfg: Readonly<ModelConfig>, defaultIntraOp: number, gpuCount: number, soloIntraOp = 0): SessionSettings {
   const execMode = intParam(cfg, 'execution_mode', 0);
   const groups = cfg.instance_group;
   const wantsGpu = gpuCount > 0 && (groups.length === 0 || groups.some((g) => g.kind !== 'KIND_CPU'));
+  const intra = intParam(cfg, 'intra_op_thread_count', defaultIntraOp);
+  // A model whose config sets its own thread count gets exactly that, as in Triton.
+  const explicit = (cfg.parameters['intra_op_thread_count']?.string_value ?? '0') !== '0';
   return {
-    intraOpThreads: intParam(cfg, 'intra_op_thread_count', defaultIntraOp),
+    intraOpThreads: intra,
+    soloIntraOpThreads: wantsGpu || explicit || soloIntraOp <= intra ? 0 : soloIntraOp,
     interOpThreads: intParam(cfg, 'inter_op_thread_count', 1),
     executionMode: execMode === 1 ? 'parallel' : 'sequential',
     graphOptimizationLevel: graphLevel(cfg),

@@ -11,11 +11,11 @@ import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'no
 import { toErrorData } from '../errors/errors.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse,
+  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
-import { execute, existingSession, serve, toWire } from './ort-worker.js';
-import type { FailedResult, WorkerTask } from './protocol.js';
+import { execute, existingSession, existingSolo, serve, toWire, type RawOutput } from './ort-worker.js';
+import type { FailedResult, WireTensor, WorkerTask } from './protocol.js';
 
 export interface ChannelWorkerData {
   sab: SharedArrayBuffer;
@@ -43,17 +43,42 @@ function reply(v: SlotView, result: unknown, transfer: ArrayBuffer[] = []): void
   v.i32[0] = RESP_PORT;
 }
 
+/** Runs of a key's plain session shorter than this (EWMA, us) never use its solo session: two threads only pay off on longer runs. */
+const SOLO_MIN_US = 300;
+/** EWMA of each key's plain-session run time (us). */
+const plainUs = new Map<string, number>();
+
+/**
+ * Run on the key's session: the solo one (more intra-op threads) while the server
+ * holds at most one request and the model's runs are long enough to gain from it,
+ * else the plain one. The caller checked that the plain session exists.
+ */
+async function runOn<T>(
+  key: string, inputs: readonly WireTensor[], outputs: readonly string[],
+  emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
+): Promise<T> {
+  const solo = (plainUs.get(key) ?? 0) >= SOLO_MIN_US && soloQuiet(hint) ? existingSolo(key) : undefined;
+  const s = await (solo ?? existingSession(key)!);
+  return execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) => {
+    if (solo === undefined) {
+      const us = inferNs / 1000;
+      const prev = plainUs.get(key);
+      plainUs.set(key, prev === undefined ? us : prev * 0.8 + us * 0.2);
+    }
+    return emit(outs, inputNs, inferNs, t2);
+  });
+}
+
 async function serveInline(v: SlotView): Promise<void> {
   try {
     const req = readRunRequest(v);
-    const s = existingSession(req.key);
-    if (s === undefined) {
+    if (existingSession(req.key) === undefined) {
       // The main thread only sends inline runs for sessions it knows this worker holds.
       const failed: FailedResult = { ok: false, error: { code: 'INTERNAL', message: `session '${req.key}' is not loaded on this worker` } };
       reply(v, failed);
       return;
     }
-    await execute(await s, req.inputs, req.outputs, (outs, inputNs, inferNs, t2) => {
+    await runOn(req.key, req.inputs, req.outputs, (outs, inputNs, inferNs, t2) => {
       if (fitsInline(v, outs)) {
         writeRunResponse(v, outs);
         setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) });
@@ -75,7 +100,18 @@ async function servePort(v: SlotView): Promise<void> {
     reply(v, failed);
     return;
   }
-  const { result, transfer } = await serve(m.message as WorkerTask);
+  const task = m.message as WorkerTask;
+  if (task.op === 'run' && existingSession(task.spec.key) !== undefined) {
+    try {
+      const r = await runOn(task.spec.key, task.inputs, task.outputs, toWire);
+      reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);
+    } catch (err) {
+      const failed: FailedResult = { ok: false, error: toErrorData(err) };
+      reply(v, failed);
+    }
+    return;
+  }
+  const { result, transfer } = await serve(task);
   reply(v, result, transfer);
 }
 
@@ -115,7 +151,7 @@ function waitFor(next: number): boolean {
  * stops as soon as a second request is in the server.
  */
 function spin(next: number): void {
-  if (Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE) return;
+  if (!soloQuiet(hint)) return;
   if (Atomics.compareExchange(hint, HINT_SPINNER, 0, threadId) !== 0) return;
   const until = performance.now() + spinUs / 1000;
   try {

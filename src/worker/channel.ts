@@ -49,13 +49,30 @@ export const CTL_BYTES = 256;
  */
 export const HINT_ACTIVE = 0;
 export const HINT_SPINNER = 16;
-export const HINT_BYTES = 128;
+/** Clock tick (see `hintTick`) at which the server last held two requests at once. */
+export const HINT_MULTI_AT = 32;
+export const HINT_BYTES = 256;
 /**
  * A worker that finishes its last request while the server holds at most this many
  * requests keeps polling for the next one (for at most its spin budget) instead of
  * sleeping: at concurrency 1 the next request then starts without a wake-up.
  */
 export const SPIN_MAX_ACTIVE = 1;
+
+/** A coarse clock both sides share (performance.now() has a per-thread origin): 16 ms ticks, fits an int32. */
+export function hintTick(): number {
+  return Math.floor(Date.now() / 16) % 0x7fffffff;
+}
+
+/**
+ * True while the server runs at concurrency 1: at most one request in it now, and
+ * none beside another for the last ~50 ms. At concurrency 2 the count dips to one
+ * between requests; a run that then takes both cores (or a poll that takes one)
+ * collides with the next request, so the hot paths wait for a quiet spell.
+ */
+export function soloQuiet(hint: Int32Array): boolean {
+  return Atomics.load(hint, HINT_ACTIVE) <= SPIN_MAX_ACTIVE && ((hintTick() - Atomics.load(hint, HINT_MULTI_AT)) | 0) > 3;
+}
 
 /** Request kinds (slot word 0, written by the main thread). */
 export const REQ_INLINE_RUN = 1;

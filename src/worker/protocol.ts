@@ -16,6 +16,11 @@ export interface SessionSettings {
   enableMemPattern: boolean;
   /** Execution providers in preference order, e.g. ['cuda', 'cpu']. */
   providers: string[];
+  /**
+   * Intra-op threads of the instance's second, "solo" session, used for a run that
+   * has the server to itself (at most one request in the server); 0 = no solo session.
+   */
+  soloIntraOpThreads: number;
 }
 
 /** Where a worker finds a model: enough to (re)create the session on any worker. */
@@ -46,5 +51,5 @@ export interface RunTiming { inputNs: number; inferNs: number; outputNs: number 
 export interface LoadResult { ok: true; info: OnnxModelInfo; threadId: number }
 export interface RunResult { ok: true; outputs: WireTensor[]; timing: RunTiming }
 export interface UnloadResult { ok: true; released: boolean }
-export interface ListResult { ok: true; keys: string[]; threadId: number }
+export interface ListResult { ok: true; keys: string[]; soloKeys: string[]; threadId: number }
 export interface FailedResult { ok: false; error: ErrorData }

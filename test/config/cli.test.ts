@@ -38,6 +38,7 @@ test('defaults (tritonserver values)', () => {
     cache: null,
     workerThreads: 0,
     intraOpThreads: 0,
+    soloIntraOpThreads: 0,
     workerSpinUs: 500,
     maxRequestBytes: 67108864,
   } satisfies ServerOptions);
@@ -53,7 +54,7 @@ test('every flag', () => {
     '--load-model', 'a', '--load-model=*',
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
-    '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0',
+    '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
     '--max-request-bytes', '1024',
   ]);
   assert.deepEqual(o, {
@@ -82,6 +83,7 @@ test('every flag', () => {
     cache: { kind: 'local', size: 1048576 },
     workerThreads: 4,
     intraOpThreads: 2,
+    soloIntraOpThreads: 1,
     workerSpinUs: 0,
     maxRequestBytes: 1024,
   } satisfies ServerOptions);
@@ -128,7 +130,7 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--max-request-bytes', '--help']) {
+    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--help']) {
     assert.ok(text.includes(flag), flag);
   }
 });

@@ -35,7 +35,7 @@ function spec(model: string, key = `${model}/1`): SessionSpec {
     path: join(MODELS, model, '1', 'model.onnx'),
     settings: {
       intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      enableMemArena: true, enableMemPattern: true, providers: ['cpu'],
+      enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
     },
   };
 }
@@ -354,6 +354,29 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
     const t0 = performance.now();
     await p.close();
     assert.ok(performance.now() - t0 < 5_000, `closed in ${Math.round(performance.now() - t0)} ms`);
+  });
+
+  it('a solo session is made at load (when asked for), answers like the plain one, and goes at unload', async () => {
+    const p = new WorkerPool(1);
+    const solo: SessionSpec = { ...SLOW, key: 'slow/solo', settings: { ...SLOW.settings, soloIntraOpThreads: 2 } };
+    try {
+      await p.loadOn([0], solo);
+      await p.loadOn([0], AC);
+      assert.deepEqual(await p.soloSessions(), [[solo.key]], 'only the spec that asks for one');
+      // Quiet server: the first run is plain (it measures the model), later ones long enough go solo.
+      for (const x of [1, 2, 3]) assert.deepEqual(floats((await p.run(0, solo, [slowInput(x)], ['y'])).outputs[0]!), [x]);
+      // Not quiet: plain again.
+      p.beginRequest();
+      p.beginRequest();
+      assert.deepEqual(floats((await p.run(0, solo, [slowInput(4)], ['y'])).outputs[0]!), [4]);
+      p.endRequest();
+      p.endRequest();
+      await p.unloadOn([0], solo.key);
+      assert.deepEqual(await p.soloSessions(), [[]]);
+      assert.deepEqual(await p.sessions(), [[AC.key]]);
+    } finally {
+      await p.close();
+    }
   });
 
   it('many sequential runs through the hot path all get their own answers', async () => {
