@@ -183,8 +183,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--cache-config'], arg: 'value', meta: 'local,size=<bytes>', help: 'Enable the response cache.', apply: cacheConfig },
   { flags: ['--worker-threads'], arg: 'value', meta: '<n>', help: 'Inference worker threads; 0 = auto (default 0).', apply: int('workerThreads', 0) },
   { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
-  { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while at most one request is in the server: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
-  { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While at most one request is in the server, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
+  { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while the server runs at concurrency 1 and its runs take over 300 us: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
+  { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While the server runs at concurrency 1, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
   { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted (default 67108864).', apply: int('maxRequestBytes', 1) },
 ];
 

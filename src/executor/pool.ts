@@ -29,8 +29,9 @@
  *
  * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
  * and a model run right after a wake-up is up to twice as slow (cold caches), while a
- * small model runs in ~11-40 us. So, only while the server holds at most one request
- * (`beginRequest`/`endRequest` count them into a SharedArrayBuffer every worker reads):
+ * small model runs in ~11-40 us. So, only while the server runs at concurrency 1
+ * (`beginRequest`/`endRequest` count requests into a SharedArrayBuffer every worker
+ * reads; see `soloQuiet` in ../worker/channel.ts):
  * a worker that runs out of requests polls for the next one for up to `spinUs` before
  * sleeping (one worker at a time); batches prefer that awake worker's instance; and
  * when a request goes to an awake worker whose runs are short, this thread polls for

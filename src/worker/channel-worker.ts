@@ -50,7 +50,7 @@ const plainUs = new Map<string, number>();
 
 /**
  * Run on the key's session: the solo one (more intra-op threads) while the server
- * holds at most one request and the model's runs are long enough to gain from it,
+ * runs at concurrency 1 (`soloQuiet`) and the model's runs are long enough to gain from it,
  * else the plain one. The caller checked that the plain session exists.
  */
 async function runOn<T>(

@@ -18,7 +18,7 @@ export interface SessionSettings {
   providers: string[];
   /**
    * Intra-op threads of the instance's second, "solo" session, used for a run that
-   * has the server to itself (at most one request in the server); 0 = no solo session.
+   * has the server to itself (concurrency 1, see `soloQuiet`); 0 = no solo session.
    */
   soloIntraOpThreads: number;
 }
