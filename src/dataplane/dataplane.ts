@@ -152,60 +152,56 @@ export class ServingDataPlane implements DataPlane {
 
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     if (!this.#accepting) throw new Unavailable('Server is shutting down');
+    // Counted in and out around everything (the worker pool's hot hand-off reads the count).
     const activity = this.#o.activity;
-    if (activity === undefined) return this.#infer(req);
-    activity.beginRequest();
+    activity?.beginRequest();
     try {
-      return await this.#infer(req);
-    } finally {
-      activity.endRequest();
-    }
-  }
-
-  async #infer(req: InferenceRequest): Promise<InferenceResponse> {
-    const start = performance.now();
-    // A traffic policy may pick the version (requests that name one bypass it).
-    const traffic = this.#o.traffic;
-    const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
-    const v = route.primary === undefined
-      ? this.#o.registry.resolve(req.modelName, req.modelVersion)
-      : traffic!.servingVersion(req.modelName, req.modelVersion, route);
-    try {
-      if (req.deadline <= start) throw new DeadlineExceeded();
-      const p = prepare(v.config, req);
-      this.#o.observer?.prepared(v, p);
-      const cache = v.config.response_cache?.enable === true ? this.#o.cache : undefined;
-      let cacheKey = '';
-      if (cache !== undefined) {
-        const t = performance.now();
-        cacheKey = cache.key(v.name, v.versionString, p);
-        const hit = cache.get(cacheKey);
-        const lookupNs = Math.round((performance.now() - t) * 1e6);
-        if (hit !== undefined) {
-          v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
-          return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: hit.slice() };
+      const start = performance.now();
+      // A traffic policy may pick the version (requests that name one bypass it).
+      const traffic = this.#o.traffic;
+      const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
+      const v = route.primary === undefined
+        ? this.#o.registry.resolve(req.modelName, req.modelVersion)
+        : traffic!.servingVersion(req.modelName, req.modelVersion, route);
+      try {
+        if (req.deadline <= start) throw new DeadlineExceeded();
+        const p = prepare(v.config, req);
+        this.#o.observer?.prepared(v, p);
+        const cache = v.config.response_cache?.enable === true ? this.#o.cache : undefined;
+        let cacheKey = '';
+        if (cache !== undefined) {
+          const t = performance.now();
+          cacheKey = cache.key(v.name, v.versionString, p);
+          const hit = cache.get(cacheKey);
+          const lookupNs = Math.round((performance.now() - t) * 1e6);
+          if (hit !== undefined) {
+            v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
+            return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: hit.slice() };
+          }
+          v.stats.recordCacheMiss(lookupNs);
         }
-        v.stats.recordCacheMiss(lookupNs);
+        const priority = numberParam(req.parameters, 'priority');
+        const timeoutUs = numberParam(req.parameters, 'timeout');
+        const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
+        // Shadows compare raw outputs; classification replaces entries of r.outputs.
+        const raw = route.shadows.length > 0 ? r.outputs.slice() : undefined;
+        const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
+        if (cache !== undefined) cache.set(cacheKey, outputs);
+        v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
+        this.#o.observer?.succeeded(v, req, p, outputs, start);
+        if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
+        // Starts in a later macrotask, after the caller has written this answer.
+        if (raw !== undefined) traffic!.shadow(route, req, v, raw);
+        return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
+      } catch (err) {
+        const reason = failureReason(err);
+        v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
+        this.#o.observer?.failed(v, req, err, reason, start);
+        if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
+        throw err;
       }
-      const priority = numberParam(req.parameters, 'priority');
-      const timeoutUs = numberParam(req.parameters, 'timeout');
-      const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
-      // Shadows compare raw outputs; classification replaces entries of r.outputs.
-      const raw = route.shadows.length > 0 ? r.outputs.slice() : undefined;
-      const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
-      if (cache !== undefined) cache.set(cacheKey, outputs);
-      v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
-      this.#o.observer?.succeeded(v, req, p, outputs, start);
-      if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
-      // Starts in a later macrotask, after the caller has written this answer.
-      if (raw !== undefined) traffic!.shadow(route, req, v, raw);
-      return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
-    } catch (err) {
-      const reason = failureReason(err);
-      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
-      this.#o.observer?.failed(v, req, err, reason, start);
-      if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
-      throw err;
+    } finally {
+      activity?.endRequest();
     }
   }
 

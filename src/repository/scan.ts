@@ -66,6 +66,15 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** True when `path` was modified less than `ms` before `now` (or is gone: it is changing). */
+export async function modifiedWithin(path: string, now: number, ms: number): Promise<boolean> {
+  try {
+    return now - (await stat(path)).mtimeMs < ms;
+  } catch {
+    return true;
+  }
+}
+
 /** One file or folder under a tree, relative to its root ('' is the root itself). */
 export interface TreeEntry {
   path: string;

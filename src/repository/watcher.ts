@@ -35,7 +35,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { fromPbtxt } from '../config/from-pbtxt.js';
-import { type TreeEntry, fingerprint, listModels, listVersions, newestMtime, readOptional, statTree } from './scan.js';
+import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from './scan.js';
 
 export type ChangeKind = 'added' | 'changed' | 'removed';
 
@@ -87,6 +87,8 @@ interface WatchedModel {
   modelFile: { fp: string; name: string } | undefined;
   /** When a reported version folder was first seen gone (0 = none is); see #observe. */
   shrinkingSince: number;
+  /** The model files and version folders present when shrinkingSince was (re)set. */
+  shrinkSig: string;
 }
 
 const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
@@ -283,7 +285,7 @@ export class RepositoryWatcher {
       let m = this.#models.get(name);
       if (m === undefined || m.dir !== dir) {
         // A folder moved to another repository is a new folder with the same name.
-        m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined, shrinkingSince: 0 };
+        m = { dir, reported: m?.reported ?? false, files: newUnit(), versions: new Map(), modelFile: undefined, shrinkingSince: 0, shrinkSig: '' };
         this.#models.set(name, m);
       }
       const r = await this.#observe(name, m);
@@ -320,18 +322,6 @@ export class RepositoryWatcher {
     } catch {
       return { pending: true };
     }
-    // Removals wait one settle interval too: `rm -rf model/` deletes version folders
-    // one by one before the model folder, and a scan in between would apply a
-    // half-removed model (say, only a failed version 4 left) and answer "no available
-    // versions" for a moment. Held, the folder is usually gone by the next look and
-    // is reported as removed, whole.
-    const removing = [...m.versions].some(([n, u]) => u.accepted !== undefined && !present.includes(n));
-    if (m.reported && removing) {
-      if (m.shrinkingSince === 0) m.shrinkingSince = modelAt;
-      if (modelAt - m.shrinkingSince < this.#o.settleMs) return { pending: true };
-    } else {
-      m.shrinkingSince = 0;
-    }
     const observed: Array<{ n: number; u: Unit; fp: string; state: Settle; complete: boolean }> = [];
     for (const n of present) {
       const now = Date.now();
@@ -346,6 +336,31 @@ export class RepositoryWatcher {
       observed.push({ n, u, fp, state: tree.length === 0 ? 'pending' : this.#settle(u, fp, tree, now, () => ({ model: name, version: n })), complete });
     }
     const gone = [...m.versions.keys()].filter((n) => !present.includes(n));
+
+    // Removals wait one settle interval too: `rm -rf model/` deletes files and version
+    // folders one by one before the model folder, and a scan in between would apply a
+    // half-removed model (say, only a failed version 4 left) and answer "no available
+    // versions" for a moment. Held, the folder is usually gone by the next look and
+    // is reported as removed, whole. A version counts as going when its folder or its
+    // model file is gone; the interval restarts while anything keeps changing, so a
+    // removal slowed down (a busy machine) is not caught half done either.
+    let removing = gone.some((n) => m.versions.get(n)!.accepted !== undefined);
+    for (const o of observed) {
+      if (removing || o.u.accepted === undefined || o.complete) continue;
+      // Its model file is gone: part of a removal while the folder itself was just
+      // modified (a deletion inside it), a settled change otherwise.
+      removing = await modifiedWithin(join(m.dir, String(o.n)), modelAt, this.#o.settleMs);
+    }
+    if (m.reported && removing) {
+      const sig = `${filesFp}|${observed.map((o) => `${o.n}:${o.fp}`).join(',')}`;
+      if (m.shrinkingSince === 0 || sig !== m.shrinkSig) {
+        m.shrinkingSince = modelAt;
+        m.shrinkSig = sig;
+      }
+      if (modelAt - m.shrinkingSince < this.#o.settleMs) return { pending: true };
+    } else {
+      m.shrinkingSince = 0;
+    }
 
     const pending = filesState === 'pending' || observed.some((o) => o.state === 'pending');
     // A new model waits until all of it has settled, so it loads once, whole. A

@@ -238,23 +238,36 @@ export interface DecodedRunRequest {
   outputs: string[];
 }
 
+/**
+ * Read one tensor record (datatype, shape, data offset and length) at word `at`,
+ * copying its bytes out of the slot into a fresh ArrayBuffer (ONNX Runtime rejects
+ * shared memory, and the slot is reused). Leaves the next word index in `next[0]`.
+ */
+function readTensor(v: SlotView, at: number, name: string, next: [number]): { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer } {
+  const i32 = v.i32;
+  const datatype = DATATYPES[i32[at++]!]!;
+  let shape: number[];
+  [shape, at] = getShape(v, at);
+  const off = i32[at++]!;
+  const len = i32[at++]!;
+  const buffer = new ArrayBuffer(len);
+  new Uint8Array(buffer).set(v.data.subarray(off, off + len));
+  next[0] = at;
+  return { name, datatype, shape, buffer };
+}
+
 export function readRunRequest(v: SlotView): DecodedRunRequest {
   const i32 = v.i32;
   const nIn = i32[1]!;
   const nOut = i32[2]!;
   let [key, at] = getString(v, 3);
   const inputs: DecodedRunRequest['inputs'] = [];
+  const next: [number] = [0];
   for (let i = 0; i < nIn; i++) {
     let name: string;
     [name, at] = getString(v, at);
-    const datatype = DATATYPES[i32[at++]!]!;
-    let shape: number[];
-    [shape, at] = getShape(v, at);
-    const off = i32[at++]!;
-    const len = i32[at++]!;
-    const buffer = new ArrayBuffer(len);
-    new Uint8Array(buffer).set(v.data.subarray(off, off + len));
-    inputs.push({ name, datatype, shape, buffer });
+    inputs.push(readTensor(v, at, name, next));
+    at = next[0];
   }
   const outputs: string[] = [];
   for (let i = 0; i < nOut; i++) {
@@ -314,17 +327,10 @@ export interface DecodedRunResponse {
 export function readRunResponse(v: SlotView, names: readonly string[]): DecodedRunResponse {
   const i32 = v.i32;
   const n = i32[RESP_OUT]!;
-  let at = RESP_OUT + 1;
   const outputs: DecodedRunResponse['outputs'] = [];
+  const next: [number] = [RESP_OUT + 1];
   for (let i = 0; i < n; i++) {
-    const datatype = DATATYPES[i32[at++]!]!;
-    let shape: number[];
-    [shape, at] = getShape(v, at);
-    const off = i32[at++]!;
-    const len = i32[at++]!;
-    const buffer = new ArrayBuffer(len);
-    new Uint8Array(buffer).set(v.data.subarray(off, off + len));
-    outputs.push({ name: names[i]!, datatype, shape, buffer });
+    outputs.push(readTensor(v, next[0], names[i]!, next));
   }
   const timing = { inputNs: v.f64[RESP_TIMING_F64]!, inferNs: v.f64[RESP_TIMING_F64 + 1]!, outputNs: v.f64[RESP_TIMING_F64 + 2]! };
   return { outputs, timing };

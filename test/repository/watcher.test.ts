@@ -113,6 +113,19 @@ describe('repository watcher', () => {
     assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [1], details: ['version 2 removed'] }]);
   });
 
+  it('a model file deleted just now (a removal under way) waits one settle interval', async () => {
+    await writeScaler(repo, 'm', { 1: 1, 2: 2 });
+    // Another (old) file stays in the folder, so what is left of it looks settled.
+    await writeOld(join(repo, 'm', '2', 'notes.txt'), 'v2');
+    await ageDir(join(repo, 'm', '2'));
+    const { w } = make();
+    await w.initial();
+    await rm(join(repo, 'm', '2', 'model.onnx'));
+    assert.deepEqual(await w.scan(), [], 'held: the folder itself was just modified');
+    await sleep(SETTLE + 20);
+    assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [1], details: ['version 2 removed'] }]);
+  });
+
   it('honours default_model_filename', async () => {
     await writeScaler(repo, 'm', {}, SCALER_CONFIG.replace('platform', 'default_model_filename: "net.onnx"\nplatform'));
     await writeOld(join(repo, 'm', '1', 'model.onnx'), await scalerModel(1));
