@@ -514,8 +514,8 @@ export const ERROR_CASES: readonly InferCase[] = [
   },
   {
     name: 'reserved request parameter',
-    request: simpleRequest(1, 11, { parameters: { triton_enable_empty_final_response: true } }),
-    expect: { error: invalidArg("Parameter 'triton_enable_empty_final_response' is a reserved parameter and cannot be specified.") },
+    request: simpleRequest(1, 11, { parameters: { triton_priority: true } }),
+    expect: { error: invalidArg("Parameter 'triton_priority' is a reserved parameter and cannot be specified.") },
   },
   {
     name: 'classification of a BYTES output',
