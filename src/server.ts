@@ -19,6 +19,7 @@ import { ModelRegistry } from './registry/registry.js';
 import { RepositoryManager } from './repository/manager.js';
 import { registerTrafficMetrics } from './routing/metrics.js';
 import { TrafficRouter } from './routing/router.js';
+import { SharedMemoryManager } from './shm/regions.js';
 
 const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -81,7 +82,9 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
   });
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool });
+  const sharedMemory = new SharedMemoryManager({ allowClientShm: opts.allowClientShm });
+  if (SharedMemoryManager.unavailableReason !== '') logger.warn(`system shared memory is unavailable: ${SharedMemoryManager.unavailableReason}`);
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool, sharedMemory });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
   // traffic.json is read as each model's versions load, and polled for changes.
   traffic.start(() => manager.folders);
@@ -126,6 +129,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
         await manager.stop();
         // Front ends answer what they hold; the registry drains every batcher.
         await Promise.all([...listeners.map((l) => l.close()), registry.close()]);
+        sharedMemory.close();
         await pool.close();
         logger.info('osprey stopped');
         logger.flush?.();

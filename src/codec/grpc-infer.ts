@@ -14,17 +14,18 @@ import type {
   InferenceRequest, InferenceResponse, RequestedOutput,
 } from '../types/inference.js';
 import {
-  DATATYPES, type DataType, type ParamValue, type Params, type Tensor, isDataType,
+  DATATYPES, type DataType, type ParamValue, type Params, type ShmRef, type Tensor, isDataType,
 } from '../types/tensor.js';
 import type {
   InferInputTensorMsg, InferOutputTensorMsg, InferParameterMsg, InferParametersMsg,
   InferTensorContentsMsg, Int64, ModelInferRequestMsg, ModelInferResponseMsg,
 } from './grpc-messages.js';
-import { rejectSharedMemory } from './json-params.js';
+import { takeSharedMemory } from './json-params.js';
 import { checkRawSize, joinBytes } from './raw.js';
 import { GRPC_EMPTY_FINAL_RESPONSE, checkReservedParameters } from './reserved-params.js';
 
 const EMPTY_PARAMS: Params = Object.freeze({}) as Params;
+const EMPTY_BYTES = new Uint8Array(0);
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -100,13 +101,14 @@ export function decodeRequestParams(msg: InferParametersMsg | undefined): Params
   return params;
 }
 
-/** Tensor-level parameters; shared memory ones are refused (not implemented). */
-function decodeTensorParams(msg: InferParametersMsg, kind: 'input' | 'output', name: string): Params {
-  if (Object.keys(msg).length === 0) return EMPTY_PARAMS;
+/** Tensor-level parameters, with the shared-memory ones taken out into `shm`. */
+function decodeTensorParams(msg: InferParametersMsg, kind: 'input' | 'output', name: string): { params: Params; shm?: ShmRef } {
+  if (Object.keys(msg).length === 0) return { params: EMPTY_PARAMS };
   const owner = `${kind} '${name}'`;
   const params = decodeParams(msg, owner);
-  rejectSharedMemory(params, owner);
-  return params;
+  const shm = takeSharedMemory(params, owner);
+  if (shm === undefined) return { params };
+  return { params: Object.keys(params).length === 0 ? EMPTY_PARAMS : params, shm };
 }
 
 /** A JS parameter value -> InferParameter (bigint and integers go as int64/uint64). */
@@ -245,8 +247,10 @@ function decodeOutputs(msg: ModelInferRequestMsg): RequestedOutput[] | undefined
   const outputs = new Array<RequestedOutput>(n);
   for (let i = 0; i < n; i++) {
     const o = msg.outputs[i]!;
-    const params = decodeTensorParams(o.parameters, 'output', o.name);
-    outputs[i] = params === EMPTY_PARAMS ? { name: o.name } : { name: o.name, parameters: params };
+    const { params, shm } = decodeTensorParams(o.parameters, 'output', o.name);
+    const out: RequestedOutput = params === EMPTY_PARAMS ? { name: o.name } : { name: o.name, parameters: params };
+    if (shm !== undefined) out.shm = shm;
+    outputs[i] = out;
   }
   return outputs;
 }
@@ -261,6 +265,9 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
   const raw = msg.raw_input_contents;
   const nInputs = msg.inputs.length;
   const inputs = new Array<Tensor>(nInputs);
+  // raw_input_contents has one entry per input not taken from shared memory.
+  let rawIndex = 0;
+  let shmInputs = 0;
   for (let i = 0; i < nInputs; i++) {
     const input = msg.inputs[i]!;
     const { name } = input;
@@ -269,15 +276,21 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
       throw new InvalidArgument(`invalid datatype '${datatype}' for input '${name}'; expected one of ${DATATYPES.join(', ')}`);
     }
     const shape = decodeShape(input.shape, name);
-    const params = decodeTensorParams(input.parameters, 'input', name);
+    const { params, shm } = decodeTensorParams(input.parameters, 'input', name);
     let data: Uint8Array;
+    if (shm !== undefined) {
+      // Read from the region by the data plane, once the request holds it.
+      inputs[i] = params === EMPTY_PARAMS ? { name, datatype, shape, data: EMPTY_BYTES, shm } : { name, datatype, shape, data: EMPTY_BYTES, parameters: params, shm };
+      shmInputs++;
+      continue;
+    }
     if (input.contents != null) {
       if (raw.length !== 0) {
         throw new InvalidArgument(`contents field must not be specified when using raw_input_contents for '${name}' for model '${model}'`);
       }
       data = decodeContents(input, datatype, input.contents, model);
-    } else if (i < raw.length) {
-      data = raw[i]!;
+    } else if (rawIndex < raw.length) {
+      data = raw[rawIndex++]!;
     } else {
       throw new InvalidArgument(`unable to find data for input tensor '${name}' for model '${model}' in request.`);
     }
@@ -286,8 +299,9 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
       ? { name, datatype, shape, data }
       : { name, datatype, shape, data, parameters: params };
   }
-  if (raw.length > nInputs) {
-    throw new InvalidArgument(`expected ${nInputs} raw_input_contents for model '${model}' (one per input), got ${raw.length}`);
+  if (raw.length > nInputs - shmInputs) {
+    const per = shmInputs === 0 ? 'one per input' : 'one per input not in shared memory';
+    throw new InvalidArgument(`expected ${nInputs - shmInputs} raw_input_contents for model '${model}' (${per}), got ${raw.length}`);
   }
   const request: InferenceRequest = {
     modelName: model,
@@ -299,6 +313,7 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
     deadline: ctx.deadline,
   };
   if (ctx.signal !== undefined) request.signal = ctx.signal;
+  if (shmInputs > 0 || request.outputs?.some((o) => o.shm !== undefined)) request.sharedMemory = true;
   return request;
 }
 

@@ -46,7 +46,10 @@ export function encodeInferResponse(
     const t = resp.outputs[i]!;
     if (i > 0) json += ',';
     json += '{"name":' + JSON.stringify(t.name) + ',"datatype":"' + t.datatype + '","shape":[' + t.shape.join(',') + ']';
-    if (outputIsBinary(requested, t.name, binaryDefault)) {
+    if (t.shm !== undefined) {
+      // Written into shared memory: name, datatype and shape only (Triton).
+      json += '}';
+    } else if (outputIsBinary(requested, t.name, binaryDefault)) {
       const params = { ...t.parameters, binary_data_size: t.data.byteLength };
       json += ',"parameters":' + paramsJson(params) + '}';
       (binary ??= []).push(t);

@@ -77,3 +77,28 @@ export function decodeLogSettingsBody(body: Uint8Array): Record<string, boolean 
   }
   return out;
 }
+
+function uintField(doc: Record<string, unknown>, key: string): number | undefined {
+  const v = doc[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new InvalidArgument(`Shared memory register request field '${key}' must be a non-negative integer`);
+  return v;
+}
+
+/** POST /v2/systemsharedmemory/region/{r}/register: `{"key", "offset"?, "byte_size"}` (Triton's texts). */
+export function decodeShmRegisterBody(body: Uint8Array): { key: string; offset: number; byteSize: number } {
+  const doc = parseControlBody(body);
+  if (doc.key === undefined) throw new InvalidArgument("Shared memory register request has no 'key' field");
+  if (typeof doc.key !== 'string') throw new InvalidArgument("Shared memory register request field 'key' must be a string");
+  const byteSize = uintField(doc, 'byte_size');
+  if (byteSize === undefined) throw new InvalidArgument("Shared memory register request has no 'byte_size' field");
+  return { key: doc.key, offset: uintField(doc, 'offset') ?? 0, byteSize };
+}
+
+/** POST /v2/cudasharedmemory/region/{r}/register: checked as Triton does before it refuses (no GPUs here). */
+export function decodeCudaRegisterBody(body: Uint8Array): void {
+  const doc = parseControlBody(body);
+  for (const key of ['raw_handle', 'device_id', 'byte_size']) {
+    if (doc[key] === undefined) throw new InvalidArgument(`Shared memory register request has no '${key}' field`);
+  }
+}

@@ -2,8 +2,8 @@
  * JSON `parameters` objects -> Params, shared by the infer request decoder (request,
  * input and output parameters). Values are scalars, as in gRPC's InferParameter.
  */
-import { InvalidArgument, Unsupported } from '../errors/errors.js';
-import type { ParamValue, Params } from '../types/tensor.js';
+import { InvalidArgument } from '../errors/errors.js';
+import type { ParamValue, Params, ShmRef } from '../types/tensor.js';
 
 /**
  * Thrown (never escapes the codec) when a document parsed by JSON.parse holds an
@@ -54,11 +54,27 @@ export function boolParam(v: ParamValue | undefined, key: string, where: string)
   throw new InvalidArgument(`parameter '${key}' of ${where} must be a bool`);
 }
 
-const SHM_KEYS = ['shared_memory_region', 'shared_memory_offset', 'shared_memory_byte_size'];
-
-/** Shared memory is not implemented; say so instead of ignoring the region. */
-export function rejectSharedMemory(params: Params, where: string): void {
-  for (const k of SHM_KEYS) {
-    if (params[k] !== undefined) throw new Unsupported(`shared memory is not supported: ${where} sets '${k}'`);
+/**
+ * A tensor's shared-memory parameters (both protocols), removed from `params`:
+ * undefined when it names no region. The region must be a string and the byte size
+ * is required; the offset defaults to 0 (tritonclient omits it then).
+ */
+export function takeSharedMemory(params: Params, where: string): ShmRef | undefined {
+  const region = params.shared_memory_region;
+  const size = params.shared_memory_byte_size;
+  const off = params.shared_memory_offset;
+  if (region === undefined) {
+    if (size !== undefined || off !== undefined) {
+      throw new InvalidArgument(`${where} sets '${size !== undefined ? 'shared_memory_byte_size' : 'shared_memory_offset'}' without 'shared_memory_region'`);
+    }
+    return undefined;
   }
+  if (typeof region !== 'string') throw new InvalidArgument(`parameter 'shared_memory_region' of ${where} must be a string`);
+  const byteSize = uintParam(size, 'shared_memory_byte_size', where);
+  if (byteSize === undefined) throw new InvalidArgument(`${where} sets 'shared_memory_region' without 'shared_memory_byte_size'`);
+  const offset = uintParam(off, 'shared_memory_offset', where) ?? 0;
+  delete params.shared_memory_region;
+  delete params.shared_memory_byte_size;
+  delete params.shared_memory_offset;
+  return { region, offset, byteSize };
 }

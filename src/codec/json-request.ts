@@ -11,7 +11,7 @@ import type { InferenceRequest, ModelMetadata, RequestedOutput } from '../types/
 import { type DataType, ELEMENT_SIZE, type Tensor, elementCount, isDataType } from '../types/tensor.js';
 import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
 import {
-  boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, rejectSharedMemory, uintParam,
+  boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, takeSharedMemory, uintParam,
 } from './json-params.js';
 import { checkRawSize, encodeValues, splitBytes } from './raw.js';
 import { checkReservedParameters } from './reserved-params.js';
@@ -88,7 +88,17 @@ function decodeDocument(
     modelName, modelVersion, id: id ?? '', parameters, inputs,
     outputs: decodeOutputs(doc.outputs, exact), deadline: Infinity,
   };
+  if (usesSharedMemory(request)) request.sharedMemory = true;
   return { request, binaryOutputs };
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** Whether any input or output of a decoded request names a shared-memory region. */
+export function usesSharedMemory(req: InferenceRequest): boolean {
+  for (const t of req.inputs) if (t.shm !== undefined) return true;
+  if (req.outputs !== undefined) for (const o of req.outputs) if (o.shm !== undefined) return true;
+  return false;
 }
 
 function decodeInput(
@@ -106,13 +116,27 @@ function decodeInput(
   const shape = decodeShape(raw.shape, where);
 
   const params = decodeParams(raw.parameters, where, exact);
-  rejectSharedMemory(params, where);
+  const hasData = raw.data !== undefined;
+  const hasBinary = params.binary_data_size !== undefined;
+  const hasShm = params.shared_memory_region !== undefined;
+  if ((hasData ? 1 : 0) + (hasBinary ? 1 : 0) + (hasShm ? 1 : 0) !== 1) {
+    // Triton's text, field by field.
+    let set = '';
+    if (hasData) set += " 'data'";
+    if (hasBinary) set += " 'binary_data_size'";
+    if (hasShm) set += " 'shared_memory_region'";
+    throw new InvalidArgument("Input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters', 'shared_memory_region' in 'parameters'. But"
+      + (set === '' ? ' no field is set' : ` set${set}`));
+  }
+  const shm = takeSharedMemory(params, where);
   const size = uintParam(params.binary_data_size, 'binary_data_size', where);
   delete params.binary_data_size;
 
   let data: Uint8Array;
-  if (size !== undefined) {
-    if (raw.data !== undefined) throw new InvalidArgument(`${where} has both 'data' and 'binary_data_size'`);
+  if (shm !== undefined) {
+    // The data plane reads it from the region once the request holds it.
+    data = EMPTY_BYTES;
+  } else if (size !== undefined) {
     const remaining = binary.byteLength - offset;
     if (size > remaining) {
       throw new InvalidArgument(`unexpected binary data size for ${where}: binary_data_size is ${size} but only ${remaining} bytes of binary data remain`);
@@ -121,10 +145,10 @@ function decodeInput(
     offset += size;
     checkRawSize(datatype, shape, data, name);
   } else {
-    if (raw.data === undefined) throw new InvalidArgument(`${where} has neither 'data' nor 'binary_data_size'`);
     data = jsonTensorData(raw.data, shape, datatype, name, exact);
   }
   const tensor: Tensor = { name, datatype, shape, data };
+  if (shm !== undefined) tensor.shm = shm;
   for (const _ in params) { tensor.parameters = params; break; }
   return { tensor, offset };
 }
@@ -153,12 +177,18 @@ function decodeOutputs(raw: unknown, exact: boolean): RequestedOutput[] | undefi
     }
     const where = `output '${o.name}'`;
     const params = decodeParams(o.parameters, where, exact);
-    rejectSharedMemory(params, where);
-    boolParam(params.binary_data, 'binary_data', where);
+    const shm = takeSharedMemory(params, where);
+    const binary = boolParam(params.binary_data, 'binary_data', where);
+    if (shm !== undefined) {
+      if (binary === true) throw new InvalidArgument("Output can't set both 'shared_memory_region' and 'binary_data'");
+      if (params.classification !== undefined) throw new InvalidArgument("Output can't set both 'shared_memory_region' and 'classification'");
+    }
     if (params.classification !== undefined) {
       params.classification = uintParam(params.classification, 'classification', where)!;
     }
-    outputs[i] = o.parameters === undefined ? { name: o.name } : { name: o.name, parameters: params };
+    const out: RequestedOutput = o.parameters === undefined ? { name: o.name } : { name: o.name, parameters: params };
+    if (shm !== undefined) out.shm = shm;
+    outputs[i] = out;
   }
   return outputs;
 }

@@ -76,7 +76,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   allowHttp: true,
   allowGrpc: true,
   allowMetrics: true,
-  allowClientShm: true,
+  // Triton's default since 2026: client shared memory off unless asked for.
+  allowClientShm: false,
   modelControlMode: 'none',
   repositoryPollSecs: 15,
   loadModels: [],
@@ -165,7 +166,7 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
-  { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow system shared memory registration (default true).', apply: bool('allowClientShm') },
+  { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow clients to register (and unregister) shared-memory regions (default false).', apply: bool('allowClientShm') },
   { flags: ['--model-control-mode'], arg: 'value', meta: 'none|poll|watch|explicit', help: 'Model control mode (default none); watch = poll on file-system events.',
     apply: oneOf('modelControlMode', ['none', 'poll', 'watch', 'explicit'] as const) },
   { flags: ['--repository-poll-secs'], arg: 'value', meta: '<secs>', help: 'Poll interval in poll mode, safety-net rescan in watch mode (default 15).', apply: int('repositoryPollSecs', 1) },

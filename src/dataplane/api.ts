@@ -4,6 +4,7 @@ import type {
   ModelStatistics, ServerMetadata,
 } from '../types/inference.js';
 import type { TrafficState } from '../routing/router.js';
+import type { SharedMemoryManager } from '../shm/regions.js';
 
 /**
  * The one surface both front ends call. Front ends decode their protocol into these
@@ -37,4 +38,6 @@ export interface DataPlane {
   setTrafficPolicy?(model: string, json: string): TrafficState;
   /** The header (lower case) a model's sticky policy hashes, if any: front ends copy it into `request.headers`. */
   routingHeader?(model: string): string | undefined;
+  /** Triton's shared-memory extensions (system, and CUDA as a CPU-only server); absent: the routes refuse. */
+  readonly sharedMemory?: SharedMemoryManager;
 }

@@ -24,6 +24,8 @@ import type { DataPlane } from './api.js';
 import { classify } from './classify.js';
 import type { ResponseCache } from './response-cache.js';
 import { prepare } from './validate.js';
+import { AttachedShm } from '../shm/attach.js';
+import { SharedMemoryManager } from '../shm/regions.js';
 
 export const EXTENSIONS = Object.freeze([
   'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
@@ -44,6 +46,8 @@ export interface DataPlaneOptions {
   traffic?: TrafficRouter<ModelVersion>;
   /** Told when an inference request enters and leaves (the worker pool's hot hand-off counts them). */
   activity?: { beginRequest(): void; endRequest(): void };
+  /** System (and CPU-only CUDA) shared memory; absent: requests naming a region are refused. */
+  sharedMemory?: SharedMemoryManager;
 }
 
 /**
@@ -90,9 +94,17 @@ export class ServingDataPlane implements DataPlane {
 
   constructor(o: DataPlaneOptions) {
     this.#o = o;
-    this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
+    const extensions: string[] = [...EXTENSIONS];
+    if (o.sharedMemory !== undefined) {
+      // CUDA shared memory is answered as a CPU-only Triton does, so it is listed as Triton lists it.
+      if (SharedMemoryManager.unavailableReason === '') extensions.push('system_shared_memory');
+      extensions.push('cuda_shared_memory');
+    }
+    this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions });
     o.traffic?.bindExecutor(runShadow);
   }
+
+  get sharedMemory(): SharedMemoryManager | undefined { return this.#o.sharedMemory; }
 
   /** Shutdown begins: report not live/ready and refuse new requests. */
   stopAccepting(): void {
@@ -163,8 +175,13 @@ export class ServingDataPlane implements DataPlane {
       const v = route.primary === undefined
         ? this.#o.registry.resolve(req.modelName, req.modelVersion)
         : traffic!.servingVersion(req.modelName, req.modelVersion, route);
+      let shm: AttachedShm | undefined;
       try {
         if (req.deadline <= start) throw new DeadlineExceeded();
+        if (req.sharedMemory === true) {
+          if (this.#o.sharedMemory === undefined) throw new Unsupported('shared memory is not enabled on this server');
+          shm = new AttachedShm(this.#o.sharedMemory, req);
+        }
         const p = prepare(v.config, req);
         this.#o.observer?.prepared(v, p);
         const cache = v.config.response_cache?.enable === true ? this.#o.cache : undefined;
@@ -176,7 +193,7 @@ export class ServingDataPlane implements DataPlane {
           const lookupNs = Math.round((performance.now() - t) * 1e6);
           if (hit !== undefined) {
             v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
-            return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: hit.slice() };
+            return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: shm === undefined ? hit.slice() : shm.writeOutputs(hit) };
           }
           v.stats.recordCacheMiss(lookupNs);
         }
@@ -185,13 +202,15 @@ export class ServingDataPlane implements DataPlane {
         const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
         // Shadows compare raw outputs; classification replaces entries of r.outputs.
         const raw = route.shadows.length > 0 ? r.outputs.slice() : undefined;
-        const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
+        let outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
         if (cache !== undefined) cache.set(cacheKey, outputs);
         v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
         this.#o.observer?.succeeded(v, req, p, outputs, start);
         if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
-        // Starts in a later macrotask, after the caller has written this answer.
-        if (raw !== undefined) traffic!.shadow(route, req, v, raw);
+        // Starts in a later macrotask, after the caller has written this answer. Not for
+        // shared-memory inputs: their regions may be unmapped by then.
+        if (raw !== undefined && shm === undefined) traffic!.shadow(route, req, v, raw);
+        if (shm !== undefined) outputs = shm.writeOutputs(outputs);
         return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
       } catch (err) {
         const reason = failureReason(err);
@@ -199,6 +218,8 @@ export class ServingDataPlane implements DataPlane {
         this.#o.observer?.failed(v, req, err, reason, start);
         if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
         throw err;
+      } finally {
+        shm?.release();
       }
     } finally {
       activity?.endRequest();

@@ -74,6 +74,10 @@ export class Unsupported extends OspreyError {
   constructor(message: string) { super('UNSUPPORTED', message); }
 }
 
+export class AlreadyExists extends OspreyError {
+  constructor(message: string) { super('ALREADY_EXISTS', message); }
+}
+
 /** Unknown route or resource other than a model. */
 export class NotFound extends OspreyError {
   constructor(message: string) { super('NOT_FOUND', message); }

@@ -1,12 +1,12 @@
 import type { ErrorCode } from './errors.js';
 
-/** Error code -> HTTP status (Triton's http_server.cc, plus 413/504 for our limits). */
+/** Error code -> HTTP status (Triton's http_server.cc: UNSUPPORTED 501, ALREADY_EXISTS 400; plus 413/504 for our limits). */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   INVALID_ARG: 400,
   NOT_FOUND: 404,
   UNAVAILABLE: 503,
-  UNSUPPORTED: 400,
-  ALREADY_EXISTS: 409,
+  UNSUPPORTED: 501,
+  ALREADY_EXISTS: 400,
   CANCELLED: 499,
   DEADLINE_EXCEEDED: 504,
   PAYLOAD_TOO_LARGE: 413,

@@ -1,10 +1,12 @@
 import type { CancelSignal } from './cancel.js';
-import type { DataType, Params, Tensor } from './tensor.js';
+import type { DataType, Params, ShmRef, Tensor } from './tensor.js';
 
 export interface RequestedOutput {
   name: string;
   /** Output parameters, e.g. `classification: k`, `binary_data: true`. */
   parameters?: Params;
+  /** Write this output into a shared-memory region instead of the response. */
+  shm?: ShmRef;
 }
 
 /** What every front end decodes into and the data plane consumes. */
@@ -26,6 +28,8 @@ export interface InferenceRequest {
    * capture (`DataPlane.routingHeader`: a sticky routing key); lower-case names.
    */
   headers?: Readonly<Record<string, string>>;
+  /** Some input or output names a shared-memory region (set by the codecs). */
+  sharedMemory?: boolean;
 }
 
 export interface InferenceResponse {

@@ -30,14 +30,28 @@ export function isDataType(s: unknown): s is DataType {
 export type ParamValue = boolean | number | bigint | string;
 export type Params = Record<string, ParamValue>;
 
+/**
+ * A tensor's place in a registered system shared-memory region (Triton's
+ * `shared_memory_region`, `shared_memory_offset`, `shared_memory_byte_size`).
+ */
+export interface ShmRef { region: string; offset: number; byteSize: number }
+
 export interface Tensor {
   name: string;
   datatype: DataType;
   /** Full shape, batch dimension included when the model batches. */
   shape: number[];
-  /** Raw layout (see above). May be a view into a larger buffer: never transfer it. */
+  /**
+   * Raw layout (see above). May be a view into a larger buffer (or into a shared-memory
+   * region, valid only while the request holds it): never transfer it.
+   */
   data: Uint8Array;
   parameters?: Params;
+  /**
+   * Input: read from this shared-memory place (the data plane fills `data`). Output:
+   * the data plane wrote it there; `data` is empty and the front ends send no bytes.
+   */
+  shm?: ShmRef;
 }
 
 /** Product of the dims; 1 for a scalar shape []. */

@@ -15,6 +15,7 @@ import type {
   ModelInferRequestMsg, ModelInferResponseMsg, ModelStreamInferResponseMsg,
 } from '../../codec/grpc-messages.js';
 import type { DataPlane } from '../../dataplane/api.js';
+import type { SharedMemoryManager } from '../../shm/regions.js';
 import {
   InvalidArgument, OspreyError, Unsupported, asOspreyError,
 } from '../../errors/errors.js';
@@ -97,6 +98,45 @@ function unimplemented(message: string): grpc.handleUnaryCall<unknown, unknown> 
   return (_call, callback) => {
     const e = new Unsupported(message);
     callback({ code: GRPC_STATUS[e.code], details: e.message });
+  };
+}
+
+// ---- shared memory ----
+
+/** uint64 fields arrive as decimal strings (longs: String); beyond 2^53 they cannot name a real size. */
+function u64(v: string | number | undefined): number {
+  const n = Number(v ?? 0);
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+function sharedMemoryRpcs(dp: DataPlane, log: GrpcLogger): grpc.UntypedServiceImplementation {
+  const shm = (): SharedMemoryManager => {
+    if (dp.sharedMemory === undefined) throw new Unsupported('shared memory is not enabled on this server');
+    return dp.sharedMemory;
+  };
+  return {
+    SystemSharedMemoryStatus: unary(log, (req: { name: string }) => {
+      const regions: Record<string, object> = {};
+      for (const r of shm().status(req.name)) regions[r.name] = { name: r.name, key: r.key, offset: r.offset, byte_size: r.byte_size };
+      return { regions };
+    }),
+    SystemSharedMemoryRegister: unary(log, (req: { name: string; key: string; offset: string; byte_size: string }) => {
+      shm().register(req.name, req.key, u64(req.offset), u64(req.byte_size));
+      return {};
+    }),
+    SystemSharedMemoryUnregister: unary(log, (req: { name: string }) => {
+      shm().unregister(req.name);
+      return {};
+    }),
+    CudaSharedMemoryStatus: unary(log, (req: { name: string }) => {
+      shm().cudaStatus(req.name);
+      return { regions: {} };
+    }),
+    CudaSharedMemoryRegister: unary(log, (req: { name: string }) => shm().cudaRegister(req.name, false)),
+    CudaSharedMemoryUnregister: unary(log, () => {
+      shm().cudaUnregister();
+      return {};
+    }),
   };
 }
 
@@ -370,13 +410,8 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger): grpc.UntypedSe
     }),
     ModelInfer: modelInfer(dp, log),
     ModelStreamInfer: modelStreamInfer(dp, log),
+    ...sharedMemoryRpcs(dp, log),
     // Not advertised in server metadata extensions; answer clearly rather than hang.
-    SystemSharedMemoryStatus: unimplemented('system shared memory is not supported by this server'),
-    SystemSharedMemoryRegister: unimplemented('system shared memory is not supported by this server'),
-    SystemSharedMemoryUnregister: unimplemented('system shared memory is not supported by this server'),
-    CudaSharedMemoryStatus: unimplemented('CUDA shared memory is not supported by this server'),
-    CudaSharedMemoryRegister: unimplemented('CUDA shared memory is not supported by this server'),
-    CudaSharedMemoryUnregister: unimplemented('CUDA shared memory is not supported by this server'),
     TraceSetting: unimplemented('trace is not supported by this server'),
   };
 }

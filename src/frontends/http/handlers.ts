@@ -3,7 +3,7 @@
  * throw straight to the dispatcher, which turns the error into `{"error": ...}`.
  */
 import {
-  decodeIndexBody, decodeLoadBody, decodeLogSettingsBody, decodeUnloadBody,
+  decodeCudaRegisterBody, decodeIndexBody, decodeLoadBody, decodeLogSettingsBody, decodeShmRegisterBody, decodeUnloadBody,
 } from '../../codec/json-control.js';
 import { InvalidArgument, Unsupported } from '../../errors/errors.js';
 import { readBody } from './body.js';
@@ -68,10 +68,31 @@ export function handleRoute(ctx: HttpContext, ex: Exchange, route: Route, method
       });
     }
     case 'shared-memory':
-      throw new Unsupported(route.memory === 'system'
-        ? 'system shared memory is not supported by this server'
-        : 'CUDA shared memory is not supported by this server');
+      return handleSharedMemory(ctx, ex, route, head);
   }
+}
+
+/** Triton's system shared-memory routes; CUDA ones as a CPU-only Triton answers them. */
+function handleSharedMemory(ctx: HttpContext, ex: Exchange, route: Extract<Route, { kind: 'shared-memory' }>, head: RequestHead): void {
+  const shm = ctx.dp.sharedMemory;
+  if (shm === undefined) throw new Unsupported('shared memory is not enabled on this server');
+  const { region, op } = route;
+  if (route.memory === 'system') {
+    if (op === 'status') return replyJson(ex, JSON.stringify(shm.status(region)));
+    if (op === 'unregister') { shm.unregister(region); return reply(ex, 200, undefined); }
+    return withBody(ctx, ex, head, (body) => {
+      const r = decodeShmRegisterBody(body);
+      shm.register(region, r.key, r.offset, r.byteSize);
+      reply(ex, 200, undefined);
+    });
+  }
+  if (op === 'status') return replyJson(ex, JSON.stringify(shm.cudaStatus(region)));
+  if (op === 'unregister') { shm.cudaUnregister(); return reply(ex, 200, undefined); }
+  return withBody(ctx, ex, head, (body) => {
+    shm.cudaGate();
+    decodeCudaRegisterBody(body);
+    shm.cudaRegister(region, true);
+  });
 }
 
 function statsJson(ctx: HttpContext, model: string, version: string): string {

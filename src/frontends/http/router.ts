@@ -12,7 +12,7 @@ export type Route =
   | { kind: ModelRouteKind; model: string; version: string }
   | { kind: 'repo-load' | 'repo-unload'; model: string }
   | { kind: 'model-traffic'; model: string }
-  | { kind: 'shared-memory'; memory: 'system' | 'cuda' };
+  | { kind: 'shared-memory'; memory: 'system' | 'cuda'; op: 'status' | 'register' | 'unregister'; region: string };
 
 export interface RouteMatch {
   route: Route;
@@ -89,18 +89,15 @@ function matchModels(s: string[]): RouteMatch | undefined {
   return { route: { kind: suffix.kind, model, version }, methods: suffix.methods };
 }
 
-/**
- * Shared memory is not implemented, but its paths are known: they answer 400 (not
- * 404) so a client learns why. status: GET; register/unregister: POST.
- */
+/** `[/region/{r}]/status` (GET), `/region/{r}/register` and `[/region/{r}]/unregister` (POST); no region = all. */
 function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch | undefined {
   const n = s.length;
-  const route = { kind: 'shared-memory', memory } as const;
   let op: string | undefined;
+  let region = '';
   if (n === 4) op = s[3];
-  else if (n === 6 && s[3] === 'region' && s[4] !== '') op = s[5];
-  if (op === 'status') return { route, methods: GET };
-  if (op === 'unregister' || (op === 'register' && n === 6)) return { route, methods: POST };
+  else if (n === 6 && s[3] === 'region' && s[4] !== '') { op = s[5]; region = s[4]!; }
+  if (op === 'status') return { route: { kind: 'shared-memory', memory, op, region }, methods: GET };
+  if (op === 'unregister' || (op === 'register' && n === 6)) return { route: { kind: 'shared-memory', memory, op, region }, methods: POST };
   return undefined;
 }
 
