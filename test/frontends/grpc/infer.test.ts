@@ -201,18 +201,18 @@ describe('gRPC front end: ModelInfer', () => {
     });
   });
 
-  it('shared memory parameters answer UNIMPLEMENTED instead of being ignored', async () => {
+  it('shared memory parameters are checked while decoding', async () => {
     const req = rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))]);
     req.inputs[0]!.parameters = { shared_memory_region: { string_param: 'r0' } };
     req.raw_input_contents = [];
     await assert.rejects(h.client.infer(req), {
-      code: grpc.status.UNIMPLEMENTED, details: "shared memory is not supported: input 'A' sets 'shared_memory_region'",
+      code: grpc.status.INVALID_ARGUMENT, details: "input 'A' sets 'shared_memory_region' without 'shared_memory_byte_size'",
     });
     const out = rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], {
       outputs: [{ name: 'A', parameters: { shared_memory_byte_size: 4 } }],
     });
     await assert.rejects(h.client.infer(out), {
-      code: grpc.status.UNIMPLEMENTED, details: "shared memory is not supported: output 'A' sets 'shared_memory_byte_size'",
+      code: grpc.status.INVALID_ARGUMENT, details: "output 'A' sets 'shared_memory_byte_size' without 'shared_memory_region'",
     });
   });
 

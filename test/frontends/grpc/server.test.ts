@@ -194,14 +194,15 @@ describe('gRPC front end: non-inference RPCs', () => {
     assert.equal(h.dp.log.log_verbose_level, 2);
   });
 
-  it('shared memory and trace RPCs answer UNIMPLEMENTED', async () => {
+  it('shared memory RPCs on a data plane without it, and trace, answer UNIMPLEMENTED', async () => {
+    const none = 'shared memory is not enabled on this server';
     const cases: Array<[string, string]> = [
-      ['SystemSharedMemoryStatus', 'system shared memory is not supported by this server'],
-      ['SystemSharedMemoryRegister', 'system shared memory is not supported by this server'],
-      ['SystemSharedMemoryUnregister', 'system shared memory is not supported by this server'],
-      ['CudaSharedMemoryStatus', 'CUDA shared memory is not supported by this server'],
-      ['CudaSharedMemoryRegister', 'CUDA shared memory is not supported by this server'],
-      ['CudaSharedMemoryUnregister', 'CUDA shared memory is not supported by this server'],
+      ['SystemSharedMemoryStatus', none],
+      ['SystemSharedMemoryRegister', none],
+      ['SystemSharedMemoryUnregister', none],
+      ['CudaSharedMemoryStatus', none],
+      ['CudaSharedMemoryRegister', none],
+      ['CudaSharedMemoryUnregister', none],
       ['TraceSetting', 'trace is not supported by this server'],
     ];
     for (const [method, details] of cases) {

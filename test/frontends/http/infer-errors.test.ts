@@ -100,10 +100,12 @@ describe('bad inputs', () => {
     assertError(await post(input({ datatype: 'BF16' })), 400, 'send it as binary data');
   });
 
-  it('no data, or both data and binary -> 400', async () => {
-    assertError(await post(input({ data: undefined })), 400, "input 'X' has neither 'data' nor 'binary_data_size'");
+  it('no data, or both data and binary -> 400 (Triton\'s text)', async () => {
+    const triton = "Input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters', 'shared_memory_region' in 'parameters'. But";
+    assertError(await post(input({ data: undefined })), 400, `${triton} no field is set`);
     const body = Buffer.concat([Buffer.from(input({ parameters: { binary_data_size: 8 } })), Buffer.alloc(8)]);
-    assertError(await post(body, { 'inference-header-content-length': String(body.byteLength - 8) }), 400, "input 'X' has both 'data' and 'binary_data_size'");
+    assertError(await post(body, { 'inference-header-content-length': String(body.byteLength - 8) }), 400, `${triton} set 'data' 'binary_data_size'`);
+    assertError(await post(input({ parameters: { shared_memory_region: 'r', shared_memory_byte_size: 8 } })), 400, `${triton} set 'data' 'shared_memory_region'`);
   });
 
   it('reserved parameters -> 400', async () => {
@@ -121,7 +123,10 @@ describe('bad inputs', () => {
     assertError(await post(JSON.stringify({ inputs, outputs: [{ parameters: {} }] })), 400, "output 0 of the request must be a JSON object with a 'name' string");
     assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { binary_data: 'yes' } }] })), 400, "parameter 'binary_data' of output 'X' must be a bool");
     assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { classification: -1 } }] })), 400, "parameter 'classification' of output 'X' must be a non-negative integer");
-    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r' } }] })), 400, 'shared memory is not supported');
+    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r' } }] })), 400, "output 'X' sets 'shared_memory_region' without 'shared_memory_byte_size'");
+    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_offset: 0 } }] })), 400, "output 'X' sets 'shared_memory_offset' without 'shared_memory_region'");
+    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r', shared_memory_byte_size: 4, binary_data: true } }] })), 400, "Output can't set both 'shared_memory_region' and 'binary_data'");
+    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r', shared_memory_byte_size: 4, classification: 1 } }] })), 400, "Output can't set both 'shared_memory_region' and 'classification'");
   });
 });
 

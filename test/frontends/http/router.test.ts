@@ -24,8 +24,10 @@ describe('matchRoute', () => {
       ['/v2/repository/models/m/load', { kind: 'repo-load', model: 'm' }, ['post']],
       ['/v2/repository/models/m/unload', { kind: 'repo-unload', model: 'm' }, ['post']],
       ['/v2/logging', { kind: 'logging' }, ['get', 'post']],
-      ['/v2/systemsharedmemory/status', { kind: 'shared-memory', memory: 'system' }, ['get']],
-      ['/v2/cudasharedmemory/region/r/register', { kind: 'shared-memory', memory: 'cuda' }, ['post']],
+      ['/v2/systemsharedmemory/status', { kind: 'shared-memory', memory: 'system', op: 'status', region: '' }, ['get']],
+      ['/v2/systemsharedmemory/region/r1/status', { kind: 'shared-memory', memory: 'system', op: 'status', region: 'r1' }, ['get']],
+      ['/v2/systemsharedmemory/unregister', { kind: 'shared-memory', memory: 'system', op: 'unregister', region: '' }, ['post']],
+      ['/v2/cudasharedmemory/region/r/register', { kind: 'shared-memory', memory: 'cuda', op: 'register', region: 'r' }, ['post']],
     ];
     for (const [path, route, methods] of cases) {
       assert.deepEqual(matchRoute(path), { route, methods }, path);

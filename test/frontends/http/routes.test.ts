@@ -190,14 +190,14 @@ describe('logging', () => {
 });
 
 describe('shared memory', () => {
-  it('answers 400 "not supported" on every shared memory route', async () => {
+  it('a data plane without shared memory answers 501 on every shared memory route', async () => {
+    const text = 'shared memory is not enabled on this server';
     for (const kind of ['systemsharedmemory', 'cudasharedmemory']) {
-      const text = kind === 'systemsharedmemory' ? 'system shared memory is not supported' : 'CUDA shared memory is not supported';
-      assertError(await get(`/v2/${kind}/status`), 400, text);
-      assertError(await get(`/v2/${kind}/region/r0/status`), 400, text);
-      assertError(await post(`/v2/${kind}/region/r0/register`, '{"key":"/k","offset":0,"byte_size":4}'), 400, text);
-      assertError(await post(`/v2/${kind}/unregister`), 400, text);
-      assertError(await post(`/v2/${kind}/region/r0/unregister`), 400, text);
+      assertError(await get(`/v2/${kind}/status`), 501, text);
+      assertError(await get(`/v2/${kind}/region/r0/status`), 501, text);
+      assertError(await post(`/v2/${kind}/region/r0/register`, '{"key":"/k","offset":0,"byte_size":4}'), 501, text);
+      assertError(await post(`/v2/${kind}/unregister`), 501, text);
+      assertError(await post(`/v2/${kind}/region/r0/unregister`), 501, text);
     }
   });
 });
