@@ -556,13 +556,18 @@ export const ERROR_CASES: readonly InferCase[] = [
 
 // ---------------------------------------------------------------- control
 
-/** Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus sequence, shared memory, trace). */
+/**
+ * Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus sequence
+ * and trace). The shared-memory two are added by the server that has the manager (and,
+ * for system shared memory, the native addon): see shm.test.ts.
+ */
 export const EXPECTED_EXTENSIONS = [
   'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
+  'system_shared_memory', 'cuda_shared_memory',
 ] as const;
 
-export const NOT_ADVERTISED = ['sequence', 'system_shared_memory', 'cuda_shared_memory', 'trace'] as const;
+export const NOT_ADVERTISED = ['sequence', 'trace'] as const;
 
 export interface MetadataCase {
   name: string;

@@ -182,10 +182,10 @@ describe('grpc only: health service and unimplemented RPCs', () => {
     assert.equal(await client().healthCheck(), 'NOT_SERVING');
   });
 
-  it('shared memory and trace answer UNIMPLEMENTED with a reason; LogSettings works', async () => {
+  it('shared-memory status answers with client shared memory off; trace answers UNIMPLEMENTED with a reason; LogSettings works', async () => {
+    assert.deepEqual(await client().unary('SystemSharedMemoryStatus', {}), { regions: {} });
+    assert.deepEqual(await client().unary('CudaSharedMemoryStatus', {}), { regions: {} });
     for (const [method, details] of [
-      ['SystemSharedMemoryStatus', 'system shared memory is not supported by this server'],
-      ['CudaSharedMemoryStatus', 'CUDA shared memory is not supported by this server'],
       ['TraceSetting', 'trace is not supported by this server'],
     ] as const) {
       await assert.rejects(client().unary(method, {}), (e: any) => {
