@@ -55,6 +55,30 @@ export interface ServerOptions {
   workerSpinUs: number;
   /** Largest HTTP request body accepted (gRPC accepts up to INT32_MAX, as Triton clients send). */
   maxRequestBytes: number;
+  /** `--log-file`: every log line goes there instead of stdout/stderr ('' = console). */
+  logFile: string;
+  /** `--exit-on-error`: exit when a model fails to load at start (Triton's default: true). */
+  exitOnError: boolean;
+  /** false with `--strict-model-config=true` or `--disable-auto-complete-config`: configs must be complete. */
+  autoCompleteConfig: boolean;
+  /** `--model-load-thread-count`: models loading at once. */
+  modelLoadThreadCount: number;
+  /** `--model-config-name`: read `<model>/configs/<name>.pbtxt` when it exists ('' = config.pbtxt). */
+  modelConfigName: string;
+  /** `--backend-config`: `default-max-batch-size` for auto-completed batchable models. */
+  defaultMaxBatchSize: number;
+  /** `--id`: the name in server metadata. */
+  serverId: string;
+  /** `--allow-cpu-metrics`: the nv_cpu_* gauges. */
+  allowCpuMetrics: boolean;
+  /** `--metrics-interval-ms`: how often the CPU gauges are sampled. */
+  metricsIntervalMs: number;
+  /** `--grpc-keepalive-time`/`-timeout` (ms) and `--grpc-keepalive-permit-without-calls`. */
+  grpcKeepaliveTimeMs: number;
+  grpcKeepaliveTimeoutMs: number;
+  grpcKeepalivePermitWithoutCalls: boolean;
+  /** tritonserver flags given that mean nothing here (accepted; the server warns once, naming them). */
+  ignoredFlags: string[];
 }
 
 export class CliError extends Error {
@@ -95,9 +119,22 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   workerSpinUs: 500,
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
+  logFile: '',
+  exitOnError: true,
+  autoCompleteConfig: true,
+  modelLoadThreadCount: 4,
+  modelConfigName: '',
+  defaultMaxBatchSize: 4,
+  serverId: 'osprey',
+  allowCpuMetrics: true,
+  metricsIntervalMs: 2000,
+  grpcKeepaliveTimeMs: 7200000,
+  grpcKeepaliveTimeoutMs: 20000,
+  grpcKeepalivePermitWithoutCalls: false,
+  ignoredFlags: [],
 } satisfies ServerOptions);
 
-type Apply = (o: ServerOptions, value: string, flag: string) => void;
+type Apply = (o: ServerOptions & { responseCacheBytes?: number }, value: string, flag: string) => void;
 
 interface FlagSpec {
   flags: readonly string[];
@@ -122,11 +159,15 @@ const int = (key: keyof ServerOptions, min: number, max?: number): Apply => (o, 
 
 const port = (key: keyof ServerOptions): Apply => int(key, 0, 65535);
 
-const bool = (key: keyof ServerOptions): Apply => (o, v, flag) => {
+function parseBool(v: string, flag: string): boolean {
   const s = v.toLowerCase();
-  if (s === 'true' || s === '1' || s === 'on') (o as unknown as Record<string, unknown>)[key] = true;
-  else if (s === 'false' || s === '0' || s === 'off') (o as unknown as Record<string, unknown>)[key] = false;
-  else throw invalid(v, flag, 'expected true, false, 1 or 0');
+  if (s === 'true' || s === '1' || s === 'on') return true;
+  if (s === 'false' || s === '0' || s === 'off') return false;
+  throw invalid(v, flag, 'expected true, false, 1 or 0');
+}
+
+const bool = (key: keyof ServerOptions): Apply => (o, v, flag) => {
+  (o as unknown as Record<string, unknown>)[key] = parseBool(v, flag);
 };
 
 const text = (key: keyof ServerOptions, what: string): Apply => (o, v, flag) => {
@@ -154,6 +195,38 @@ const cacheConfig: Apply = (o, v, flag) => {
   o.cache = { kind: 'local', size };
 };
 
+/**
+ * `--backend-config [<backend>,]<key>=<value>`: Osprey has the global
+ * `default-max-batch-size` and the onnxruntime backend's thread and graph settings
+ * (those are per model in config.pbtxt `parameters`; here they set the server's
+ * defaults). Other backends and keys are accepted and named in the warning line.
+ */
+const backendConfig: Apply = (o, v, flag) => {
+  const m = /^(?:([^,=]+),)?([^,=]+)=(.*)$/.exec(v);
+  if (!m) throw invalid(v, flag, 'expected [<backend>,]<setting>=<value>');
+  const [, backend, key, val] = m;
+  const n = /^[0-9]+$/.test(val!) ? Number(val) : NaN;
+  const num = (): number => {
+    if (!Number.isSafeInteger(n)) throw invalid(v, flag, `'${key}' must be a non-negative integer`);
+    return n;
+  };
+  if (backend === undefined && key === 'default-max-batch-size') { o.defaultMaxBatchSize = num(); return; }
+  if (backend === 'onnxruntime' && key === 'intra_op_thread_count') { o.intraOpThreads = num(); return; }
+  o.ignoredFlags.push(`${flag} ${v}`);
+};
+
+/** Accepted for launch-script compatibility; checked like tritonserver checks it, then named in one warning line. */
+const ignored = (check?: (v: string, flag: string) => void): Apply => (o, v, flag) => {
+  check?.(v, flag);
+  o.ignoredFlags.push(flag);
+};
+
+/** A value tritonserver parses as an integer; Osprey ignores it. */
+const anyInt = (v: string, flag: string): void => {
+  if (!/^-?[0-9]+$/.test(v)) throw invalid(v, flag, 'expected an integer');
+};
+const anyBool = (v: string, flag: string): void => { parseBool(v, flag); };
+
 const SPECS: readonly FlagSpec[] = [
   { flags: ['--model-repository', '--model-store'], arg: 'value', meta: '<path>', help: 'Model repository (repeatable).',
     apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a path'); o.modelRepositories.push(v); } },
@@ -167,6 +240,37 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
   { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow clients to register (and unregister) shared-memory regions (default false).', apply: bool('allowClientShm') },
+  { flags: ['--strict-model-config'], arg: 'bool', meta: '<bool>', help: 'Deprecated tritonserver flag: true = no auto-complete (default false).',
+    apply: (o, v, f) => { o.autoCompleteConfig = !parseBool(v, f); } },
+  { flags: ['--disable-auto-complete-config'], arg: 'bool', meta: '', help: 'Configs must be complete: nothing is filled in from the ONNX model.',
+    apply: (o, v, f) => { if (parseBool(v, f)) o.autoCompleteConfig = false; } },
+  { flags: ['--exit-on-error'], arg: 'bool', meta: '<bool>', help: 'Exit (status 1) when a model fails to load at start (default true).', apply: bool('exitOnError') },
+  { flags: ['--model-load-thread-count'], arg: 'value', meta: '<n>', help: 'Models loading at once (default 4).', apply: int('modelLoadThreadCount', 1) },
+  { flags: ['--model-config-name'], arg: 'value', meta: '<name>', help: "Read <model>/configs/<name>.pbtxt where it exists instead of config.pbtxt.",
+    apply: (o, v, f) => { if (!/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..') throw invalid(v, f, 'expected a file name without slashes'); o.modelConfigName = v; } },
+  { flags: ['--backend-config'], arg: 'value', meta: '[<backend>,]<k>=<v>', help: 'default-max-batch-size=<n>, or onnxruntime,intra_op_thread_count=<n> (repeatable).', apply: backendConfig },
+  { flags: ['--log-file'], arg: 'value', meta: '<path>', help: 'Write the log to this file instead of stdout/stderr.', apply: text('logFile', 'a path') },
+  { flags: ['--id'], arg: 'value', meta: '<id>', help: 'Server name in the server metadata (default osprey).', apply: text('serverId', 'an identifier') },
+  { flags: ['--allow-cpu-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve the nv_cpu_* gauges (default true).', apply: bool('allowCpuMetrics') },
+  { flags: ['--metrics-interval-ms'], arg: 'value', meta: '<ms>', help: 'How often the CPU gauges are sampled (default 2000).',
+    apply: (o, v, f) => { const n = Number(v); if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw invalid(v, f, 'expected a positive number'); o.metricsIntervalMs = n; } },
+  { flags: ['--grpc-keepalive-time'], arg: 'value', meta: '<ms>', help: 'gRPC keepalive ping interval (default 7200000).', apply: int('grpcKeepaliveTimeMs', 1) },
+  { flags: ['--grpc-keepalive-timeout'], arg: 'value', meta: '<ms>', help: 'gRPC keepalive ping timeout (default 20000).', apply: int('grpcKeepaliveTimeoutMs', 1) },
+  { flags: ['--grpc-keepalive-permit-without-calls'], arg: 'bool', meta: '<bool>', help: 'Allow keepalive pings with no call in flight (default false).', apply: bool('grpcKeepalivePermitWithoutCalls') },
+  { flags: ['--response-cache-byte-size'], arg: 'value', meta: '<bytes>', help: "Deprecated: the same as --cache-config local,size=<bytes>.",
+    apply: (o, v, f) => { const n = /^[0-9]+$/.test(v) ? Number(v) : NaN; if (!Number.isSafeInteger(n)) throw invalid(v, f, 'expected a non-negative integer'); o.responseCacheBytes = n; } },
+  // Flags with no effect on a CPU-only ONNX Runtime server without those front ends:
+  // accepted (values checked) so launch scripts keep working, named in one warning line.
+  ...([
+    ['--http-thread-count', anyInt], ['--grpc-infer-allocation-pool-size', anyInt], ['--buffer-manager-thread-count', anyInt],
+    ['--pinned-memory-pool-byte-size', anyInt], ['--cuda-memory-pool-byte-size', undefined], ['--allow-gpu-metrics', anyBool],
+    ['--metrics-config', undefined], ['--trace-config', undefined], ['--rate-limit', undefined], ['--rate-limit-resource', undefined],
+    ['--http-header-forward-pattern', undefined], ['--grpc-header-forward-pattern', undefined],
+    ['--allow-sagemaker', anyBool], ['--allow-vertex-ai', anyBool],
+  ] as const).map(([flag, check]): FlagSpec => ({
+    flags: [flag], arg: check === anyBool ? 'bool' : 'value', meta: check === anyBool ? '<bool>' : '<value>',
+    help: 'Accepted for tritonserver compatibility; no effect here (warned at start).', apply: ignored(check),
+  })),
   { flags: ['--model-control-mode'], arg: 'value', meta: 'none|poll|watch|explicit', help: 'Model control mode (default none); watch = poll on file-system events.',
     apply: oneOf('modelControlMode', ['none', 'poll', 'watch', 'explicit'] as const) },
   { flags: ['--repository-poll-secs'], arg: 'value', meta: '<secs>', help: 'Poll interval in poll mode, safety-net rescan in watch mode (default 15).', apply: int('repositoryPollSecs', 1) },
@@ -179,8 +283,12 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--log-info'], arg: 'bool', meta: '<bool>', help: 'Log info messages (default true).', apply: bool('logInfo') },
   { flags: ['--log-warning'], arg: 'bool', meta: '<bool>', help: 'Log warnings (default true).', apply: bool('logWarning') },
   { flags: ['--log-error'], arg: 'bool', meta: '<bool>', help: 'Log errors (default true).', apply: bool('logError') },
-  { flags: ['--log-format'], arg: 'value', meta: 'default|ISO8601|json', help: 'Log line format (default default).',
-    apply: oneOf('logFormat', ['default', 'ISO8601', 'json'] as const) },
+  { flags: ['--log-format'], arg: 'value', meta: 'default|ISO8601|json', help: "Log line layout: tritonserver's (default), with ISO8601 timestamps, or JSON lines.",
+    apply: (o, v) => {
+      // tritonserver's own text for this one.
+      if (v !== 'default' && v !== 'ISO8601' && v !== 'json') throw new CliError('invalid argument for --log-format');
+      o.logFormat = v;
+    } },
   { flags: ['--cache-config'], arg: 'value', meta: 'local,size=<bytes>', help: 'Enable the response cache.', apply: cacheConfig },
   { flags: ['--worker-threads'], arg: 'value', meta: '<n>', help: 'Inference worker threads; 0 = auto (default 0).', apply: int('workerThreads', 0) },
   { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
@@ -193,7 +301,7 @@ const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)
 
 /** Parses argv (without node and script). Throws CliError. */
 export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
-  const o: ServerOptions = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [] };
+  const o: ServerOptions & { responseCacheBytes?: number } = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [], ignoredFlags: [] };
   if (argv.includes('--help') || argv.includes('-h')) return Object.freeze({ ...o, help: true });
 
   for (let i = 0; i < argv.length; i++) {
@@ -219,9 +327,15 @@ export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
   if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') {
     throw new CliError('--load-model requires --model-control-mode=explicit');
   }
+  if (o.responseCacheBytes !== undefined) {
+    if (o.cache !== null) throw new CliError('--response-cache-byte-size and --cache-config cannot both be given');
+    o.cache = { kind: 'local', size: o.responseCacheBytes };
+  }
+  delete o.responseCacheBytes;
   checkPorts(o);
   Object.freeze(o.modelRepositories);
   Object.freeze(o.loadModels);
+  Object.freeze(o.ignoredFlags);
   if (o.cache) Object.freeze(o.cache);
   return Object.freeze(o);
 }

@@ -41,6 +41,19 @@ test('defaults (tritonserver values)', () => {
     soloIntraOpThreads: 0,
     workerSpinUs: 500,
     maxRequestBytes: 67108864,
+    logFile: '',
+    exitOnError: true,
+    autoCompleteConfig: true,
+    modelLoadThreadCount: 4,
+    modelConfigName: '',
+    defaultMaxBatchSize: 4,
+    serverId: 'osprey',
+    allowCpuMetrics: true,
+    metricsIntervalMs: 2000,
+    grpcKeepaliveTimeMs: 7200000,
+    grpcKeepaliveTimeoutMs: 20000,
+    grpcKeepalivePermitWithoutCalls: false,
+    ignoredFlags: [],
   } satisfies ServerOptions);
 });
 
@@ -56,6 +69,9 @@ test('every flag', () => {
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
     '--max-request-bytes', '1024',
+    '--log-file', '/tmp/x.log', '--exit-on-error=false', '--strict-model-config', 'true', '--model-load-thread-count=2',
+    '--model-config-name', 'h100', '--backend-config', 'default-max-batch-size=8', '--id=triton-a', '--allow-cpu-metrics', 'false',
+    '--metrics-interval-ms', '250.5', '--grpc-keepalive-time', '10000', '--grpc-keepalive-timeout=500', '--grpc-keepalive-permit-without-calls=1',
   ]);
   assert.deepEqual(o, {
     help: false,
@@ -86,7 +102,69 @@ test('every flag', () => {
     soloIntraOpThreads: 1,
     workerSpinUs: 0,
     maxRequestBytes: 1024,
+    logFile: '/tmp/x.log',
+    exitOnError: false,
+    autoCompleteConfig: false,
+    modelLoadThreadCount: 2,
+    modelConfigName: 'h100',
+    defaultMaxBatchSize: 8,
+    serverId: 'triton-a',
+    allowCpuMetrics: false,
+    metricsIntervalMs: 250.5,
+    grpcKeepaliveTimeMs: 10000,
+    grpcKeepaliveTimeoutMs: 500,
+    grpcKeepalivePermitWithoutCalls: true,
+    ignoredFlags: [],
   } satisfies ServerOptions);
+});
+
+/** Every flag of tritonserver's table (PROTOCOL.md) in both forms: `--flag value` and `--flag=value`. */
+const TRITON_FLAGS: ReadonlyArray<[string, string]> = [
+  ['--model-repository', '/m'], ['--model-store', '/m'], ['--strict-model-config', 'false'], ['--exit-on-error', 'true'],
+  ['--exit-timeout-secs', '30'], ['--strict-readiness', 'true'], ['--model-control-mode', 'poll'], ['--repository-poll-secs', '15'],
+  ['--model-load-thread-count', '4'], ['--model-config-name', 'a'], ['--backend-config', 'onnxruntime,intra_op_thread_count=2'],
+  ['--log-file', '/tmp/l'], ['--log-format', 'ISO8601'], ['--log-verbose', '1'], ['--log-info', 'true'], ['--log-warning', 'true'],
+  ['--log-error', 'true'], ['--id', 'triton'], ['--http-port', '8000'], ['--grpc-port', '8001'], ['--metrics-port', '8002'],
+  ['--http-address', '0.0.0.0'], ['--grpc-address', '0.0.0.0'], ['--metrics-address', '0.0.0.0'], ['--http-thread-count', '8'],
+  ['--http-header-forward-pattern', 'x-.*'], ['--grpc-header-forward-pattern', 'x-.*'],
+  ['--grpc-infer-allocation-pool-size', '8'], ['--grpc-keepalive-time', '7200000'], ['--grpc-keepalive-timeout', '20000'],
+  ['--grpc-keepalive-permit-without-calls', 'false'], ['--allow-gpu-metrics', 'true'], ['--allow-cpu-metrics', 'true'],
+  ['--metrics-interval-ms', '2000'], ['--metrics-config', 'summary_latencies=true'], ['--trace-config', 'triton,file=/tmp/t'],
+  ['--rate-limit', 'off'], ['--rate-limit-resource', 'R1:4'], ['--pinned-memory-pool-byte-size', '268435456'],
+  ['--cuda-memory-pool-byte-size', '0:67108864'], ['--response-cache-byte-size', '1024'], ['--buffer-manager-thread-count', '0'],
+  ['--allow-client-shm', 'true'], ['--allow-http', 'true'], ['--allow-grpc', 'true'], ['--allow-metrics', 'true'],
+  ['--allow-sagemaker', 'false'], ['--allow-vertex-ai', 'false'], ['--cache-config', 'local,size=1'], ['--load-model', 'm'],
+];
+
+test("every flag of tritonserver's table is accepted in both forms; those without effect are listed once", () => {
+  const NO_EFFECT = new Set(['--http-thread-count', '--http-header-forward-pattern', '--grpc-header-forward-pattern',
+    '--grpc-infer-allocation-pool-size', '--allow-gpu-metrics', '--metrics-config', '--trace-config', '--rate-limit',
+    '--rate-limit-resource', '--pinned-memory-pool-byte-size', '--cuda-memory-pool-byte-size', '--buffer-manager-thread-count',
+    '--allow-sagemaker', '--allow-vertex-ai']);
+  for (const [flag, value] of TRITON_FLAGS) {
+    // --load-model needs explicit mode; the cache flags exclude each other.
+    const extra = flag === '--load-model' ? ['--model-control-mode=explicit'] : [];
+    for (const argv of [[flag, value, ...extra], [`${flag}=${value}`, ...extra]]) {
+      const o = parseArgs(argv);
+      assert.deepEqual([...o.ignoredFlags], NO_EFFECT.has(flag) ? [flag] : [], argv.join(' '));
+    }
+  }
+  assert.throws(() => parseArgs(['--no-such-triton-flag', '1']), { message: "unknown option '--no-such-triton-flag'" });
+});
+
+test('flags that take effect: values reach the options', () => {
+  assert.equal(parseArgs(['--disable-auto-complete-config']).autoCompleteConfig, false);
+  assert.equal(parseArgs(['--strict-model-config=false']).autoCompleteConfig, true);
+  assert.equal(parseArgs(['--backend-config=onnxruntime,intra_op_thread_count=3']).intraOpThreads, 3);
+  assert.deepEqual(parseArgs(['--response-cache-byte-size', '4096']).cache, { kind: 'local', size: 4096 });
+  assert.throws(() => parseArgs(['--response-cache-byte-size', '1', '--cache-config', 'local,size=2']), { message: '--response-cache-byte-size and --cache-config cannot both be given' });
+  assert.deepEqual([...parseArgs(['--backend-config', 'tensorflow,version=2']).ignoredFlags], ['--backend-config tensorflow,version=2']);
+  assert.throws(() => parseArgs(['--backend-config', 'nonsense']), { message: "invalid value 'nonsense' for --backend-config: expected [<backend>,]<setting>=<value>" });
+  assert.throws(() => parseArgs(['--backend-config', 'default-max-batch-size=x']), { message: "invalid value 'default-max-batch-size=x' for --backend-config: 'default-max-batch-size' must be a non-negative integer" });
+  assert.throws(() => parseArgs(['--log-format', 'xml']), { message: 'invalid argument for --log-format' });
+  assert.throws(() => parseArgs(['--model-config-name', '../x']), { message: "invalid value '../x' for --model-config-name: expected a file name without slashes" });
+  assert.throws(() => parseArgs(['--http-thread-count', 'many']), { message: "invalid value 'many' for --http-thread-count: expected an integer" });
+  assert.throws(() => parseArgs(['--metrics-interval-ms', '0']), { message: "invalid value '0' for --metrics-interval-ms: expected a positive number" });
 });
 
 test('boolean flag forms', () => {
@@ -151,7 +229,7 @@ test('exact error messages', () => {
   rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, 1 or 0");
   rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
   rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll, watch or explicit");
-  rejects(['--log-format', 'xml'], "invalid value 'xml' for --log-format: expected default, ISO8601 or json");
+  rejects(['--log-format', 'xml'], 'invalid argument for --log-format');
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
   rejects(['--log-verbose', '-1'], "invalid value '-1' for --log-verbose: expected a non-negative integer");

@@ -166,9 +166,9 @@ describe('http only: binary tensor data extension', () => {
       "Inference-Header-Content-Length must be a non-negative integer, got 'ten'");
   });
 
-  it('an input with neither data nor binary_data_size', async () => {
+  it('an input with neither data nor binary_data_size (Triton\'s text)', async () => {
     await expectError(INFER, JSON.stringify({ inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32' }] }), {}, 400,
-      "input 'INPUT0' has neither 'data' nor 'binary_data_size'");
+      "Input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters', 'shared_memory_region' in 'parameters'. But no field is set");
   });
 
   it('FP16 in JSON is refused: binary only', async () => {
@@ -250,7 +250,7 @@ describe('http only: compression, limits and routing', () => {
       'failed to decompress the gzip request body: incorrect header check');
     await expectError(INFER, Buffer.from('nope'), { 'content-encoding': 'deflate' }, 400,
       'failed to decompress the deflate request body: invalid block type');
-    await expectError(INFER, zlib.gzipSync('{}'), { 'content-encoding': 'br' }, 400,
+    await expectError(INFER, zlib.gzipSync('{}'), { 'content-encoding': 'br' }, 501,
       "unsupported Content-Encoding 'br'; use gzip or deflate");
     await expectError(INFER, zlib.gzipSync(Buffer.from('{"inputs": [')), { 'content-encoding': 'gzip' }, 400,
       'failed to parse the request JSON buffer: Invalid value. at 12');
