@@ -27,6 +27,13 @@ async function main(): Promise<void> {
   }
   if (opts.modelRepositories.length === 0) opts = Object.freeze({ ...opts, modelRepositories: [DEFAULT_REPOSITORY] });
   const server = await startServer(opts);
+  const failed = server.manager.startupFailures;
+  if (opts.exitOnError && failed.length > 0) {
+    // tritonserver --exit-on-error (its default): a model that fails at start stops the server.
+    server.logger.error({ models: [...failed] }, 'failed to load all models; exiting (--exit-on-error=false keeps serving the others)');
+    await server.shutdown();
+    process.exit(1);
+  }
   let signalled = false;
   const stop = (signal: string) => {
     if (signalled) return;

@@ -60,17 +60,25 @@ export interface RunningServer {
 
 export async function startServer(opts: Readonly<ServerOptions>, logDestination?: DestinationStream): Promise<RunningServer> {
   const logs = new LogControl({
-    log_file: '', log_info: opts.logInfo, log_warning: opts.logWarning, log_error: opts.logError,
-    log_verbose_level: opts.logVerbose, log_format: opts.logFormat === 'ISO8601' ? 'ISO8601' : 'default',
+    log_file: opts.logFile, log_info: opts.logInfo, log_warning: opts.logWarning, log_error: opts.logError,
+    log_verbose_level: opts.logVerbose, log_format: opts.logFormat,
   }, logDestination);
   const logger = logs.logger;
+  if (opts.ignoredFlags.length > 0) {
+    logger.warn(`ignoring tritonserver flags with no effect on this CPU-only ONNX Runtime server: ${opts.ignoredFlags.join(', ')}`);
+  }
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
   const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
-  const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
+  const obs = new Observability({
+    logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false),
+    cpu: opts.allowCpuMetrics ? { intervalMs: opts.metricsIntervalMs } : false,
+  });
   const registry = new ModelRegistry({
     pool, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads, gpuCount, logger,
+    configPolicy: Object.freeze({ configName: opts.modelConfigName, autoComplete: opts.autoCompleteConfig, defaultMaxBatchSize: opts.defaultMaxBatchSize }),
+    loadThreads: opts.modelLoadThreadCount,
     onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
     onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),
@@ -84,7 +92,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
   const sharedMemory = new SharedMemoryManager({ allowClientShm: opts.allowClientShm });
   if (SharedMemoryManager.unavailableReason !== '') logger.warn(`system shared memory is unavailable: ${SharedMemoryManager.unavailableReason}`);
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool, sharedMemory });
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, name: opts.serverId, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool, sharedMemory });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
   // traffic.json is read as each model's versions load, and polled for changes.
   traffic.start(() => manager.folders);
@@ -100,7 +108,10 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
       listeners.push(http);
     }
     if (opts.allowGrpc) {
-      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger });
+      grpc = await startGrpcServer(dataPlane, {
+        host: opts.grpcAddress, port: opts.grpcPort, logger,
+        keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
+      });
       listeners.push(grpc);
     }
     if (obs.metrics !== undefined) {

@@ -33,6 +33,25 @@ export interface CompleteOptions {
   gpuCount?: number;
   /** max_batch_size given to a batchable model that sets none (Triton ORT: 4). */
   defaultMaxBatchSize?: number;
+  /**
+   * false (`--disable-auto-complete-config`, `--strict-model-config=true`): nothing
+   * is taken from the ONNX model; the config must list every input and output with
+   * its data_type and dims. Defaults are still filled in. Default true.
+   */
+  autoComplete?: boolean;
+}
+
+/** Auto-complete off: the config must say what the model would otherwise have filled in. */
+function checkComplete(partial: PartialModelConfig, modelName: string): void {
+  const why = 'auto-complete is disabled (--disable-auto-complete-config or --strict-model-config=true)';
+  if ((partial.input ?? []).length === 0 || (partial.output ?? []).length === 0) {
+    throw new InvalidArgument(`model '${modelName}': ${why}, so its config must list its inputs and outputs`);
+  }
+  for (const io of [...partial.input!, ...partial.output!]) {
+    if (io?.data_type === undefined || io.dims === undefined || io.dims.length === 0) {
+      throw new InvalidArgument(`model '${modelName}': ${why}, so '${io?.name ?? ''}' must give its data_type and dims`);
+    }
+  }
 }
 
 /**
@@ -59,9 +78,13 @@ export function completeConfig(
   // ORT auto-complete: a model whose every input and output has a dynamic
   // first dimension can batch; without an explicit max_batch_size it gets the
   // default and a dynamic batcher. An explicit `max_batch_size: 0` is kept.
+  const autoComplete = opts.autoComplete ?? true;
+  if (!autoComplete) checkComplete(partial, modelName);
   let maxBatchSize = partial.max_batch_size;
   let addDynamicBatching = false;
-  if (maxBatchSize === undefined) {
+  if (maxBatchSize === undefined && !autoComplete) {
+    maxBatchSize = 0;
+  } else if (maxBatchSize === undefined) {
     const batchable = [...onnx.inputs, ...onnx.outputs].every((t) => t.dims.length > 0 && t.dims[0] === -1);
     maxBatchSize = batchable ? (opts.defaultMaxBatchSize ?? 4) : 0;
     addDynamicBatching = batchable;
@@ -248,6 +271,7 @@ export interface BuildModelConfigArgs {
   onnx: OnnxModelInfo;
   gpuCount?: number;
   defaultMaxBatchSize?: number;
+  autoComplete?: boolean;
   /** Overrides the label-file check (default: the file exists next to configPath). */
   labelFileExists?: (labelFilename: string) => boolean;
 }
@@ -264,7 +288,7 @@ export function buildModelConfig(args: BuildModelConfigArgs): Readonly<ModelConf
     partial = fromPbtxt(readFileSync(args.configPath, 'utf8'), file); // config.pbtxt is optional
   }
   const cfg = completeConfig(partial, args.modelName, args.onnx, {
-    gpuCount: args.gpuCount, defaultMaxBatchSize: args.defaultMaxBatchSize,
+    gpuCount: args.gpuCount, defaultMaxBatchSize: args.defaultMaxBatchSize, autoComplete: args.autoComplete,
   });
   const modelDir = args.configPath !== undefined ? dirname(args.configPath) : undefined;
   const labelFileExists = args.labelFileExists

@@ -37,6 +37,8 @@ export interface DataPlaneOptions {
   manager: RepositoryManager;
   logs: LogControl;
   strictReadiness: boolean;
+  /** Server metadata name (`--id`; default 'osprey'). */
+  name?: string;
   version: string;
   /** Present when --cache-config enabled a response cache. */
   cache?: ResponseCache;
@@ -100,7 +102,7 @@ export class ServingDataPlane implements DataPlane {
       if (SharedMemoryManager.unavailableReason === '') extensions.push('system_shared_memory');
       extensions.push('cuda_shared_memory');
     }
-    this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions });
+    this.#serverMetadata = Object.freeze({ name: o.name ?? 'osprey', version: o.version, extensions });
     o.traffic?.bindExecutor(runShadow);
   }
 

@@ -6,6 +6,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { InvalidArgument } from '../errors/errors.js';
+import { type LineFormat, tritonDestination } from './log-format.js';
 
 export type LogSettingValue = boolean | number | string;
 
@@ -28,10 +29,15 @@ export class LogControl {
   #requestEvery: number;
   #requestCount = 0;
 
+  /**
+   * `destination` (tests) receives pino's JSON lines whatever the format; without it,
+   * lines are written in `log_format`'s layout to `log_file` or the console (log-format.ts).
+   */
   constructor(initial: LogSettings, destination?: pino.DestinationStream) {
     this.#settings = { ...initial };
     this.#requestEvery = requestEvery(this.#settings);
-    this.logger = pino({ name: 'osprey', level: levelOf(this.#settings) }, destination ?? pino.destination({ dest: 2, sync: false }));
+    const dest = destination ?? tritonDestination(() => this.#settings.log_format as LineFormat, initial.log_file);
+    this.logger = pino({ name: 'osprey', level: levelOf(this.#settings) }, dest);
   }
 
   /**
@@ -62,12 +68,12 @@ export class LogControl {
           next.log_verbose_level = value;
           break;
         case 'log_format':
-          if (value !== 'default' && value !== 'ISO8601') throw new InvalidArgument(`invalid argument for log_format, got '${String(value)}'`);
+          if (value !== 'default' && value !== 'ISO8601' && value !== 'json') throw new InvalidArgument(`invalid argument for log_format, got '${String(value)}'`);
           next.log_format = value;
           break;
         case 'log_file':
           if (typeof value !== 'string') throw new InvalidArgument(`expect string for '${key}'`);
-          if (value !== '') throw new InvalidArgument('changing the log file is not supported; logs go to stderr');
+          if (value !== next.log_file) throw new InvalidArgument('changing the log file is not supported; start the server with --log-file');
           break;
         default:
           throw new InvalidArgument(`log setting '${key}' is not supported`);

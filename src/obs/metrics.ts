@@ -79,6 +79,12 @@ export interface MetricsOptions {
   drift?: boolean;
   /** prom-client's process_* and nodejs_* metrics (default true). */
   defaultMetrics?: boolean;
+  /**
+   * Triton's nv_cpu_* gauges (`--allow-cpu-metrics`, default on). With `intervalMs`
+   * (`--metrics-interval-ms`), utilization is sampled on that period, as tritonserver
+   * does; without, it covers the time since the previous scrape.
+   */
+  cpu?: false | { intervalMs?: number };
 }
 
 const us = (ns: number): number => Math.floor(ns / 1000);
@@ -139,10 +145,18 @@ export class OspreyMetrics {
       this.#cpu = now;
       return total > 0 ? busy / total : 0;
     };
-    // Utilization is over the time since the previous scrape (since start for the first).
-    new Gauge({ name: 'nv_cpu_utilization', help: 'CPU utilization rate [0.0 - 1.0]', registers: [reg], collect() { this.set(utilization()); } });
-    new Gauge({ name: 'nv_cpu_memory_total_bytes', help: 'CPU total memory (RAM), in bytes', registers: [reg], collect() { this.set(os.totalmem()); } });
-    new Gauge({ name: 'nv_cpu_memory_used_bytes', help: 'CPU used memory (RAM), in bytes', registers: [reg], collect() { this.set(os.totalmem() - os.freemem()); } });
+    if (o.cpu !== false) {
+      const intervalMs = o.cpu?.intervalMs;
+      let sampled = 0;
+      if (intervalMs !== undefined) {
+        // Sampled on tritonserver's period; the timer never keeps the process alive.
+        setInterval(() => { sampled = utilization(); }, intervalMs).unref();
+      }
+      // Without a period, utilization is over the time since the previous scrape (since start for the first).
+      new Gauge({ name: 'nv_cpu_utilization', help: 'CPU utilization rate [0.0 - 1.0]', registers: [reg], collect() { this.set(intervalMs !== undefined ? sampled : utilization()); } });
+      new Gauge({ name: 'nv_cpu_memory_total_bytes', help: 'CPU total memory (RAM), in bytes', registers: [reg], collect() { this.set(os.totalmem()); } });
+      new Gauge({ name: 'nv_cpu_memory_used_bytes', help: 'CPU used memory (RAM), in bytes', registers: [reg], collect() { this.set(os.totalmem() - os.freemem()); } });
+    }
 
     // Osprey's histograms: where the time goes, with sub-millisecond buckets.
     const hist = (name: string, help: string, pick: (s: VersionSeries) => Hist): void => {

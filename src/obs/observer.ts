@@ -31,6 +31,8 @@ export interface ObservabilityOptions {
   /** Drift statistics for models that do not turn them off (default true). */
   drift?: boolean;
   modelStates?: () => ModelIndexEntry[];
+  /** nv_cpu_* gauges: off, or sampled every `intervalMs` (see MetricsOptions.cpu). */
+  cpu?: false | { intervalMs?: number };
 }
 
 /** Most per-request error lines written in one second. */
@@ -47,7 +49,7 @@ export class Observability implements InferObserver {
   constructor(o: ObservabilityOptions) {
     this.#logs = o.logs;
     this.metrics = o.metrics
-      ? new OspreyMetrics({ logger: o.logs.logger, modelStates: o.modelStates, drift: o.drift })
+      ? new OspreyMetrics({ logger: o.logs.logger, modelStates: o.modelStates, drift: o.drift, cpu: o.cpu })
       : undefined;
   }
 

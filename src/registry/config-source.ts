@@ -57,7 +57,29 @@ async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8
   return root;
 }
 
-export async function readConfigSource(name: string, dir: string, options?: LoadOptions): Promise<ConfigSource> {
+/**
+ * Server-wide config rules from tritonserver's flags: `--model-config-name`,
+ * `--disable-auto-complete-config`, `--backend-config default-max-batch-size=`.
+ */
+export interface ConfigPolicy {
+  /** Read `<model>/configs/<configName>.pbtxt` where it exists ('' = config.pbtxt only). */
+  configName: string;
+  autoComplete: boolean;
+  defaultMaxBatchSize: number;
+}
+
+export const DEFAULT_CONFIG_POLICY: Readonly<ConfigPolicy> = Object.freeze({ configName: '', autoComplete: true, defaultMaxBatchSize: 4 });
+
+/** config.pbtxt, or Triton's `configs/<name>.pbtxt` when `--model-config-name` names one that exists. */
+async function configPath(dir: string, configName: string): Promise<string> {
+  if (configName !== '') {
+    const custom = join(dir, 'configs', `${configName}.pbtxt`);
+    if (await readOptional(custom) !== undefined) return custom;
+  }
+  return join(dir, 'config.pbtxt');
+}
+
+export async function readConfigSource(name: string, dir: string, options?: LoadOptions, policy: Readonly<ConfigPolicy> = DEFAULT_CONFIG_POLICY): Promise<ConfigSource> {
   if (options?.files !== undefined && options.files.size > 0 && options.config === undefined) {
     throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
   }
@@ -75,13 +97,16 @@ export async function readConfigSource(name: string, dir: string, options?: Load
     const stamp = createHash('sha1').update(options.config).update(folder).update(await auxFingerprint(folder, partial)).digest('hex');
     return { dir: folder, partial, text: undefined, path: undefined, json: options.config, uploaded, stamp };
   }
-  const path = join(dir, 'config.pbtxt');
+  const path = await configPath(dir, policy.configName);
   const text = await readOptional(path);
   const partial = text === undefined ? {} : fromPbtxt(text, path);
   const stamp = createHash('sha1').update(text ?? '').update(await auxFingerprint(dir, partial)).digest('hex');
   return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, uploaded: false, stamp };
 }
 
-export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo, gpuCount: number): Readonly<ModelConfig> {
-  return buildModelConfig({ modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx, gpuCount });
+export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo, gpuCount: number, policy: Readonly<ConfigPolicy> = DEFAULT_CONFIG_POLICY): Readonly<ModelConfig> {
+  return buildModelConfig({
+    modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx, gpuCount,
+    autoComplete: policy.autoComplete, defaultMaxBatchSize: policy.defaultMaxBatchSize,
+  });
 }

@@ -26,7 +26,7 @@ import { InvalidArgument, ModelNotFound, ModelNotReady, ModelPollFailed, asOspre
 import type { WorkerPool } from '../executor/pool.js';
 import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
-import { type ConfigSource, completeConfig, readConfigSource } from './config-source.js';
+import { type ConfigPolicy, type ConfigSource, completeConfig, readConfigSource } from './config-source.js';
 import { ModelVersion } from './model-version.js';
 import { sessionSettings } from './session-settings.js';
 import { latestCount, selectVersions } from './version-policy.js';
@@ -49,6 +49,10 @@ export interface RegistryOptions {
    * repository index shows.
    */
   onLoadFailed?: (model: string, version: string, reason: string) => void;
+  /** tritonserver's config flags (default: config.pbtxt, auto-complete on, max batch 4). */
+  configPolicy?: Readonly<ConfigPolicy>;
+  /** `--model-load-thread-count`: models loading at once (default 4). */
+  loadThreads?: number;
 }
 
 /** How a reconcile was asked for. */
@@ -100,11 +104,33 @@ export class ModelRegistry {
   readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
+  /** Model loads running now, and those waiting for a turn (`loadThreads` at once). */
+  #loading = 0;
+  #loadingMost = 0;
+  readonly #loadQueue: Array<() => void> = [];
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
     this.#creating = new Int32Array(opts.pool.capacity);
   }
+
+  /** Runs `fn` when fewer than `loadThreads` model loads are running (tritonserver's --model-load-thread-count). */
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#loading >= (this.#opts.loadThreads ?? 4)) await new Promise<void>((resolve) => this.#loadQueue.push(resolve));
+    else this.#loading++;
+    this.#loadingMost = Math.max(this.#loadingMost, this.#loading);
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot straight to the next waiter, or free it.
+      const next = this.#loadQueue.shift();
+      if (next !== undefined) next();
+      else this.#loading--;
+    }
+  }
+
+  /** The most model loads that ran at once so far (tests check --model-load-thread-count). */
+  get mostLoadsAtOnce(): number { return this.#loadingMost; }
 
   /** The version that serves a request. Hot path: two map lookups. */
   resolve(name: string, version: string): ModelVersion {
@@ -168,7 +194,7 @@ export class ModelRegistry {
     const entry = e;
     entry.dir = dir;
     entry.wanted = true;
-    const next = entry.op.then(() => this.#reconcile(entry, options, hints ?? {}));
+    const next = entry.op.then(() => this.#limited(() => this.#reconcile(entry, options, hints ?? {})));
     entry.op = next.catch(() => undefined);
     return next;
   }
@@ -286,7 +312,7 @@ export class ModelRegistry {
     let src: ConfigSource;
     let present: number[];
     try {
-      src = await readConfigSource(e.name, e.dir, options);
+      src = await readConfigSource(e.name, e.dir, options, this.#opts.configPolicy);
       present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
       // What serves keeps serving (with its old config).
@@ -410,7 +436,7 @@ export class ModelRegistry {
           for (const t of group) this.#creating[t]!--;
         }
       }
-      const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
+      const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount, this.#opts.configPolicy);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
         if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));

@@ -36,6 +36,10 @@ export class RepositoryManager {
   #watcher: RepositoryWatcher | undefined;
   /** Registry operations started from watcher reports, awaited by stop(). */
   readonly #inflight = new Set<Promise<void>>();
+  /** Models that failed to load in start() (tritonserver's --exit-on-error reads them). */
+  readonly #startupFailures: string[] = [];
+
+  get startupFailures(): readonly string[] { return this.#startupFailures; }
 
   constructor(o: ManagerOptions) {
     this.#o = o;
@@ -62,7 +66,7 @@ export class RepositoryManager {
         onChanges: (changes) => { void this.#apply(changes); },
         logger: this.#o.logger,
       });
-      await this.#apply(await this.#watcher.initial());
+      await this.#apply(await this.#watcher.initial(), this.#startupFailures);
       this.#watcher.start();
       return;
     }
@@ -74,21 +78,22 @@ export class RepositoryManager {
       const dir = folders.get(name);
       if (dir === undefined) {
         this.#o.logger.error({ model: name }, new ModelPollFailed(name).message);
+        this.#startupFailures.push(name);
         return;
       }
-      await this.#o.registry.load(name, dir).catch(() => undefined);
+      await this.#o.registry.load(name, dir).catch(() => { this.#startupFailures.push(name); });
     }));
   }
 
   /** Hand differences to the registry; resolves when it has acted on all of them. */
-  #apply(changes: readonly ModelChange[]): Promise<void> {
+  #apply(changes: readonly ModelChange[], failures?: string[]): Promise<void> {
     const reg = this.#o.registry;
     const work = changes.map((c) => {
       this.#o.logger.info({ model: c.name, change: c.kind, details: c.details, versions: c.versions }, 'model repository changed');
       const op = c.kind === 'removed'
         ? reg.unload(c.name).catch(() => undefined)
         // Failures are logged, indexed and counted by the registry; nothing to add here.
-        : reg.load(c.name, c.dir, undefined, { versions: c.versions, retryFailed: false }).catch(() => undefined);
+        : reg.load(c.name, c.dir, undefined, { versions: c.versions, retryFailed: false }).catch(() => { failures?.push(c.name); });
       this.#inflight.add(op);
       void op.finally(() => this.#inflight.delete(op));
       return op;

@@ -23,6 +23,8 @@ export interface GrpcServerOptions {
   logger?: GrpcLogger;
   /** How long close() lets in-flight calls finish before cutting them off (default 5000). */
   shutdownTimeoutMs?: number;
+  /** tritonserver's --grpc-keepalive-time/-timeout (ms) and -permit-without-calls. */
+  keepalive?: { timeMs: number; timeoutMs: number; permitWithoutCalls: boolean };
 }
 
 export interface GrpcServerHandle {
@@ -79,7 +81,13 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const log = opts.logger ?? defaultLogger;
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   const definition = loadPackageDefinition();
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const k = opts.keepalive;
+  const server = new grpc.Server(k === undefined ? SERVER_OPTIONS : {
+    ...SERVER_OPTIONS,
+    'grpc.keepalive_time_ms': k.timeMs,
+    'grpc.keepalive_timeout_ms': k.timeoutMs,
+    'grpc.keepalive_permit_without_calls': k.permitWithoutCalls ? 1 : 0,
+  });
   server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, trafficAdminService(dp, log));
