@@ -30,6 +30,8 @@ function findAddon(): string | undefined {
 }
 
 function load(): { addon?: ShmAddon; reason: string } {
+  // What a machine without a compiler gets; set to check that path (tests do).
+  if (process.env.OSPREY_NO_SHM_ADDON === '1') return { reason: 'OSPREY_NO_SHM_ADDON=1 (the addon is not loaded)' };
   const path = findAddon();
   if (path === undefined) return { reason: `${ADDON} was not built (run 'npm run build:native')` };
   try {

@@ -33,9 +33,9 @@ function repoWith(...models: string[]): string {
 
 interface Run { proc: ChildProcess; stdout: string[]; stderr: string[]; exit: Promise<number | null> }
 
-function run(args: string[]): Run {
+function run(args: string[], env: Record<string, string> = {}): Run {
   const proc = spawn(process.execPath, [MAIN, '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0',
-    '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--metrics-address', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--metrics-address', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const r: Run = { proc, stdout: [], stderr: [], exit: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
   proc.stdout!.on('data', (c: Buffer) => r.stdout.push(c.toString()));
   proc.stderr!.on('data', (c: Buffer) => r.stderr.push(c.toString()));
@@ -98,6 +98,24 @@ describe('launch flags, process level', () => {
     await until(() => keep.stderr.join('').includes('osprey is serving'), 'serving');
     assert.equal(keep.proc.exitCode, null);
     await stop(keep);
+  });
+
+  it('without the native addon the server serves everything but system shared memory, and says why', async () => {
+    const r = run(['--model-repository', repoWith('scaler'), '--allow-client-shm=true', '--log-format', 'json'], { OSPREY_NO_SHM_ADDON: '1' });
+    await until(() => r.stderr.join('').includes('osprey is serving'), 'serving');
+    const port = JSON.parse(r.stderr.join('').split('\n').find((l) => l.includes('osprey is serving'))!).http;
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      assert.ok(r.stderr.join('').includes('system shared memory is unavailable: OSPREY_NO_SHM_ADDON=1 (the addon is not loaded)'));
+      const meta = await (await fetch(`${base}/v2`)).json();
+      assert.ok(!meta.extensions.includes('system_shared_memory') && meta.extensions.includes('cuda_shared_memory'));
+      const reg = await fetch(`${base}/v2/systemsharedmemory/region/r/register`, { method: 'POST', body: JSON.stringify({ key: '/x', byte_size: 4 }) });
+      assert.deepEqual([reg.status, await reg.json()], [503, { error: 'system shared memory is unavailable on this server: OSPREY_NO_SHM_ADDON=1 (the addon is not loaded)' }]);
+      const inf = await fetch(`${base}/v2/models/scaler/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] }) });
+      assert.equal(inf.status, 200);
+    } finally {
+      await stop(r);
+    }
   });
 
   it('an unknown flag still exits 2', async () => {
