@@ -16,7 +16,7 @@ import { startMetricsServer } from './obs/metrics-server.js';
 import { Observability } from './obs/observer.js';
 import type { ModelVersion } from './registry/model-version.js';
 import { ModelRegistry } from './registry/registry.js';
-import { RepositoryManager } from './repository/manager.js';
+import { RepositoryManager } from './control/manager.js';
 import { registerTrafficMetrics } from './routing/metrics.js';
 import { TrafficRouter } from './routing/router.js';
 

@@ -11,7 +11,7 @@ import {
 import type { FailureReason } from '../registry/stats.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/model-version.js';
-import type { RepositoryManager } from '../repository/manager.js';
+import type { RepositoryManager } from '../control/manager.js';
 import type { LogControl, LogSettingValue } from '../obs/logger.js';
 import type { InferObserver } from '../obs/observer.js';
 import { NO_ROUTE, type TrafficRouter, type TrafficState } from '../routing/router.js';
@@ -23,7 +23,7 @@ import type { Params, Tensor } from '../types/tensor.js';
 import type { DataPlane } from './api.js';
 import { classify } from './classify.js';
 import type { ResponseCache } from './response-cache.js';
-import { prepare } from './validate.js';
+import { prepare } from '../request/prepare.js';
 
 export const EXTENSIONS = Object.freeze([
   'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Internal, InvalidArgument, Unavailable } from '../errors/errors.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
-import { listModels, listModelsSync } from './scan.js';
+import { listModels, listModelsSync } from '../repository/scan.js';
 import { type ModelChange, RepositoryWatcher } from './watcher.js';
 
 /** 'watch' is Osprey's: 'poll' driven by file-system events, with the poll as a safety net. */

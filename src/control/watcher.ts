@@ -35,7 +35,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { fromPbtxt } from '../config/from-pbtxt.js';
-import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from './scan.js';
+import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from '../repository/scan.js';
 
 export type ChangeKind = 'added' | 'changed' | 'removed';
 
