@@ -46,18 +46,6 @@ export interface DataPlaneOptions {
   activity?: { beginRequest(): void; endRequest(): void };
 }
 
-/**
- * A shadow copy of an answered request (the traffic router calls this after the
- * primary's answer was sent): validated against the shadow version's own config,
- * queued at its lowest priority with no deadline. Its inputs are the primary
- * request's tensors, read-only; the batcher copies them into the batch buffer.
- */
-function runShadow(v: ModelVersion, req: InferenceRequest): Promise<Tensor[]> {
-  const p = prepare(v.config, req);
-  const lowest = Number(v.config.dynamic_batching?.priority_levels ?? 0);
-  return v.submit(p, lowest, 0, Infinity, undefined).then((r) => r.outputs);
-}
-
 function numberParam(params: Params, key: string): number {
   const v = params[key];
   if (v === undefined) return 0;
@@ -91,7 +79,6 @@ export class ServingDataPlane implements DataPlane {
   constructor(o: DataPlaneOptions) {
     this.#o = o;
     this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
-    o.traffic?.bindExecutor(runShadow);
   }
 
   /** Shutdown begins: report not live/ready and refuse new requests. */
