@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'DEADLINE_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'RESPONSE_TOO_LARGE'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 export class OspreyError extends Error {
@@ -82,6 +84,13 @@ export class NotFound extends OspreyError {
 export class PayloadTooLarge extends OspreyError {
   constructor(limit: number) {
     super('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** --max-response-bytes: a request's outputs would be larger than the server sends. */
+export class ResponseTooLarge extends OspreyError {
+  constructor(bytes: number, limit: number) {
+    super('RESPONSE_TOO_LARGE', `response of ${bytes} bytes exceeds the limit of ${limit} bytes (--max-response-bytes)`);
   }
 }
 

@@ -41,6 +41,7 @@ test('defaults (tritonserver values)', () => {
     soloIntraOpThreads: 0,
     workerSpinUs: 500,
     maxRequestBytes: 67108864,
+    maxResponseBytes: 268435456,
   } satisfies ServerOptions);
 });
 
@@ -55,7 +56,7 @@ test('every flag', () => {
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
-    '--max-request-bytes', '1024',
+    '--max-request-bytes', '1024', '--max-response-bytes', '2048',
   ]);
   assert.deepEqual(o, {
     help: false,
@@ -86,6 +87,7 @@ test('every flag', () => {
     soloIntraOpThreads: 1,
     workerSpinUs: 0,
     maxRequestBytes: 1024,
+    maxResponseBytes: 2048,
   } satisfies ServerOptions);
 });
 
@@ -130,9 +132,11 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--help']) {
+    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--help']) {
     assert.ok(text.includes(flag), flag);
   }
+  // One limit for both protocols, counted after decompression (issue 16, item 4).
+  assert.match(text, /--max-request-bytes.*after decompression.*gRPC message.*RESOURCE_EXHAUSTED/);
 });
 
 test('exact error messages', () => {
