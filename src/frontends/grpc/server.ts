@@ -10,7 +10,7 @@ import {
 } from '../../codec/grpc-wire.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
-import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
+import { type GrpcLogger, decodeStreamMessage, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
 
@@ -69,7 +69,7 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     },
     ModelStreamInfer: {
       ...service['ModelStreamInfer']!,
-      requestDeserialize: decodeModelInferRequest,
+      requestDeserialize: decodeStreamMessage(decodeModelInferRequest),
       responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
     },
   };
