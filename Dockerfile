@@ -21,7 +21,8 @@ COPY package.json package-lock.json .npmrc tsconfig.json ./
 COPY native ./native
 COPY proto ./proto
 COPY src ./src
-# .npmrc skips onnxruntime-node's download step: its CPU binary ships in the package.
+# npm runs no onnxruntime-node install script (package.json allowScripts): its CPU
+# binary ships in the package, nothing is downloaded.
 # The project's own prepare/build scripts (the native addon) run here, with dev tools.
 RUN npm ci --no-audit --no-fund \
  && npx tsc -p tsconfig.json \

@@ -110,9 +110,11 @@ for (const file of FILES) {
         assert.match(installer, /process\.env\.ONNXRUNTIME_NODE_INSTALL/);
       });
     } else {
-      test('CPU: onnxruntime-node downloads nothing (.npmrc skips its installer; the CPU binary ships in the package)', () => {
-        assert.match(readFileSync(join(REPO_ROOT, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
-        assert.match(d.text, /COPY package\.json package-lock\.json \.npmrc/);
+      test('CPU: onnxruntime-node downloads nothing (npm may not run its installer; the CPU binary ships in the package)', () => {
+        const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+        assert.equal(pkg.allowScripts?.['onnxruntime-node'], false);
+        assert.doesNotMatch(d.text, /install\.js|ONNXRUNTIME_NODE_INSTALL=/);
+        assert.ok(existsSync(join(REPO_ROOT, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1')), 'CPU binary in the package');
       });
     }
   });
