@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { staysInside } from '../../src/repository/contained.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { removeRepo, scalerModel, SCALER_CONFIG, tempRepo, writeOld } from './fixtures.js';
+import { removeRepo, scalerModel, SCALER_CONFIG, tempRepo, writeOld } from '../helpers/repo-fixtures.js';
 
 async function post(s: TestServer, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(`${s.httpUrl}${path}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
