@@ -61,6 +61,8 @@ export interface RunningServer {
   readonly logger: Logger;
   /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
   readonly traffic: TrafficRouter<ModelVersion>;
+  /** Shutdown grace begins: report not ready, keep serving (see --shutdown-grace-secs). */
+  drain(): void;
   /** Stop taking requests, finish in-flight ones, unload, stop threads. */
   shutdown(): Promise<void>;
 }
@@ -83,7 +85,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     logger.warn(`ignoring tritonserver flags with no effect on this CPU-only ONNX Runtime server: ${opts.ignoredFlags.join(', ')}`);
   }
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
+  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({
@@ -125,7 +127,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     }
     if (opts.allowGrpc) {
       grpc = await startGrpcServer(dataPlane, {
-        host: opts.grpcAddress, port: opts.grpcPort, logger,
+        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes,
         keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
       });
       listeners.push(grpc);
@@ -155,6 +157,9 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     grpcPort: grpc?.port ?? -1,
     metricsPort: metrics?.port ?? -1,
     dataPlane, registry, manager, pool, logger, traffic,
+    drain() {
+      dataPlane.drain();
+    },
     shutdown() {
       stopping ??= (async () => {
         dataPlane.stopAccepting();
