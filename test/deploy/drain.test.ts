@@ -30,6 +30,8 @@ test('SIGTERM: not ready at once, serving through the grace period, in-flight fi
     ...LOOPBACK_ARGS, `--model-repository=${BUNDLED_REPO}`, `--model-repository=${FIXTURE_REPO}`,
     '--model-control-mode=explicit', '--load-model=simple', '--load-model=slow',
     `--shutdown-grace-secs=${GRACE_SECS}`, '--exit-timeout-secs=20', '--worker-spin-us=0',
+    // JSON lines: the timings below read pino's millisecond `time` field.
+    '--log-format=json',
   ]);
   const p = proc;
   assert.equal((await httpRequest(p.httpUrl, 'GET', '/v2/health/ready')).status, 200);

@@ -37,6 +37,22 @@ export interface SpawnOptions {
   startTimeoutMs?: number;
 }
 
+const TRITON_LINE = /^(?:[IWE]\d{4} \d\d:\d\d:\d\d\.\d{6}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [IWE]) \d+ \S+\] (".*")$/;
+
+/** One log line -> a record: pino's JSON, or tritonserver's layout (`msg {fields}` quoted). */
+export function parseLogLine(line: string): Record<string, unknown> {
+  try { return JSON.parse(line) as Record<string, unknown>; } catch { /* not JSON */ }
+  const m = TRITON_LINE.exec(line);
+  if (m === null) return { msg: line };
+  let text: string;
+  try { text = JSON.parse(m[1]!) as string; } catch { return { msg: line }; }
+  const brace = text.indexOf(' {');
+  if (brace >= 0) {
+    try { return { ...(JSON.parse(text.slice(brace + 1)) as Record<string, unknown>), msg: text.slice(0, brace) }; } catch { /* a brace in the message */ }
+  }
+  return { msg: text };
+}
+
 /** Start Osprey with `args`; resolves once it logs 'osprey is serving'. */
 export async function spawnOsprey(args: readonly string[], o: SpawnOptions = {}): Promise<OspreyProcess> {
   const [cmd, ...pre] = o.command ?? [process.execPath, MAIN_JS];
@@ -44,24 +60,26 @@ export async function spawnOsprey(args: readonly string[], o: SpawnOptions = {})
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ msg: string; resolve: (l: Record<string, unknown>) => void }> = [];
   let err = '';
-  let partial = '';
-  child.stdout!.resume();
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    err += chunk;
-    partial += chunk;
+  // Log lines come as JSON (--log-format json) on stderr, or in tritonserver's layouts
+  // (the default) with info on stdout: both are read into records.
+  const partials = { out: '', err: '' };
+  const onChunk = (which: 'out' | 'err') => (chunk: string) => {
+    if (which === 'err') err += chunk;
+    partials[which] += chunk;
     let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
+    while ((nl = partials[which].indexOf('\n')) >= 0) {
+      const line = partials[which].slice(0, nl);
+      partials[which] = partials[which].slice(nl + 1);
       if (line.trim() === '') continue;
-      let rec: Record<string, unknown>;
-      try { rec = JSON.parse(line) as Record<string, unknown>; } catch { rec = { msg: line }; }
+      const rec = parseLogLine(line);
       logs.push(rec);
       for (let i = waiters.length - 1; i >= 0; i--) {
         if (waiters[i]!.msg === rec.msg) waiters.splice(i, 1)[0]!.resolve(rec);
       }
     }
-  });
+  };
+  child.stdout!.setEncoding('utf8').on('data', onChunk('out'));
+  child.stderr!.setEncoding('utf8').on('data', onChunk('err'));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })));
 
