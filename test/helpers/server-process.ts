@@ -1,6 +1,6 @@
 /**
  * Osprey as a user runs it: `node dist/src/main.js` in a child process (any Node
- * binary), on loopback with ephemeral ports read back from its JSON log lines.
+ * binary), on loopback with ephemeral ports read back from its JSON log lines (stderr).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,16 +37,22 @@ export async function startServerProcess(node: string, args: readonly string[] =
   const logs: Array<Record<string, any>> = [];
   let stderr = '';
   let pending = '';
-  proc.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  proc.stdout!.resume();
   const serving = new Promise<Record<string, any>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not serving after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    proc.stdout!.on('data', (c: Buffer) => {
+    proc.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
       pending += c.toString();
       const lines = pending.split('\n');
       pending = lines.pop()!;
       for (const line of lines) {
         if (line.trim() === '') continue;
-        const entry = JSON.parse(line) as Record<string, any>;
+        let entry: Record<string, any>;
+        try {
+          entry = JSON.parse(line) as Record<string, any>;
+        } catch {
+          continue; // not a log line (a runtime warning)
+        }
         logs.push(entry);
         if (entry.msg === 'osprey is serving') { clearTimeout(timer); resolve(entry); }
       }

@@ -20,6 +20,9 @@ const B = Array.from({ length: 16 }, () => 3);
 const SUM = A.map((v, i) => v + B[i]!);
 const DIFF = A.map((v, i) => v - B[i]!);
 
+/** INT32 values of raw little-endian bytes (copied: a Buffer view may sit at any offset). */
+const ints = (raw: Uint8Array): number[] => [...new Int32Array(Uint8Array.from(raw).buffer)];
+
 for (const node of nodes) {
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 
@@ -64,7 +67,7 @@ for (const node of nodes) {
         });
         assert.equal(binary.reply.status, 200);
         const out = binary.result!.binary.get('OUTPUT0')!;
-        assert.deepEqual([...new Int32Array(out.slice().buffer)], SUM);
+        assert.deepEqual(ints(out), SUM);
 
         const grpc = createGrpcClient(s.grpcAddress);
         try {
@@ -73,8 +76,8 @@ for (const node of nodes) {
             tensor('INPUT1', 'INT32', [1, 16], Int32Array.from(B)),
           ]));
           const [sum, diff] = responseTensors(res);
-          assert.deepEqual([...new Int32Array(sum!.data.slice().buffer)], SUM);
-          assert.deepEqual([...new Int32Array(diff!.data.slice().buffer)], DIFF);
+          assert.deepEqual(ints(sum!.data), SUM);
+          assert.deepEqual(ints(diff!.data), DIFF);
         } finally {
           grpc.close();
         }
