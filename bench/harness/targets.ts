@@ -4,7 +4,7 @@
  *   osprey          dist/src/main.js on the model repository as committed
  *   osprey-nobatch  the same on a copy without dynamic_batching (batching "off")
  *   osprey-node     osprey with --http-engine node: what the node:http fallback costs
- *   naive           baselines/naive-server: node:http + one session.run per request
+ *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
  */
 import { existsSync } from 'node:fs';
@@ -27,7 +27,7 @@ export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   osprey: ['http', 'grpc'],
   'osprey-nobatch': ['http', 'grpc'],
   'osprey-node': ['http'],
-  naive: ['http'],
+  naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
 };
 
@@ -61,7 +61,6 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
   const log = join(ctx.logDir, `${id}.log`);
   const node = process.execPath;
   let proc: ServerProcess;
-  let hasGrpc = true;
   switch (id) {
     case 'osprey':
     case 'osprey-nobatch':
@@ -74,9 +73,8 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
       break;
     }
     case 'naive':
-      hasGrpc = false;
       proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/naive-server.js'), '--model-repository', ctx.repo,
-        '--models', ctx.models.join(','), '--http-port', String(http)], log);
+        '--models', ctx.models.join(','), '--http-port', String(http), '--grpc-port', String(grpc)], log);
       break;
     case 'floor':
       proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/echo-server.js'), '--model-repository', ctx.repo,
@@ -92,5 +90,5 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
     await proc.stop();
     throw new Error(`${(e as Error).message}; see ${log}`);
   }
-  return { id, pid: proc.pid, http: hostPort, grpc: hasGrpc ? `127.0.0.1:${grpc}` : null, stop: () => proc.stop() };
+  return { id, pid: proc.pid, http: hostPort, grpc: `127.0.0.1:${grpc}`, stop: () => proc.stop() };
 }
