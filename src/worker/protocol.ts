@@ -5,7 +5,7 @@
  */
 import type { ErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
-import type { DataType } from '../types/tensor.js';
+import type { RunTiming, WireTensor } from '../types/run.js';
 
 export interface SessionSettings {
   intraOpThreads: number;
@@ -30,14 +30,6 @@ export interface SessionSpec {
   settings: SessionSettings;
 }
 
-export interface WireTensor {
-  name: string;
-  datatype: DataType;
-  shape: number[];
-  /** Triton raw layout; owned by the receiver (transferred). */
-  buffer: ArrayBuffer;
-}
-
 export interface LoadTask { op: 'load'; spec: SessionSpec }
 export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[] }
 export interface UnloadTask { op: 'unload'; key: string }
@@ -45,8 +37,6 @@ export interface ListTask { op: 'list' }
 /** Test-only: the worker calls process.exit(code), as a crashing worker would die. */
 export interface ExitTask { op: 'exit'; code: number }
 export type WorkerTask = LoadTask | RunTask | UnloadTask | ListTask | ExitTask;
-
-export interface RunTiming { inputNs: number; inferNs: number; outputNs: number }
 
 export interface LoadResult { ok: true; info: OnnxModelInfo; threadId: number }
 export interface RunResult { ok: true; outputs: WireTensor[]; timing: RunTiming }
