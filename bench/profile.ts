@@ -5,9 +5,9 @@
  * the innermost Osprey (or package) frame on its stack:
  *
  *   parse      codec decode (JSON/binary/gRPC request -> InferenceRequest)
- *   validate   dataplane/validate.ts (request against the model config)
+ *   validate   request/prepare.ts (request against the model config)
  *   data plane dataplane.ts, registry (version resolve, stats), obs, routing
- *   batch      batching/ (queue, batch assembly)
+ *   batch      batching/ (queue), request/batch.ts and pending.ts (batch assembly and split)
  *   hand-off   executor/ and worker/channel.ts on the main thread (slot writes, wake-ups, completions)
  *   encode     codec encode (InferenceResponse -> JSON/binary/gRPC bytes)
  *   front end  frontends/ (routing, body reading, uWS/grpc-js glue, writing the answer)
@@ -67,7 +67,9 @@ function frameStage(url: string, fn: string, worker: boolean): string | null {
       return 'parse';
     }
     if (dir === 'dataplane') return file === 'validate' ? 'validate' : 'data plane';
-    if (dir === 'registry' || dir === 'obs' || dir === 'routing' || dir === 'types') return 'data plane';
+    // request/: prepare.ts validates; batch.ts assembles and splits batches, pending.ts is the queued request.
+    if (dir === 'request') return file === 'prepare' ? 'validate' : 'batch';
+    if (dir === 'registry' || dir === 'obs' || dir === 'routing' || dir === 'types' || dir === 'control' || dir === 'repository') return 'data plane';
     if (dir === 'batching') return 'batch';
     if (dir === 'executor' || dir === 'worker') return 'hand-off';
     if (dir === 'frontends') return 'front end';
