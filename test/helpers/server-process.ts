@@ -32,7 +32,7 @@ export async function runToEnd(node: string, args: readonly string[], timeoutMs 
 /** Start and wait for 'osprey is serving'; rejects with the output if it exits first. */
 export async function startServerProcess(node: string, args: readonly string[] = [], timeoutMs = 120_000): Promise<ServerProcess> {
   const proc = spawn(node, [MAIN, '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0',
-    '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--metrics-address', '127.0.0.1', ...args],
+    '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--metrics-address', '127.0.0.1', '--log-format', 'json', ...args],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, any>> = [];
   let stderr = '';
