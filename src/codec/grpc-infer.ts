@@ -20,6 +20,7 @@ import type {
   InferInputTensorMsg, InferOutputTensorMsg, InferParameterMsg, InferParametersMsg,
   InferTensorContentsMsg, Int64, ModelInferRequestMsg, ModelInferResponseMsg,
 } from './grpc-messages.js';
+import { MalformedInferRequest } from './grpc-wire.js';
 import { rejectSharedMemory } from './json-params.js';
 import { checkRawSize, joinBytes } from './raw.js';
 import { GRPC_EMPTY_FINAL_RESPONSE, checkReservedParameters } from './reserved-params.js';
@@ -257,6 +258,7 @@ function decodeOutputs(msg: ModelInferRequestMsg): RequestedOutput[] | undefined
  * must match the shapes. Throws InvalidArgument with Triton's wording.
  */
 export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext): InferenceRequest {
+  if (msg instanceof MalformedInferRequest) throw msg.error;
   const model = msg.model_name;
   const raw = msg.raw_input_contents;
   const nInputs = msg.inputs.length;

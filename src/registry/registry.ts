@@ -286,7 +286,7 @@ export class ModelRegistry {
     let src: ConfigSource;
     let present: number[];
     try {
-      src = await readConfigSource(e.name, e.dir, options);
+      src = await readConfigSource(e.name, e.dir, this.#opts.gpuCount, options);
       present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
       // What serves keeps serving (with its old config).
@@ -381,12 +381,10 @@ export class ModelRegistry {
     const started = performance.now();
     const key = `${e.name}/${n}/${++generation}`;
     const partialCfg = src.partial as Readonly<ModelConfig>;
-    const filename = src.partial.default_model_filename || 'model.onnx';
-    const count = (src.partial.instance_group ?? []).reduce((s, g) => s + (g?.count ?? 1), 0) || 2;
-    const threads = this.#pickThreads(count);
+    const threads = this.#pickThreads(src.instances);
     const spec = {
       key,
-      path: join(src.dir, String(n), filename),
+      path: join(src.dir, String(n), src.modelFile),
       settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount, this.#opts.soloIntraOpThreads ?? 0),
     };
     let v: ModelVersion | undefined;
