@@ -114,7 +114,7 @@ export class ModelRegistry {
       if (e.latest !== undefined) return e.latest;
       throw new ModelNotReady(name);
     }
-    if (!/^[0-9]+$/.test(version)) throw new InvalidArgument(`failed to parse model version '${version}' for model '${name}': not an integer`);
+    // The version string was checked where the request came in (codec/version.ts).
     const v = e.serving.get(Number(version));
     if (v !== undefined) return v;
     const n = Number(version);

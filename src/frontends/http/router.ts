@@ -3,6 +3,7 @@
  * tested on its own. Path segments are URL-decoded, so model names may hold any
  * character but '/'. Methods are lower case, as uWS's getMethod() gives them.
  */
+import { checkVersion as checkModelVersion } from '../../codec/version.js';
 import { InvalidArgument } from '../../errors/errors.js';
 
 export type ModelRouteKind = 'model-metadata' | 'model-ready' | 'model-config' | 'model-infer' | 'model-stats';
@@ -104,11 +105,7 @@ function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch |
   return undefined;
 }
 
-const VERSION = /^\d+$/;
-
-/** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version. */
+/** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version (codec/version.ts). */
 export function checkVersion(version: string): void {
-  if (version !== '' && !VERSION.test(version)) {
-    throw new InvalidArgument(`invalid model version '${version}': a version must be a decimal number`);
-  }
+  checkModelVersion(version, 'http');
 }
