@@ -97,13 +97,11 @@ export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
   /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
-  readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
-    this.#creating = new Int32Array(opts.pool.capacity);
   }
 
   /** The version that serves a request. Hot path: two map lookups. */
@@ -394,26 +392,21 @@ export class ModelRegistry {
       // there), and batches queued on that thread wait behind it. On threads no
       // serving version uses (the pool's usual placement: a thread per instance),
       // all instances load at once. On shared threads they load one at a time,
-      // marked in `#creating` so dispatch (every model's) sends new batches to the
+      // marked by the pool (loadOn) so dispatch (every model's) sends new batches to the
       // model's other threads meanwhile.
       let info;
       const busy = this.#servingThreads();
       const together = threads.every((t) => !busy.has(t));
       for (const group of together ? [threads] : threads.map((t) => [t])) {
         done.push(...group);
-        for (const t of group) this.#creating[t]!++;
-        try {
-          info = await this.#opts.pool.loadOn(group, spec);
-        } finally {
-          for (const t of group) this.#creating[t]!--;
-        }
+        info = await this.#opts.pool.loadOn(group, spec);
       }
       const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
         if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));
       }
-      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool, this.#creating);
+      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
       await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;
