@@ -60,6 +60,8 @@ export interface RunningServer {
   readonly logger: Logger;
   /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
   readonly traffic: TrafficRouter<ModelVersion>;
+  /** Shutdown grace begins: report not ready, keep serving (see --shutdown-grace-secs). */
+  drain(): void;
   /** Stop taking requests, finish in-flight ones, unload, stop threads. */
   shutdown(): Promise<void>;
 }
@@ -79,7 +81,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   }, logDestination);
   const logger = logs.logger;
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
+  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
@@ -113,7 +115,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
       listeners.push(http);
     }
     if (opts.allowGrpc) {
-      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger });
+      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes });
       listeners.push(grpc);
     }
     if (obs.metrics !== undefined) {
@@ -141,6 +143,9 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     grpcPort: grpc?.port ?? -1,
     metricsPort: metrics?.port ?? -1,
     dataPlane, registry, manager, pool, logger, traffic,
+    drain() {
+      dataPlane.drain();
+    },
     shutdown() {
       stopping ??= (async () => {
         dataPlane.stopAccepting();

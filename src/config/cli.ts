@@ -44,6 +44,12 @@ export interface ServerOptions {
   loadModels: string[];
   strictReadiness: boolean;
   exitTimeoutSecs: number;
+  /**
+   * `--shutdown-grace-secs`: after SIGTERM/SIGINT, report not ready but keep serving this
+   * long (a Kubernetes endpoint keeps receiving traffic for a moment after the signal),
+   * then stop accepting and drain for up to exitTimeoutSecs.
+   */
+  shutdownGraceSecs: number;
   logVerbose: number;
   logInfo: boolean;
   logWarning: boolean;
@@ -59,8 +65,10 @@ export interface ServerOptions {
   soloIntraOpThreads: number;
   /** Hot hand-off: how long an idle worker polls for the next request while the server is nearly idle (us); 0 = off. */
   workerSpinUs: number;
-  /** Largest HTTP request body accepted (gRPC accepts up to INT32_MAX, as Triton clients send). */
+  /** Largest request accepted, after decompression: an HTTP body or a gRPC message. */
   maxRequestBytes: number;
+  /** Most output bytes one request may get back; checked on the worker before they cross threads. */
+  maxResponseBytes: number;
 }
 
 export class CliError extends Error {
@@ -90,6 +98,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   loadModels: [],
   strictReadiness: true,
   exitTimeoutSecs: 30,
+  shutdownGraceSecs: 0,
   logVerbose: 0,
   logInfo: true,
   logWarning: true,
@@ -102,6 +111,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   workerSpinUs: 500,
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
+  maxResponseBytes: 256 * 1024 * 1024,
 } satisfies ServerOptions);
 
 type Apply = (o: ServerOptions, value: string, flag: string) => void;
@@ -183,7 +193,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--load-model'], arg: 'value', meta: '<name>', help: "Model to load at start in explicit mode (repeatable; '*' = all).",
     apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a model name'); o.loadModels.push(v); } },
   { flags: ['--strict-readiness'], arg: 'bool', meta: '<bool>', help: 'Ready only when every model is ready (default true).', apply: bool('strictReadiness') },
-  { flags: ['--exit-timeout-secs'], arg: 'value', meta: '<secs>', help: 'Shutdown grace period (default 30).', apply: int('exitTimeoutSecs', 0) },
+  { flags: ['--exit-timeout-secs'], arg: 'value', meta: '<secs>', help: 'After the grace period, how long in-flight requests may take to finish before exit (default 30).', apply: int('exitTimeoutSecs', 0) },
+  { flags: ['--shutdown-grace-secs'], arg: 'value', meta: '<secs>', help: 'On SIGTERM/SIGINT report not ready at once but keep serving this long, then stop accepting (default 0; set it to the time a load balancer takes to drop the endpoint).', apply: int('shutdownGraceSecs', 0) },
   { flags: ['--log-verbose'], arg: 'value', meta: '<level>', help: 'Verbose log level; 0 = off (default 0).', apply: int('logVerbose', 0) },
   { flags: ['--log-info'], arg: 'bool', meta: '<bool>', help: 'Log info messages (default true).', apply: bool('logInfo') },
   { flags: ['--log-warning'], arg: 'bool', meta: '<bool>', help: 'Log warnings (default true).', apply: bool('logWarning') },
@@ -195,7 +206,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
   { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while the server runs at concurrency 1 and its runs take over 300 us: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
   { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While the server runs at concurrency 1, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
-  { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted (default 67108864).', apply: int('maxRequestBytes', 1) },
+  { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted, counted after decompression: an HTTP body (larger: 413) or a received gRPC message (larger: RESOURCE_EXHAUSTED) (default 67108864).', apply: int('maxRequestBytes', 1) },
+  { flags: ['--max-response-bytes'], arg: 'value', meta: '<bytes>', help: "Most output bytes one request may get back, checked on the worker before they reach the front ends; larger: 400 / RESOURCE_EXHAUSTED, the server and other requests unaffected (default 268435456).", apply: int('maxResponseBytes', 1) },
 ];
 
 const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)));

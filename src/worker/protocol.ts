@@ -31,7 +31,8 @@ export interface SessionSpec {
 }
 
 export interface LoadTask { op: 'load'; spec: SessionSpec }
-export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[] }
+/** `rows` in the batch, `largest`: rows of its largest request (they size its share of the outputs). */
+export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[]; rows?: number; largest?: number }
 export interface UnloadTask { op: 'unload'; key: string }
 export interface ListTask { op: 'list' }
 /** Test-only: the worker calls process.exit(code), as a crashing worker would die. */
