@@ -9,7 +9,7 @@
 /** Every code; the catalogue (README.md here) and the two status tables cover each (test/errors/catalogue.test.ts). */
 export const ERROR_CODES = [
   'INVALID_ARG', 'NOT_FOUND', 'UNAVAILABLE', 'UNSUPPORTED', 'ALREADY_EXISTS', 'CANCELLED', 'DEADLINE_EXCEEDED',
-  'PAYLOAD_TOO_LARGE', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'INTERNAL',
+  'PAYLOAD_TOO_LARGE', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'RESTRICTED', 'PERMISSION_DENIED', 'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -116,6 +116,19 @@ export class NotFound extends OspreyError {
 export class PayloadTooLarge extends OspreyError {
   constructor(limit: number) {
     super('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** Refused by a restriction: Triton answers HTTP 403, gRPC UNAVAILABLE (texts below). */
+export class Restricted extends OspreyError {
+  constructor(message: string) { super('RESTRICTED', message); }
+}
+
+/** A state-changing call from a non-loopback peer with no key configured: 403 / PERMISSION_DENIED. */
+export class RemoteAdminRefused extends OspreyError {
+  constructor(category: string, protocol: 'http' | 'grpc') {
+    const flag = protocol === 'http' ? `--http-restricted-api=${category}:<header>=<secret>` : `--grpc-restricted-protocol=${category}:<key>=<secret>`;
+    super('PERMISSION_DENIED', `this call changes server state and is accepted only from loopback clients by default; to allow it from other hosts, start the server with ${flag} and send that ${protocol === 'http' ? 'header' : 'metadata'}`);
   }
 }
 

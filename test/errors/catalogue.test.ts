@@ -16,7 +16,7 @@ import { GRPC_STATUS, HTTP_STATUS } from '../../src/errors/status.js';
 const README = readFileSync(fileURLToPath(new URL('../../../src/errors/README.md', import.meta.url)), 'utf8');
 const GRPC_NAMES: Record<number, string> = {
   1: 'CANCELLED', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS',
-  8: 'RESOURCE_EXHAUSTED', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE',
+  7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE',
 };
 
 /** Every OspreyError subclass the modules export, with an instance made from sample arguments. */
@@ -27,7 +27,8 @@ function classes(): Array<[string, OspreyError]> {
       if (typeof value !== 'function' || value === OspreyError || !(value.prototype instanceof OspreyError)) continue;
       const Ctor = value as new (...args: unknown[]) => OspreyError;
       // Classes with a default message are made with it; the others with a sample argument.
-      out.push([name, value.length === 0 ? new Ctor() : name === 'PayloadTooLarge' ? new Ctor(1024) : new Ctor('m')]);
+      const sample = name === 'PayloadTooLarge' ? [1024] : name === 'RemoteAdminRefused' ? ['logging', 'http'] : ['m'];
+      out.push([name, value.length === 0 ? new Ctor() : new Ctor(...sample)]);
     }
   }
   return out;

@@ -4,6 +4,7 @@
  * character but '/'. Methods are lower case, as uWS's getMethod() gives them.
  */
 import { checkVersion as checkModelVersion } from '../../codec/version.js';
+import type { RestrictedCategory } from '../../config/restricted.js';
 import { InvalidArgument } from '../../errors/errors.js';
 
 export type ModelRouteKind = 'model-metadata' | 'model-ready' | 'model-config' | 'model-infer' | 'model-stats';
@@ -105,7 +106,34 @@ function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch |
   return undefined;
 }
 
-/** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version (codec/version.ts). */
+/** The restricted-API category of a route (Triton's, plus Osprey's `traffic`). */
+export function routeCategory(route: Route): RestrictedCategory {
+  switch (route.kind) {
+    case 'health-live': case 'health-ready': case 'model-ready': return 'health';
+    case 'server-metadata': case 'model-metadata': return 'metadata';
+    case 'model-infer': return 'inference';
+    case 'model-config': return 'model-config';
+    case 'model-stats': case 'all-stats': return 'statistics';
+    case 'repo-index': case 'repo-load': case 'repo-unload': return 'model-repository';
+    case 'logging': return 'logging';
+    case 'shared-memory': return 'shared-memory';
+    case 'model-traffic': return 'traffic';
+  }
+}
+
+/** Calls that change server state: loopback-only by default (src/frontends/access.ts). */
+export function changesState(route: Route, method: string): boolean {
+  switch (route.kind) {
+    case 'repo-load': case 'repo-unload': return method === 'post';
+    case 'model-traffic': return method === 'put' || method === 'post';
+    case 'logging': case 'shared-memory': return method === 'post';
+    default: return false;
+  }
+}
+
+const VERSION = /^\d+$/;
+
+/** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version. */
 export function checkVersion(version: string): void {
   checkModelVersion(version, 'http');
 }
