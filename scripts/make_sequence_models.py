@@ -184,7 +184,7 @@ instance_group [ { kind: KIND_CPU count: 2 } ]
 
 STR_CONFIG = """name: "seq_str"
 platform: "onnxruntime_onnx"
-max_batch_size: 2
+max_batch_size: 4
 sequence_batching {
   max_sequence_idle_microseconds: 5000000
   control_input [

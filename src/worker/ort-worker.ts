@@ -18,10 +18,11 @@ import { InvalidArgument, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WireTensor, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WireTensor, WorkerTask,
 } from './protocol.js';
 import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
+import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 /** Solo sessions (SessionSettings.soloIntraOpThreads), by the same keys. */
@@ -185,7 +186,16 @@ export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: 
 }
 
 async function run(task: RunTask): Promise<RunResult> {
-  return execute(await session(task.spec), task.inputs, task.outputs, toWire);
+  const s = await session(task.spec);
+  const seq = task.seq;
+  if (seq === undefined) return execute(s, task.inputs, task.outputs, toWire);
+  // A sequence batch: the implicit state joins the inputs here and its outputs stay here.
+  const key = task.spec.key;
+  const inputs = task.inputs.slice();
+  const outputs = task.outputs.slice();
+  addStateInputs(key, seq, inputs, outputs);
+  return execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
+    toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2));
 }
 
 /** A session this worker already holds (created or being created), by key. */
@@ -206,7 +216,7 @@ function transferring<T extends object>(value: T, buffers: ArrayBuffer[]): T {
   return move({ [transferableSymbol]: buffers, [valueSymbol]: value } as never) as unknown as T;
 }
 
-export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 /** Serve one task; errors come back as data. `transfer` lists the buffers to move with the result. */
 export async function serve(task: WorkerTask): Promise<{ result: TaskResult; transfer: ArrayBuffer[] }> {
@@ -226,10 +236,13 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
         const solo = solos.get(task.key);
         sessions.delete(task.key);
         solos.delete(task.key);
+        dropSessionState(task.key);
         if (s !== undefined) await (await s).release();
         if (solo !== undefined) await solo.then((x) => x.release(), () => undefined);
         return { result: { ok: true, released: s !== undefined }, transfer: [] };
       }
+      case 'state-free':
+        return { result: { ok: true, freed: freeState(task.key, task.slots) }, transfer: [] };
       case 'list':
         return { result: { ok: true, keys: [...sessions.keys()], soloKeys: [...solos.keys()], threadId }, transfer: [] };
       case 'exit':

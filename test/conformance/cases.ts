@@ -543,13 +543,13 @@ export const ERROR_CASES: readonly InferCase[] = [
 
 // ---------------------------------------------------------------- control
 
-/** Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus sequence, shared memory, trace). */
+/** Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus shared memory, trace). */
 export const EXPECTED_EXTENSIONS = [
-  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
 ] as const;
 
-export const NOT_ADVERTISED = ['sequence', 'system_shared_memory', 'cuda_shared_memory', 'trace'] as const;
+export const NOT_ADVERTISED = ['system_shared_memory', 'cuda_shared_memory', 'trace'] as const;
 
 export interface MetadataCase {
   name: string;
