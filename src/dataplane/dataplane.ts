@@ -152,7 +152,11 @@ export class ServingDataPlane implements DataPlane {
   }
 
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
-    if (!this.#accepting) throw new Unavailable('Server is shutting down');
+    // Shutting down: only the live sequences' requests still come in (they finish before the
+    // versions unload, up to the exit timeout).
+    if (!this.#accepting && (req.parameters.sequence_id === undefined || !this.#liveSequence(req))) {
+      throw new Unavailable('Server is shutting down');
+    }
     // Counted in and out around everything (the worker pool's hot hand-off reads the count).
     const activity = this.#o.activity;
     activity?.beginRequest();
@@ -212,7 +216,19 @@ export class ServingDataPlane implements DataPlane {
     }
   }
 
-  /** The swapped-out version holding this request's live sequence (not for a START). */
+  /** Whether this request continues a live sequence (on a serving or a swapped-out version). */
+  #liveSequence(req: InferenceRequest): boolean {
+    if (this.#sequenceHolder(req) !== undefined) return true;
+    const id = rawCorrId(req.parameters);
+    if (id === undefined || req.parameters.sequence_start === true) return false;
+    try {
+      return this.#o.registry.resolve(req.modelName, req.modelVersion).sequence?.has(id) === true;
+    } catch {
+      return false;
+    }
+  }
+
+    /** The swapped-out version holding this request's live sequence (not for a START). */
   #sequenceHolder(req: InferenceRequest): ModelVersion | undefined {
     if (req.parameters.sequence_start === true) return undefined;
     const id = rawCorrId(req.parameters);

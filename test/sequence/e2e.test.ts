@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createGrpcClient, rawInferRequest, responseTensors, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { fromRaw, httpRequest, infer, replyJson, toRaw } from '../helpers/http-client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
-export const SEQ_REPO = fileURLToPath(new URL('../../../test/fixtures/sequence/', import.meta.url));
+import { SEQ_REPO } from '../helpers/sequence.js';
 
 type Id = bigint | string;
 
