@@ -22,7 +22,7 @@ import type {
 } from './grpc-messages.js';
 import { rejectSharedMemory } from './json-params.js';
 import { checkRawSize, joinBytes } from './raw.js';
-import { checkReservedParameters } from './reserved-params.js';
+import { GRPC_EMPTY_FINAL_RESPONSE, checkReservedParameters } from './reserved-params.js';
 
 const EMPTY_PARAMS: Params = Object.freeze({}) as Params;
 
@@ -99,12 +99,22 @@ function decodeParams(msg: InferParametersMsg | undefined, owner: string): Param
 }
 
 /**
- * Request-level parameters; `headers` and the `triton_` prefix are reserved.
- * Same message as the HTTP front end (json-request.ts), so both protocols agree.
+ * Request-level parameters; the `triton_` prefix is reserved (same message as the
+ * HTTP front end, json-request.ts), except the one key gRPC consumes (a bool;
+ * ModelStreamInfer's empty final response is not implemented, so its value changes
+ * nothing here).
  */
 export function decodeRequestParams(msg: InferParametersMsg | undefined): Params {
   if (msg !== undefined) checkSequenceParamTypes(msg);
-  const params = decodeParams(msg, '');
+  let params = decodeParams(msg, '');
+  const empty = params[GRPC_EMPTY_FINAL_RESPONSE];
+  if (empty !== undefined) {
+    if (typeof empty !== 'boolean') {
+      throw new InvalidArgument(`invalid value type for '${GRPC_EMPTY_FINAL_RESPONSE}' parameter, expected bool_param.`);
+    }
+    params = { ...params };
+    delete params[GRPC_EMPTY_FINAL_RESPONSE];
+  }
   checkReservedParameters(params);
   return params;
 }

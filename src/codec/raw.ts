@@ -3,6 +3,7 @@
  * the typed-`contents` codec (gRPC); both protocols' raw forms already are this
  * layout and pass through untouched.
  */
+import { isUtf8 } from 'node:buffer';
 import { InvalidArgument } from '../errors/errors.js';
 import { type DataType, ELEMENT_SIZE, elementCount } from '../types/tensor.js';
 
@@ -67,6 +68,33 @@ export function checkRawSize(datatype: DataType, shape: readonly number[], raw: 
   const expected = count * ELEMENT_SIZE[datatype];
   if (raw.byteLength !== expected) {
     throw new InvalidArgument(`unexpected total byte size ${raw.byteLength} for input '${name}', expecting ${expected}`);
+  }
+}
+
+/**
+ * BYTES elements reach ONNX Runtime as JS strings (onnxruntime-node has no other
+ * way in): its binding cuts each at the first NUL byte, and decoding to a string
+ * replaces bytes that are not UTF-8. Neither can carry the element intact, so such
+ * elements are refused, naming the input and the element, rather than changed.
+ */
+export function checkModelStrings(raw: Uint8Array, name: string, model: string): void {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  let off = 0;
+  for (let i = 0; off + 4 <= raw.byteLength; i++) {
+    const len = view.getUint32(off, true);
+    off += 4;
+    const end = off + len;
+    if (len > 0) {
+      const nul = buf.indexOf(0, off);
+      if (nul >= 0 && nul < end) {
+        throw new InvalidArgument(`element ${i} of BYTES input '${name}' for model '${model}' holds a NUL byte at offset ${nul - off}; ONNX Runtime string tensors end at the first NUL, so such elements are refused rather than cut`);
+      }
+      if (!isUtf8(raw.subarray(off, end))) {
+        throw new InvalidArgument(`element ${i} of BYTES input '${name}' for model '${model}' is not valid UTF-8; ONNX Runtime string tensors hold text, so such elements are refused rather than changed`);
+      }
+    }
+    off = end;
   }
 }
 

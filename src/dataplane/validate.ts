@@ -3,7 +3,7 @@
  * model-facing inputs the batcher concatenates. Messages follow Triton's wording
  * (clients and tests match on them).
  */
-import { checkRawSize } from '../codec/raw.js';
+import { checkModelStrings, checkRawSize } from '../codec/raw.js';
 import { checkReservedParameters } from '../codec/reserved-params.js';
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { ModelConfig, ModelInputConfig } from '../config/model-config.js';
@@ -51,6 +51,7 @@ function checkInput(cfg: Readonly<ModelConfig>, ic: Readonly<ModelInputConfig>, 
     throw new InvalidArgument(`unexpected shape for input '${t.name}' for model '${cfg.name}'. Expected ${fmt(fullDims(cfg, ic.dims))}, got ${fmt(t.shape)}. `);
   }
   checkRawSize(t.datatype, t.shape, t.data, t.name);
+  if (t.datatype === 'BYTES') checkModelStrings(t.data, t.name, cfg.name);
   let shape = t.shape;
   if (ic.reshape !== undefined) shape = cfg.max_batch_size > 0 ? [t.shape[0]!, ...ic.reshape.shape] : ic.reshape.shape.slice();
   return { name: t.name, datatype: t.datatype, shape, data: t.data };

@@ -89,6 +89,20 @@ export class Internal extends OspreyError {
   constructor(message: string) { super('INTERNAL', message); }
 }
 
+/**
+ * Triton's answer when a load cannot even read the model's source: not in any
+ * repository, a `config` override that is not a ModelConfig, `file:` contents that
+ * cannot be written. The cause (which may name a private folder) is only logged:
+ * `detail` carries it to the logger, never to the client.
+ */
+export class ModelPollFailed extends OspreyError {
+  readonly detail: string;
+  constructor(name: string, detail = '') {
+    super('INTERNAL', `failed to load '${name}', failed to poll from model repository`);
+    this.detail = detail;
+  }
+}
+
 /** Errors cross worker threads as plain data; rebuild them on the main thread. */
 export interface ErrorData { code: ErrorCode; message: string }
 

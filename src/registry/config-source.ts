@@ -5,13 +5,13 @@
  * that version's ONNX signature.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
 import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
 import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
 import { buildModelConfig } from '../config/normalize.js';
-import { InvalidArgument } from '../errors/errors.js';
+import { InvalidArgument, ModelPollFailed } from '../errors/errors.js';
 import { fingerprint, readOptional, statTree } from '../repository/scan.js';
 import type { LoadOptions } from '../types/inference.js';
 
@@ -42,12 +42,17 @@ async function auxFingerprint(dir: string, partial: PartialModelConfig): Promise
 
 async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8Array>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), `osprey-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
-  for (const [rel, bytes] of files) {
-    const clean = normalize(rel);
-    if (clean.startsWith('..') || clean.startsWith(sep)) throw new InvalidArgument(`invalid file path '${rel}' in load request for model '${name}'`);
-    const path = join(root, clean);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, bytes);
+  try {
+    for (const [rel, bytes] of files) {
+      const clean = normalize(rel);
+      if (clean.startsWith('..') || clean.startsWith(sep)) throw new InvalidArgument(`invalid file path '${rel}' in load request for model '${name}'`);
+      const path = join(root, clean);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, bytes);
+    }
+  } catch (err) {
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
   }
   return root;
 }
@@ -57,9 +62,16 @@ export async function readConfigSource(name: string, dir: string, options?: Load
     throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
   }
   if (options?.config !== undefined) {
-    const partial = fromJsonConfig(options.config);
+    let partial: PartialModelConfig;
+    let folder: string;
     const uploaded = options.files !== undefined && options.files.size > 0;
-    const folder = uploaded ? await writeUploadedFiles(name, options.files!) : dir;
+    try {
+      partial = fromJsonConfig(options.config);
+      folder = uploaded ? await writeUploadedFiles(name, options.files!) : dir;
+    } catch (err) {
+      // Triton fails these while polling, with one message; the cause is only logged.
+      throw new ModelPollFailed(name, err instanceof Error ? err.message : String(err));
+    }
     const stamp = createHash('sha1').update(options.config).update(folder).update(await auxFingerprint(folder, partial)).digest('hex');
     return { dir: folder, partial, text: undefined, path: undefined, json: options.config, uploaded, stamp };
   }

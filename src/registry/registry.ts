@@ -22,7 +22,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
-import { InvalidArgument, ModelNotFound, ModelNotReady, asOspreyError } from '../errors/errors.js';
+import { InvalidArgument, ModelNotFound, ModelNotReady, ModelPollFailed, asOspreyError } from '../errors/errors.js';
 import type { WorkerPool } from '../executor/pool.js';
 import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
@@ -325,6 +325,12 @@ export class ModelRegistry {
       present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
       // What serves keeps serving (with its old config).
+      if (err instanceof ModelPollFailed) {
+        e.reason = err.message;
+        this.#opts.logger.error({ model: e.name, reason: err.detail }, err.message);
+        this.#opts.onLoadFailed?.(e.name, '', err.message);
+        throw err;
+      }
       throw this.#modelFailed(e, asOspreyError(err).message);
     }
     try {

@@ -5,7 +5,7 @@
  * repository folders; the registry owns the versions.
  */
 import type { Logger } from 'pino';
-import { Internal, InvalidArgument, Unavailable } from '../errors/errors.js';
+import { InvalidArgument, ModelPollFailed, Unavailable } from '../errors/errors.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
 import { listModels, listModelsSync } from './scan.js';
@@ -73,7 +73,7 @@ export class RepositoryManager {
     await Promise.all(names.map(async (name) => {
       const dir = folders.get(name);
       if (dir === undefined) {
-        this.#o.logger.error({ model: name }, `failed to load '${name}', failed to poll from model repository`);
+        this.#o.logger.error({ model: name }, new ModelPollFailed(name).message);
         return;
       }
       await this.#o.registry.load(name, dir).catch(() => undefined);
@@ -122,7 +122,7 @@ export class RepositoryManager {
     const folders = await this.#scan();
     const dir = folders.get(name);
     if (dir === undefined && options.config === undefined) {
-      throw new Internal(`failed to load '${name}', failed to poll from model repository`);
+      throw new ModelPollFailed(name);
     }
     await this.#o.registry.load(name, dir ?? '', options, { retryFailed: true });
   }

@@ -13,6 +13,7 @@
 import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { DataType, Params } from '../../src/types/tensor.js';
+import { joinBytes } from '../../src/codec/raw.js';
 import { toRaw } from '../helpers/http-client.js';
 import { FIXTURE_REPO } from '../helpers/server.js';
 import { TYPED_DATATYPES, typedModelName } from '../helpers/conformance-repo.js';
@@ -514,8 +515,8 @@ export const ERROR_CASES: readonly InferCase[] = [
   },
   {
     name: 'reserved request parameter',
-    request: simpleRequest(1, 11, { parameters: { triton_enable_empty_final_response: true } }),
-    expect: { error: invalidArg("Parameter 'triton_enable_empty_final_response' is a reserved parameter and cannot be specified.") },
+    request: simpleRequest(1, 11, { parameters: { triton_priority: true } }),
+    expect: { error: invalidArg("Parameter 'triton_priority' is a reserved parameter and cannot be specified.") },
   },
   {
     name: 'classification of a BYTES output',
@@ -526,6 +527,18 @@ export const ERROR_CASES: readonly InferCase[] = [
     },
     expect: { error: invalidArg("class result not available for output 'OUTPUT0' due to unsupported type 'BYTES'") },
   },
+  ...([
+    ['a NUL inside an element ("he\\x00llo")', Buffer.from('he\x00llo', 'latin1'), 'holds a NUL byte at offset 2; ONNX Runtime string tensors end at the first NUL, so such elements are refused rather than cut'],
+    ['a NUL first ("\\x00\\x01\\x02\\x03")', Buffer.from([0, 1, 2, 3]), 'holds a NUL byte at offset 0; ONNX Runtime string tensors end at the first NUL, so such elements are refused rather than cut'],
+    ['bytes that are not UTF-8', Buffer.from([0x68, 0xff, 0xfe]), 'is not valid UTF-8; ONNX Runtime string tensors hold text, so such elements are refused rather than changed'],
+  ] as const).map(([what, bad, why]): InferCase => ({
+    name: `BYTES element with ${what}: refused, never silently changed`,
+    request: {
+      model: 'string_identity',
+      inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [3, 1], raw: joinBytes([Buffer.from('ok'), Buffer.from(''), bad]) }],
+    },
+    expect: { error: invalidArg(`element 2 of BYTES input 'INPUT0' for model 'string_identity' ${why}`) },
+  })),
   {
     name: 'runtime failure inside the model (Gather index out of range)',
     request: {

@@ -129,6 +129,21 @@ describe('grpc only: raw and typed contents', () => {
   });
 });
 
+describe('grpc only: triton_enable_empty_final_response', () => {
+  it('is accepted as a bool and consumed (Triton\'s C++ client, perf_analyzer, sets it on every request)', async () => {
+    for (const flag of [true, false]) {
+      const res = await client().infer(rawInferRequest('simple', simpleTensors(1, 36), { parameters: { triton_enable_empty_final_response: flag } }));
+      const o = simpleOutputs(1, 36);
+      assertOutputs({ modelName: 'simple', modelVersion: '1', id: '', outputs: responseTensors(res).map((t) => ({ ...t, raw: t.data })) }, [o.sum, o.diff]);
+    }
+  });
+
+  it('any other value type is INVALID_ARGUMENT', async () => {
+    await expectStatus(rawInferRequest('simple', simpleTensors(1, 37), { parameters: { triton_enable_empty_final_response: 'yes' } }),
+      GrpcStatus.INVALID_ARGUMENT, "invalid value type for 'triton_enable_empty_final_response' parameter, expected bool_param.");
+  });
+});
+
 describe('grpc only: ModelStreamInfer', () => {
   it('answers each request, errors in-band, keeps the stream open, ends with OK', async () => {
     const s = client().stream();

@@ -72,6 +72,14 @@ function binaryHeader(size: number): Buffer {
   }));
 }
 
+describe('http only: reserved parameters', () => {
+  it('triton_enable_empty_final_response is rejected over HTTP (only gRPC consumes it)', async () => {
+    const { inputs } = simpleRequest(1, 22);
+    const body = JSON.stringify({ parameters: { triton_enable_empty_final_response: true }, inputs: inputs.map((t) => ({ name: t.name, shape: t.shape, datatype: t.datatype, data: t.values })) });
+    await expectError(INFER, body, {}, 400, "Parameter 'triton_enable_empty_final_response' is a reserved parameter and cannot be specified.");
+  });
+});
+
 describe('http only: malformed and deeply nested JSON', () => {
   it('truncated document', async () => {
     await expectError(INFER, '{"inputs": [', {}, 400, 'failed to parse the request JSON buffer: Invalid value. at 12');

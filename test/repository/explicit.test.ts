@@ -144,10 +144,28 @@ describe('explicit model control', () => {
     // gRPC, back to one version.
     await c.unary('RepositoryModelLoad', { model_name: 'b', parameters: { config: { string_param: jsonConfig('b', { version_policy: { specific: { versions: [1] } } }) } } });
     assert.deepEqual((await index()).filter((x) => x.name === 'b'), [{ name: 'b', version: '1', state: 'READY' }]);
-    const bad = await post(s, '/v2/repository/models/b/load', { parameters: { config: '{"max_batch_size": "many"}' } });
-    assert.equal(bad.status, 400);
-    assert.match(bad.json.error, /^load failed for model 'b': invalid model config JSON/);
+    // Triton fails a malformed override while polling: INTERNAL, one message, the detail only logged.
+    for (const config of ['{"max_batch_size": "many"}', '{"name": ', '[]']) {
+      const bad = await post(s, '/v2/repository/models/b/load', { parameters: { config } });
+      assert.deepEqual(bad, { status: 500, json: { error: "failed to load 'b', failed to poll from model repository" } });
+      await assert.rejects(c.unary('RepositoryModelLoad', { model_name: 'b', parameters: { config: { string_param: config } } }), {
+        code: grpc.status.INTERNAL, details: "failed to load 'b', failed to poll from model repository",
+      });
+    }
+    assert.ok(s.logs.some((l) => l.msg === "failed to load 'b', failed to poll from model repository" && String(l.reason).startsWith('invalid model config JSON')), 'the detail is logged');
     assert.deepEqual(await inferHttp(s, 'b'), { status: 200, version: '1', y: times(1) }, 'a bad override leaves what serves');
+  });
+
+  it('file: contents that cannot be written (a 256-character file name, a path out of the folder) fail as Triton does, with no path in the answer', async () => {
+    const model = (await scalerModel(5)).toString('base64');
+    for (const file of [`file:1/${'m'.repeat(256)}`, 'file:../../escape.onnx', 'file:/etc/x.onnx']) {
+      const r = await post(s, '/v2/repository/models/upload_bad/load', { parameters: { config: jsonConfig('upload_bad'), [file]: model } });
+      assert.deepEqual(r, { status: 500, json: { error: "failed to load 'upload_bad', failed to poll from model repository" } }, file);
+      await assert.rejects(c.unary('RepositoryModelLoad', {
+        model_name: 'upload_bad', parameters: { config: { string_param: jsonConfig('upload_bad') }, [file]: { bytes_param: Buffer.from(model, 'base64') } },
+      }), { code: grpc.status.INTERNAL, details: "failed to load 'upload_bad', failed to poll from model repository" });
+    }
+    await post(s, '/v2/repository/models/upload_bad/unload');
   });
 
   it('file: contents, base64 over HTTP and bytes over gRPC, load without any folder', async () => {

@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
 import {
   decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse,
 } from '../../codec/grpc-wire.js';
@@ -82,6 +83,8 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, trafficAdminService(dp, log));
+  // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.
+  new ReflectionService(definition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { joinBytes } from '../../../src/codec/raw.js';
 import { Cancelled } from '../../../src/errors/errors.js';
-import type { Tensor } from '../../../src/types/tensor.js';
+import type { Params, Tensor } from '../../../src/types/tensor.js';
 import {
   rawInferRequest, responseTensors, tensor, typedContents, typedInferRequest,
 } from '../../helpers/grpc-client.js';
@@ -180,10 +180,17 @@ describe('gRPC front end: ModelInfer', () => {
       code: grpc.status.INVALID_ARGUMENT,
       details: "Parameter 'triton_x' is a reserved parameter and cannot be specified.",
     });
-    await assert.rejects(h.client.infer(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], { parameters: { headers: 'x' } })), {
+    await assert.rejects(h.client.infer(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], { parameters: { triton_enable_empty_final_response: 1 } })), {
       code: grpc.status.INVALID_ARGUMENT,
-      details: "Parameter 'headers' is a reserved parameter and cannot be specified.",
+      details: "invalid value type for 'triton_enable_empty_final_response' parameter, expected bool_param.",
     });
+  });
+
+  it('accepts and consumes triton_enable_empty_final_response (a bool), as Triton\'s gRPC front end does; passes headers through', async () => {
+    for (const parameters of [{ triton_enable_empty_final_response: true }, { triton_enable_empty_final_response: false }, { headers: 'x' }] as Params[]) {
+      const res = await h.client.infer(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], { parameters }));
+      assert.equal(res.outputs.length, 1);
+    }
   });
 
   it('rejects negative dimensions', async () => {
