@@ -231,4 +231,21 @@ describe('sequence batcher end to end', () => {
     assert.ok(stats.inference_count >= 12 + 15, `inference_count ${stats.inference_count}`);
     assert.ok(stats.execution_count < stats.inference_count, 'sequences batched together');
   });
+
+  test('metrics count sequences: started, ended, timed out, active', async () => {
+    const text = (await httpRequest(server.metricsUrl, 'GET', '/metrics')).body.toString();
+    const metric = (name: string, model: string): number => {
+      const m = new RegExp(`^${name}\\{model="${model}",version="1"\\} (\\S+)$`, 'm').exec(text);
+      assert.ok(m, `${name} for ${model} in /metrics`);
+      return Number(m[1]);
+    };
+    // seq_acc: 3 HTTP + 3 stream sequences, all ended.
+    assert.equal(metric('osprey_sequence_started_total', 'seq_acc'), 6);
+    assert.equal(metric('osprey_sequence_ended_total', 'seq_acc'), 6);
+    assert.equal(metric('osprey_sequence_active', 'seq_acc'), 0);
+    // seq_one: sequence 11 idled out, 12 ended.
+    assert.equal(metric('osprey_sequence_started_total', 'seq_one'), 2);
+    assert.equal(metric('osprey_sequence_timed_out_total', 'seq_one'), 1);
+    assert.equal(metric('osprey_sequence_ended_total', 'seq_one'), 1);
+  });
 });
