@@ -5,7 +5,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   INVALID_ARG: 400,
   NOT_FOUND: 404,
   UNAVAILABLE: 503,
-  UNSUPPORTED: 501, // Not Implemented (PROTOCOL.md "Error codes")
+  UNSUPPORTED: 400,
   ALREADY_EXISTS: 409,
   CANCELLED: 499,
   DEADLINE_EXCEEDED: 504,

@@ -121,7 +121,7 @@ describe('bad inputs', () => {
     assertError(await post(JSON.stringify({ inputs, outputs: [{ parameters: {} }] })), 400, "output 0 of the request must be a JSON object with a 'name' string");
     assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { binary_data: 'yes' } }] })), 400, "parameter 'binary_data' of output 'X' must be a bool");
     assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { classification: -1 } }] })), 400, "parameter 'classification' of output 'X' must be a non-negative integer");
-    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r' } }] })), 501, 'shared memory is not supported');
+    assertError(await post(JSON.stringify({ inputs, outputs: [{ name: 'X', parameters: { shared_memory_region: 'r' } }] })), 400, 'shared memory is not supported');
   });
 });
 
