@@ -4,11 +4,9 @@
  * starts the server, and shuts it down cleanly on SIGINT/SIGTERM, giving up after
  * --exit-timeout-secs.
  */
-import { fileURLToPath } from 'node:url';
 import { CliError, parseArgs, usageText } from './config/cli.js';
-import { startServer } from './server.js';
-
-const DEFAULT_REPOSITORY = fileURLToPath(new URL('../../model-repository/', import.meta.url));
+import { StartupError } from './errors/startup.js';
+import { BUNDLED_REPOSITORY, PACKAGE_VERSION, startServer } from './server.js';
 
 async function main(): Promise<void> {
   let opts;
@@ -25,7 +23,11 @@ async function main(): Promise<void> {
     process.stdout.write(usageText());
     return;
   }
-  if (opts.modelRepositories.length === 0) opts = Object.freeze({ ...opts, modelRepositories: [DEFAULT_REPOSITORY] });
+  if (opts.version) {
+    process.stdout.write(`osprey ${PACKAGE_VERSION}\n`);
+    return;
+  }
+  if (opts.modelRepositories.length === 0) opts = Object.freeze({ ...opts, modelRepositories: [BUNDLED_REPOSITORY] });
   const server = await startServer(opts);
   let signalled = false;
   const stop = (signal: string) => {
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`osprey: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  // An operator's mistake is one line; anything else is a bug and keeps its stack.
+  const text = err instanceof StartupError ? err.message : err instanceof Error ? err.stack ?? err.message : String(err);
+  process.stderr.write(`osprey: failed to start: ${text}\n`);
   process.exit(1);
 });

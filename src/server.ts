@@ -4,12 +4,14 @@
  * Nothing imports this but main.ts and the tests.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import type { ServerOptions } from './config/cli.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
 import { ResponseCache } from './dataplane/response-cache.js';
 import { WorkerPool, threadBudget } from './executor/pool.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
+import { selectHttpEngine } from './frontends/http/engines/select.js';
 import { startHttpServer } from './frontends/http/server.js';
 import { LogControl } from './obs/logger.js';
 import { startMetricsServer } from './obs/metrics-server.js';
@@ -17,10 +19,14 @@ import { Observability } from './obs/observer.js';
 import type { ModelVersion } from './registry/model-version.js';
 import { ModelRegistry } from './registry/registry.js';
 import { RepositoryManager } from './repository/manager.js';
+import { checkRepositoryRoots } from './repository/scan.js';
 import { registerTrafficMetrics } from './routing/metrics.js';
 import { TrafficRouter } from './routing/router.js';
 
-const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+/** The model repository shipped with the package: served when none is named. */
+export const BUNDLED_REPOSITORY = fileURLToPath(new URL('../../model-repository/', import.meta.url));
+
+export const PACKAGE_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 /**
  * NVIDIA GPUs this process can use: /dev/nvidiaN devices, limited by
@@ -57,7 +63,15 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Throws StartupError (before any thread or port is taken) for what the operator can
+ * fix: a model repository that is missing or unreadable, `--http-engine uws` where no
+ * native uWebSockets.js loads.
+ */
 export async function startServer(opts: Readonly<ServerOptions>, logDestination?: DestinationStream): Promise<RunningServer> {
+  checkRepositoryRoots(opts.modelRepositories);
+  // Chosen before anything starts, so an engine that cannot load costs no cleanup.
+  const httpEngine = opts.allowHttp ? selectHttpEngine(opts.httpEngine) : undefined;
   const logs = new LogControl({
     log_file: '', log_info: opts.logInfo, log_warning: opts.logWarning, log_error: opts.logError,
     log_verbose_level: opts.logVerbose, log_format: opts.logFormat === 'ISO8601' ? 'ISO8601' : 'default',
@@ -88,12 +102,12 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   await manager.start();
 
   const listeners: Listener[] = [];
-  let http: Listener | undefined;
+  let http: (Listener & { engine: { name: string; description: string; uwsUnavailable: readonly string[] } }) | undefined;
   let grpc: Listener | undefined;
   let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
-      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, logger });
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger });
       listeners.push(http);
     }
     if (opts.allowGrpc) {
@@ -111,7 +125,12 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     await pool.close();
     throw err;
   }
-  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port }, 'osprey is serving');
+  if (http !== undefined) {
+    const { name, description, uwsUnavailable } = http.engine;
+    if (uwsUnavailable.length === 0) logger.info({ httpEngine: name }, `HTTP served by ${description}`);
+    else logger.info({ httpEngine: name, uwsUnavailable }, `HTTP served by ${description}: no native uWebSockets.js loads here`);
+  }
+  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name }, 'osprey is serving');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -4,11 +4,15 @@
  * decoded, so this is the cost of HTTP framing alone; nothing can serve faster on
  * this stack.
  */
-import uWS from 'uWebSockets.js';
+import type * as uWS from 'uws-btc-vision';
+import { loadNativeUws } from '../../src/frontends/http/engines/uws-native.js';
 import type { FixedResponses } from './fixed-responses.js';
 
 export function startEchoHttp(models: Map<string, FixedResponses>, port: number): Promise<number> {
-  const app = uWS.App();
+  const load = loadNativeUws();
+  if (!load.ok) throw new Error(`the HTTP echo floor needs a native uWebSockets.js: ${load.reasons.join('; ')}`);
+  const native = load.native.uws;
+  const app = native.App();
   const json = (res: uWS.HttpResponse, status: string, body: string | Buffer): void => {
     res.cork(() => res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(body));
   };
@@ -53,7 +57,7 @@ export function startEchoHttp(models: Map<string, FixedResponses>, port: number)
   return new Promise((resolve, reject) => {
     app.listen('127.0.0.1', port, (sock) => {
       if (!sock) reject(new Error(`echo http: cannot listen on ${port}`));
-      else resolve(uWS.us_socket_local_port(sock));
+      else resolve(native.us_socket_local_port(sock));
     });
   });
 }

@@ -12,9 +12,14 @@ export type ModelControlMode = 'none' | 'poll' | 'watch' | 'explicit';
 /** tritonserver's `default` and `ISO8601` timestamps, plus JSON lines. */
 export type LogFormat = 'default' | 'ISO8601' | 'json';
 
+/** `--http-engine`: auto = native uWebSockets.js where one loads, else node:http. */
+export type HttpEngineChoice = 'auto' | 'uws' | 'node';
+
 export interface ServerOptions {
   /** `--help`/`-h` was given: print usageText() and exit; other fields are defaults. */
   help: boolean;
+  /** `--version` was given: print the version and exit; other fields are defaults. */
+  version: boolean;
   /** Empty when none was given; main supplies its default. */
   modelRepositories: string[];
   httpPort: number;
@@ -24,6 +29,7 @@ export interface ServerOptions {
   grpcAddress: string;
   metricsAddress: string;
   allowHttp: boolean;
+  httpEngine: HttpEngineChoice;
   allowGrpc: boolean;
   allowMetrics: boolean;
   allowClientShm: boolean;
@@ -66,6 +72,7 @@ export class CliError extends Error {
 
 export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   help: false,
+  version: false,
   modelRepositories: [],
   httpPort: 8000,
   grpcPort: 8001,
@@ -74,6 +81,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   grpcAddress: '0.0.0.0',
   metricsAddress: '0.0.0.0',
   allowHttp: true,
+  httpEngine: 'auto',
   allowGrpc: true,
   allowMetrics: true,
   allowClientShm: true,
@@ -163,6 +171,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
+  { flags: ['--http-engine'], arg: 'value', meta: 'auto|uws|node', help: 'HTTP engine: uws = native uWebSockets.js (startup fails where none loads), node = node:http, auto = uws where it loads, else node (default auto).',
+    apply: oneOf('httpEngine', ['auto', 'uws', 'node'] as const) },
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
   { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow system shared memory registration (default true).', apply: bool('allowClientShm') },
@@ -194,6 +204,7 @@ const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)
 export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
   const o: ServerOptions = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [] };
   if (argv.includes('--help') || argv.includes('-h')) return Object.freeze({ ...o, help: true });
+  if (argv.includes('--version')) return Object.freeze({ ...o, version: true });
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -215,6 +226,24 @@ export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
     spec.apply(o, value, flag);
   }
 
+  return checkAndFreeze(o);
+}
+
+/**
+ * Options given in code (the package's `startServer`): the defaults completed by
+ * `given`, checked across fields as flags are, and frozen. Throws CliError.
+ */
+export function resolveOptions(given: Partial<ServerOptions>): Readonly<ServerOptions> {
+  return checkAndFreeze({
+    ...DEFAULT_OPTIONS,
+    ...given,
+    modelRepositories: [...(given.modelRepositories ?? [])],
+    loadModels: [...(given.loadModels ?? [])],
+    cache: given.cache ? { ...given.cache } : null,
+  });
+}
+
+function checkAndFreeze(o: ServerOptions): Readonly<ServerOptions> {
   if (o.loadModels.length > 0 && o.modelControlMode !== 'explicit') {
     throw new CliError('--load-model requires --model-control-mode=explicit');
   }
@@ -251,6 +280,7 @@ export function usageText(): string {
     'Options:',
     ...rows.map(([l, h]) => l.padEnd(width) + h),
     `${'  -h, --help'.padEnd(width)}Print this help and exit.`,
+    `${'  --version'.padEnd(width)}Print the version and exit.`,
     '',
   ].join('\n');
 }

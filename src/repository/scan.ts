@@ -3,9 +3,28 @@
  * `<repo>/<model>/<version>/<default_model_filename>`. Pure reads; the registry
  * decides what to do with what is found.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StartupError } from '../errors/startup.js';
+
+/**
+ * Every repository root must be a readable folder before anything starts: the
+ * operator gets one line naming the path, not a stack trace from the first scan.
+ */
+export function checkRepositoryRoots(repos: readonly string[]): void {
+  for (const repo of repos) {
+    try {
+      if (!statSync(repo).isDirectory()) throw new StartupError(`model repository '${repo}' is not a directory`);
+      readdirSync(repo);
+    } catch (err) {
+      if (err instanceof StartupError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new StartupError(`model repository '${repo}' does not exist`);
+      throw new StartupError(`model repository '${repo}' cannot be read (${code ?? (err as Error).message})`);
+    }
+  }
+}
 
 /** Model name -> folder, in name order, over every repository; the first repository wins a duplicate name. */
 export async function listModels(repos: readonly string[]): Promise<Map<string, string>> {

@@ -14,6 +14,7 @@ function rejects(argv: string[], message: string): void {
 test('defaults (tritonserver values)', () => {
   assert.deepEqual(parseArgs([]), {
     help: false,
+    version: false,
     modelRepositories: [],
     httpPort: 8000,
     grpcPort: 8001,
@@ -22,6 +23,7 @@ test('defaults (tritonserver values)', () => {
     grpcAddress: '0.0.0.0',
     metricsAddress: '0.0.0.0',
     allowHttp: true,
+    httpEngine: 'auto',
     allowGrpc: true,
     allowMetrics: true,
     allowClientShm: true,
@@ -55,10 +57,11 @@ test('every flag', () => {
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
-    '--max-request-bytes', '1024',
+    '--max-request-bytes', '1024', '--http-engine', 'node',
   ]);
   assert.deepEqual(o, {
     help: false,
+    version: false,
     modelRepositories: ['/a', '/b', '/c'],
     httpPort: 9000,
     grpcPort: 9001,
@@ -67,6 +70,7 @@ test('every flag', () => {
     grpcAddress: '::1',
     metricsAddress: 'localhost',
     allowHttp: false,
+    httpEngine: 'node',
     allowGrpc: false,
     allowMetrics: false,
     allowClientShm: false,
@@ -121,6 +125,11 @@ test('result is frozen, arrays included, and defaults are not shared', () => {
   assert.ok(Object.isFrozen(DEFAULT_OPTIONS));
 });
 
+test('--version', () => {
+  assert.equal(parseArgs(['--version']).version, true);
+  assert.equal(parseArgs(['--http-port', '1']).version, false);
+});
+
 test('--help and -h', () => {
   assert.equal(parseArgs(['--help']).help, true);
   assert.equal(parseArgs(['--http-port', 'x', '-h']).help, true);
@@ -130,7 +139,7 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--help']) {
+    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--http-engine', '--version', '--help']) {
     assert.ok(text.includes(flag), flag);
   }
 });
@@ -151,6 +160,8 @@ test('exact error messages', () => {
   rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, 1 or 0");
   rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
   rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll, watch or explicit");
+  rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, uws or node");
+  rejects(['--http-engine='], "invalid value '' for --http-engine: expected auto, uws or node");
   rejects(['--log-format', 'xml'], "invalid value 'xml' for --log-format: expected default, ISO8601 or json");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");

@@ -1,6 +1,6 @@
 /**
- * Request body reading with a size cap. Must be called synchronously from the uWS
- * handler (onData has to be registered before it returns).
+ * Request body reading with a size cap, on any engine. Must be called synchronously
+ * from the engine's request handler (uWS needs onData registered before it returns).
  */
 import { PayloadTooLarge } from '../../errors/errors.js';
 import { type Exchange, replyError } from './exchange.js';
@@ -8,9 +8,9 @@ import { type Exchange, replyError } from './exchange.js';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Collect the body into one Buffer and hand it to `onBody`. uWS chunks are views that
- * are neutered after the callback, so each is copied: straight into a buffer of the
- * declared Content-Length when there is one (a single copy), else into a list.
+ * Collect the body into one Buffer and hand it to `onBody`. Chunks are only valid
+ * during the callback (uWS neuters them), so each is copied: straight into a buffer of
+ * the declared Content-Length when there is one (a single copy), else into a list.
  * Over `limit`: answer 413 and close the connection without reading the rest.
  */
 export function readBody(ex: Exchange, contentLength: string, limit: number, onBody: (body: Buffer) => void): void {
@@ -25,7 +25,7 @@ export function readBody(ex: Exchange, contentLength: string, limit: number, onB
   let chunks: Buffer[] | undefined;
   let size = 0;
   let failed = false;
-  ex.res.onData((chunk, isLast) => {
+  ex.onData((chunk, isLast) => {
     if (failed || ex.finished) return;
     const n = chunk.byteLength;
     if (size + n > limit || (whole !== undefined && size + n > whole.length)) {
@@ -34,8 +34,8 @@ export function readBody(ex: Exchange, contentLength: string, limit: number, onB
       return;
     }
     if (n > 0) {
-      if (whole !== undefined) whole.set(new Uint8Array(chunk), size);
-      else (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
+      if (whole !== undefined) whole.set(chunk, size);
+      else (chunks ??= []).push(Buffer.from(chunk));
       size += n;
     }
     if (!isLast) return;

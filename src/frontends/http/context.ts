@@ -8,7 +8,7 @@ export interface HttpContext {
   readonly logger: HttpLogger | undefined;
 }
 
-/** Request headers a body-reading route needs, read inside the uWS handler (req dies after it). */
+/** Request headers a body-reading route needs, read inside the engine's handler (uWS's req dies after it). */
 export interface RequestHead {
   readonly contentLength: string;
   readonly contentEncoding: string;

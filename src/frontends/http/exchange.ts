@@ -1,11 +1,9 @@
 /**
- * One HTTP request/response pair and the only code that writes to a uWS HttpResponse.
- *
- * uWS rules this file enforces: `onAborted` is registered in the constructor (before
- * any async work); after an abort, or once the answer is written, `res` is never
- * touched again; every write happens inside `res.cork()`.
+ * One HTTP request/response pair, engine-neutral: the routes, codecs and error answers
+ * above it are the same on every HTTP engine. Each engine (engines/) subclasses
+ * Exchange with its two transport primitives, reading the body and writing one answer;
+ * everything else (compression, error bodies, status texts, abort handling) is here.
  */
-import type { HttpResponse } from 'uWebSockets.js';
 import { asOspreyError, OspreyError } from '../../errors/errors.js';
 import { HTTP_STATUS } from '../../errors/status.js';
 import { Cancellation } from '../../types/cancel.js';
@@ -22,28 +20,61 @@ const STATUS_LINE: Record<number, string> = {
   500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
-function statusLine(status: number): string {
+/** `200 OK`: the status line's code and reason phrase, as uWS's writeStatus takes it. */
+export function statusLine(status: number): string {
   return STATUS_LINE[status] ?? String(status);
 }
 
-export class Exchange {
+/** The reason phrase alone (`OK`), as node:http's writeHead takes it. */
+export function reasonPhrase(status: number): string {
+  const line = STATUS_LINE[status];
+  return line === undefined ? '' : line.slice(4);
+}
+
+/** What an answer carries besides status and body. */
+export interface ResponseHead {
+  readonly contentType?: string;
+  /** One extra header, e.g. Inference-Header-Content-Length. */
+  readonly header?: readonly [string, string];
+  /** 405 answers name the allowed methods. */
+  readonly allow?: string;
+  /** The body's Content-Encoding. */
+  readonly coding?: Coding;
+}
+
+/** A body chunk, valid only during the callback (uWS neuters it afterwards). */
+export type BodyChunkHandler = (chunk: Uint8Array, isLast: boolean) => void;
+
+export abstract class Exchange {
   /** The client went away: `res` is dead. */
   aborted = false;
   /** An answer was written (or the client aborted): the in-flight slot is released. */
   finished = false;
   private cancellation: Cancellation | undefined = undefined;
 
-  /** `acceptEncoding` must be read from the request inside the uWS handler. */
+  /** `acceptEncoding` is read from the request inside the engine's handler. */
   constructor(
-    readonly res: HttpResponse,
     readonly acceptEncoding: string,
     private readonly release: () => void,
-  ) {
-    res.onAborted(() => {
-      this.aborted = true;
-      this.cancellation?.cancel();
-      this.finish();
-    });
+  ) {}
+
+  /**
+   * Start reading the body; `onChunk` gets every chunk, the last with `isLast`. Called
+   * synchronously from the engine's request handler, at most once.
+   */
+  abstract onData(onChunk: BodyChunkHandler): void;
+
+  /**
+   * Write the whole answer; `close` ends the connection after it. Called at most once,
+   * never after an abort.
+   */
+  protected abstract send(status: number, head: ResponseHead, body: string | Uint8Array | undefined, close: boolean): void;
+
+  /** The engine calls this when the client goes away before the answer: the transport is dead. */
+  protected clientGone(): void {
+    this.aborted = true;
+    this.cancellation?.cancel();
+    this.finish();
   }
 
   /** Cancelled when the client disconnects; created only for requests that need it. */
@@ -57,16 +88,18 @@ export class Exchange {
     this.finished = true;
     this.release();
   }
+
+  /** Write the answer once; later calls, and calls after an abort, do nothing. */
+  write(status: number, head: ResponseHead, body: string | Uint8Array | undefined, close: boolean): void {
+    if (this.finished) return;
+    this.send(status, head, body, close);
+    this.finish();
+  }
 }
 
-export interface ReplyOptions {
-  contentType?: string;
-  /** One extra header, e.g. Inference-Header-Content-Length. */
-  header?: readonly [string, string];
+export interface ReplyOptions extends Omit<ResponseHead, 'coding'> {
   /** Close the connection after the answer (the request body was not read). */
-  close?: boolean;
-  /** 405 answers name the allowed methods. */
-  allow?: string;
+  readonly close?: boolean;
 }
 
 /** Write the answer, compressing it when the client accepts that and it is worth it. */
@@ -86,17 +119,8 @@ export function reply(ex: Exchange, status: number, body: string | Uint8Array | 
 }
 
 function write(ex: Exchange, status: number, body: string | Uint8Array | undefined, opts: ReplyOptions, coding: Coding | undefined): void {
-  if (ex.finished) return;
-  const res = ex.res;
-  res.cork(() => {
-    res.writeStatus(statusLine(status));
-    if (opts.contentType !== undefined) res.writeHeader('Content-Type', opts.contentType);
-    if (opts.header !== undefined) res.writeHeader(opts.header[0], opts.header[1]);
-    if (opts.allow !== undefined) res.writeHeader('Allow', opts.allow);
-    if (coding !== undefined) res.writeHeader('Content-Encoding', coding);
-    res.end(body, opts.close === true);
-  });
-  ex.finish();
+  const head: ResponseHead = coding === undefined ? opts : { ...opts, coding };
+  ex.write(status, head, body, opts.close === true);
 }
 
 export function replyJson(ex: Exchange, json: string): void {

@@ -1,13 +1,14 @@
 /**
- * Connection-level behaviour on raw sockets: close() drains in-flight requests,
- * requests arriving while closing get 503, a client disconnect aborts the request's
- * signal, and an oversized body closes the connection.
+ * Connection-level behaviour on raw sockets, on every HTTP engine this machine runs:
+ * close() drains in-flight requests, requests arriving while closing get 503, a client
+ * disconnect aborts the request's signal, and an oversized body closes the connection.
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { startHttpServer } from '../../../src/frontends/http/server.js';
+import { availableEngines } from '../../helpers/engines.js';
 import { httpRequest } from '../../helpers/http-client.js';
 import { FakeDataPlane } from './fake-dataplane.js';
 
@@ -63,10 +64,10 @@ async function until(cond: () => boolean): Promise<void> {
   assert.ok(cond(), 'condition not reached');
 }
 
-describe('server lifecycle', () => {
+for (const engine of availableEngines()) describe(`server lifecycle (${engine})`, () => {
   it('close() waits for in-flight requests, answers new ones 503, then stops', async () => {
     const dp = new FakeDataPlane();
-    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20 });
+    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, engine });
     const idle = new RawConnection(server.port);
     idle.send('GET', '/v2/health/live');
     assert.equal((await idle.answer()).status, 200);
@@ -99,7 +100,7 @@ describe('server lifecycle', () => {
 
   it('a client disconnect aborts the request signal and frees the slot', async () => {
     const dp = new FakeDataPlane();
-    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20 });
+    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, engine });
     const c = new RawConnection(server.port);
     c.send('POST', '/v2/models/slow/infer', SLOW_BODY);
     await until(() => dp.pendingSlow.length === 1);
@@ -115,7 +116,7 @@ describe('server lifecycle', () => {
 
   it('an oversized body gets 413 and the connection is closed', async () => {
     const dp = new FakeDataPlane();
-    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1000 });
+    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1000, engine });
     try {
       const c = new RawConnection(server.port);
       c.socket.write('POST /v2/models/echo/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n' + ' '.repeat(100));

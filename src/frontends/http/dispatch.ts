@@ -1,0 +1,62 @@
+/**
+ * The request handler every HTTP engine calls: path -> route, 405 with Allow, the
+ * headers a route needs, then the route's handler. Engine-neutral: an engine hands in
+ * its request object with a function that reads a header from it, so no closure is
+ * made per request. Everything the handler needs from the request is read before it
+ * returns (uWS's request object dies with the handler).
+ */
+import type { DataPlane } from '../../dataplane/api.js';
+import { NotFound, Unavailable } from '../../errors/errors.js';
+import type { HttpContext, RequestHead } from './context.js';
+import { errorJson, type Exchange, JSON_TYPE, reply, replyError } from './exchange.js';
+import { handleRoute } from './handlers.js';
+import { checkVersion, matchRoute } from './router.js';
+
+/** Reads one request header by its lower-case name; '' when absent. */
+export type HeaderReader<R> = (req: R, name: string) => string;
+
+const NO_HEAD: RequestHead = { contentLength: '', contentEncoding: '', inferHeaderLength: '' };
+
+/** The header a model's sticky traffic policy hashes, read now. */
+function routingHeader<R>(dp: DataPlane, model: string, req: R, header: HeaderReader<R>): RequestHead['routing'] {
+  const name = dp.routingHeader?.(model);
+  if (name === undefined) return undefined;
+  const value = header(req, name);
+  return value === '' ? undefined : [name, value];
+}
+
+/**
+ * Answer one request. `method` is lower case, `path` has no query string.
+ * `closing`: the server is shutting down (keep-alive connections can still send
+ * requests after the listen socket closed); answered 503 and the connection closed.
+ */
+export function dispatch<R>(ctx: HttpContext, ex: Exchange, method: string, path: string, req: R, header: HeaderReader<R>, closing: boolean): void {
+  try {
+    if (closing) {
+      replyError(ex, new Unavailable('Server is shutting down'), undefined, { close: true });
+      return;
+    }
+    const match = matchRoute(path);
+    if (match === undefined) throw new NotFound(`unknown path '${path}'`);
+    if (!match.methods.includes(method)) {
+      const allow = match.methods.map((m) => m.toUpperCase()).join(', ');
+      // No error code maps to 405 (it is HTTP-only), so it is answered here.
+      const message = `method ${method.toUpperCase()} is not allowed for '${path}'; use ${allow}`;
+      reply(ex, 405, errorJson(message), { contentType: JSON_TYPE, allow });
+      return;
+    }
+    const route = match.route;
+    if ('version' in route) checkVersion(route.version);
+    const head: RequestHead = method === 'post' || method === 'put'
+      ? {
+        contentLength: header(req, 'content-length'),
+        contentEncoding: header(req, 'content-encoding'),
+        inferHeaderLength: header(req, 'inference-header-content-length'),
+        routing: route.kind === 'model-infer' ? routingHeader(ctx.dp, route.model, req, header) : undefined,
+      }
+      : NO_HEAD;
+    handleRoute(ctx, ex, route, method, head);
+  } catch (err) {
+    replyError(ex, err, ctx.logger);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The contract between the shared HTTP front end (server.ts, dispatch.ts and below)
+ * and a transport engine. An engine only accepts connections, parses requests, makes
+ * an Exchange (its body reader and answer writer) and hands each request to the
+ * front end; routes, codecs, limits and error texts live above it, once.
+ */
+import type { Exchange } from '../exchange.js';
+import type { HeaderReader } from '../dispatch.js';
+export type { HttpEngineChoice } from '../../../config/cli.js';
+
+export type HttpEngineName = 'uws' | 'node';
+
+/** What the front end gives an engine. */
+export interface FrontEnd {
+  /** Released by the exchange once its answer is written or the client went away. */
+  readonly release: () => void;
+  /**
+   * Handle one request: `method` lower case, `path` without the query string. Called
+   * synchronously from the engine's request handler, after the exchange is made.
+   */
+  handle<R>(ex: Exchange, method: string, path: string, req: R, header: HeaderReader<R>): void;
+}
+
+export interface Listening {
+  /** The bound port (the one picked when 0 was asked). */
+  readonly port: number;
+  /** Stop accepting connections; open ones stay until closeConnections(). */
+  stopListening(): void;
+  /** Drop every connection. Called once nothing is in flight, outside any engine callback. */
+  closeConnections(): void;
+}
+
+export interface HttpEngine {
+  readonly name: HttpEngineName;
+  /** What serves, for the startup log line. */
+  readonly description: string;
+  listen(host: string, port: number, front: FrontEnd): Promise<Listening>;
+}
