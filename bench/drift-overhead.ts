@@ -26,7 +26,7 @@ import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import type { ModelConfig } from '../src/config/model-config.js';
-import type { PreparedRequest } from '../src/dataplane/validate.js';
+import type { PreparedRequest } from '../src/request/prepare.js';
 import { VersionDrift, driftOptions } from '../src/obs/drift.js';
 import { LogControl } from '../src/obs/logger.js';
 import { OspreyMetrics, VersionSeries } from '../src/obs/metrics.js';

@@ -31,7 +31,8 @@ import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import { WorkerPool } from '../src/executor/pool.js';
-import type { FailedResult, RunResult, SessionSpec, WireTensor, WorkerTask } from '../src/worker/protocol.js';
+import type { WireTensor } from '../src/types/run.js';
+import type { FailedResult, RunResult, SessionSpec, WorkerTask } from '../src/worker/protocol.js';
 import { arg, repoRoot } from './harness/args.js';
 
 // --- arguments ------------------------------------------------------------------------

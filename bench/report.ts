@@ -17,6 +17,7 @@ import { machineInfo } from './loadgen/machine.js';
 import { parseRange } from './loadgen/ranges.js';
 import { runSweep } from './loadgen/sweep.js';
 import { ceilingInChild } from './harness/ceiling-run.js';
+import { runIndependent } from './harness/independent.js';
 import { latencyThroughputSvg } from './harness/chart.js';
 import { makePlan } from './harness/plan.js';
 import { copyWithoutBatching } from './harness/repo-copy.js';
@@ -35,6 +36,7 @@ const { values: v } = parseArgs({
     scenarios: { type: 'string' },
     concurrency: { type: 'string' },
     'update-readme': { type: 'boolean', default: false },
+    'no-independent': { type: 'boolean', default: false },
     'model-repository': { type: 'string' },
   },
 });
@@ -145,6 +147,14 @@ async function main(): Promise<void> {
           }
         }
       }
+    }
+    if (!v['no-independent']) {
+      // The same servers, now under wrk and h2load (each skipped when not installed).
+      res.independent = await runIndependent({
+        rounds: plan.independent.rounds, durationS: plan.independent.durationS, running, log,
+        ceiling: async (m) => (await ceilingInChild(ROOT, repo, m, plan.ceiling.durationMs, plan.ceiling.batches)).best.rowsPerSec,
+      });
+      for (const s of res.independent.skipped) res.notes.push(`independent generators: ${s}`);
     }
   } finally {
     await stopAll();

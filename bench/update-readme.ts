@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLine, noiseLine, summaryTable } from './harness/report-md.js';
+import { independentNote, independentTable } from './harness/independent-md.js';
 import type { BenchResults } from './harness/results.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -32,6 +33,10 @@ export function resultsSection(r: BenchResults, resultsPath: string): string {
     `Full report: [${rel}/report.md](${rel}/report.md); chart: [${rel}/chart.svg](${rel}/chart.svg).`,
     noiseLine(r),
     '',
+    ...(r.independent && r.independent.scenarios.length > 0
+      ? ['Headline figures from independent load generators (wrk for HTTP, h2load for gRPC). ' + independentNote(r.independent), '',
+        independentTable(r.independent), '', 'The bench\'s own generator (peaks over the concurrency sweep):', '']
+      : []),
     summaryTable(r),
     '',
     'ORT ceiling (rows/s, best batch): ' +

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import type { ServerOptions } from './config/cli.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
+import { runShadow } from './dataplane/shadow.js';
 import { ResponseCache } from './dataplane/response-cache.js';
 import { WorkerPool, threadBudget } from './executor/pool.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
@@ -18,7 +19,7 @@ import { startMetricsServer } from './obs/metrics-server.js';
 import { Observability } from './obs/observer.js';
 import type { ModelVersion } from './registry/model-version.js';
 import { ModelRegistry } from './registry/registry.js';
-import { RepositoryManager } from './repository/manager.js';
+import { RepositoryManager } from './control/manager.js';
 import { checkRepositoryRoots } from './repository/scan.js';
 import { registerTrafficMetrics } from './routing/metrics.js';
 import { TrafficRouter } from './routing/router.js';
@@ -84,21 +85,22 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
   const registry = new ModelRegistry({
     pool, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads, gpuCount, logger,
-    onVersionReady: (v) => { obs.versionReady(v); traffic.versionReady(v); },
+    // A policy in traffic.json may name the version: it is read now, in force before requests see it.
+    onVersionReady: (v) => { obs.versionReady(v); manager.versionReady(v.name); },
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
     onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),
   });
-  const traffic = new TrafficRouter<ModelVersion>({ registry, logger, threadLoad: (t) => pool.load(t) });
+  const traffic = new TrafficRouter<ModelVersion>({ registry, logger, threadLoad: (t) => pool.load(t), shadowExecutor: runShadow });
   if (obs.metrics !== undefined) registerTrafficMetrics(obs.metrics.registry, traffic);
   const manager = new RepositoryManager({
     repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
     pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
+    // The one repository watcher reads each model's traffic.json (every second, and as versions load).
+    onPolicyFile: (model, text) => traffic.policyFile(model, text),
   });
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
   const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
-  // traffic.json is read as each model's versions load, and polled for changes.
-  traffic.start(() => manager.folders);
   await manager.start();
 
   const listeners: Listener[] = [];
@@ -121,6 +123,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   } catch (err) {
     await Promise.all(listeners.map((l) => l.close()));
     await traffic.stop();
+    await manager.stop();
     await registry.close();
     await pool.close();
     throw err;

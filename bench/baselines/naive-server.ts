@@ -2,14 +2,16 @@
 /**
  * Baseline (a), "what a Node team writes in an afternoon": node:http, JSON in and
  * out, one onnxruntime-node `session.run` per request from the main thread with the
- * default session options, no batching, no workers, no binary tensors, no gRPC.
- *   node dist/bench/baselines/naive-server.js --model-repository model-repository --http-port 8000
+ * default session options, no batching, no workers, no binary tensors; and its gRPC
+ * twin (naive-grpc.ts: grpc-js + proto-loader, the same session per model).
+ *   node dist/bench/baselines/naive-server.js --model-repository model-repository --http-port 8000 [--grpc-port 8001]
  * It is deliberately plain; do not optimize it, or the comparison stops meaning anything.
  */
 import http from 'node:http';
 import * as ort from 'onnxruntime-node';
 import { announce, baselineArgs } from './args.js';
 import { loadModelSpec, metadataOf } from './model-spec.js';
+import { startNaiveGrpc, type NaiveModel } from './naive-grpc.js';
 
 const ORT_TYPE: Record<string, ort.Tensor.Type> = {
   FP32: 'float32', FP64: 'float64', INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
@@ -19,12 +21,32 @@ const KSERVE_TYPE = Object.fromEntries(Object.entries(ORT_TYPE).map(([k, v]) => 
 
 interface InputJson { name: string; shape: number[]; datatype: string; data: unknown[] }
 
+const TYPED: Record<string, new (b: ArrayBuffer) => ArrayBufferView> = {
+  FP32: Float32Array, FP64: Float64Array, INT8: Int8Array, INT16: Int16Array, INT32: Int32Array, INT64: BigInt64Array,
+  UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, UINT64: BigUint64Array, BOOL: Uint8Array,
+};
+
+/** gRPC raw_input_contents -> tensor (a copy, so the typed array is aligned). */
+function rawTensor(datatype: string, shape: number[], raw: Buffer): ort.Tensor {
+  const type = ORT_TYPE[datatype];
+  const View = TYPED[datatype];
+  if (!type || !View || raw === undefined) throw new Error(`unsupported datatype ${datatype} (raw contents only)`);
+  const copy = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+  return new ort.Tensor(type, new View(copy) as never, shape);
+}
+
 const args = baselineArgs(process.argv.slice(2));
 const models = new Map<string, { session: ort.InferenceSession; metadata: string }>();
+const grpcModels = new Map<string, NaiveModel>();
 for (const name of args.models) {
   try {
     const spec = loadModelSpec(args.repo, name);
-    models.set(name, { session: await ort.InferenceSession.create(spec.onnxPath), metadata: JSON.stringify(metadataOf(spec)) });
+    const session = await ort.InferenceSession.create(spec.onnxPath);
+    models.set(name, { session, metadata: JSON.stringify(metadataOf(spec)) });
+    grpcModels.set(name, {
+      session, metadata: metadataOf(spec), maxBatchSize: spec.maxBatchSize,
+      toTensor: rawTensor, kserveType: (t) => KSERVE_TYPE[t.type] ?? t.type,
+    });
   } catch (e) {
     process.stderr.write(`naive: skipping ${name}: ${(e as Error).message}\n`);
   }
@@ -75,10 +97,11 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60_000;
+const grpcServer = await startNaiveGrpc(grpcModels, args.grpcPort);
 server.listen(args.httpPort, '127.0.0.1', () => {
   const a = server.address();
-  announce({ server: 'naive', http: typeof a === 'object' && a ? a.port : args.httpPort, models: [...models.keys()] });
+  announce({ server: 'naive', http: typeof a === 'object' && a ? a.port : args.httpPort, grpc: grpcServer.port, models: [...models.keys()] });
 });
-const stop = (): void => void server.close(() => process.exit(0));
+const stop = (): void => void server.close(() => grpcServer.server.tryShutdown(() => process.exit(0)));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -13,6 +13,8 @@ const VIEW: Record<string, [ort.Tensor.Type, (b: ArrayBuffer) => Typed]> = {
   UINT8: ['uint8', (b) => new Uint8Array(b)], UINT16: ['uint16', (b) => new Uint16Array(b)],
   UINT32: ['uint32', (b) => new Uint32Array(b)], UINT64: ['uint64', (b) => new BigUint64Array(b)],
   BOOL: ['bool', (b) => new Uint8Array(b)],
+  // float16 tensors take the raw half bits.
+  FP16: ['float16', (b) => new Uint16Array(b)],
 };
 
 export function randomFeeds(info: ModelInfo, batch: number): Record<string, ort.Tensor> {

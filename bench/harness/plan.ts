@@ -24,13 +24,15 @@ export interface Plan {
   stabilityPct: number;
   /** `repeat`: also sample before each scenario and at the end (the best sample counts). */
   ceiling: { durationMs: number; batches?: number[]; repeat: boolean };
+  /** wrk / h2load runs of the headline scenarios (harness/independent.ts), when installed. */
+  independent: { rounds: number; durationS: number };
 }
 
 const MODELS = ['tabular', 'cnn'];
 
 function scenarios(): Scenario[] {
   return MODELS.flatMap((model) => [
-    { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: ['osprey', 'osprey-nobatch', 'floor'] as TargetId[] },
+    { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: ['osprey', 'osprey-nobatch', 'naive', 'floor'] as TargetId[] },
     { id: `${model}-http`, model, wire: 'http-json' as const, targets: ['osprey', 'naive', 'floor'] as TargetId[] },
     // perf_analyzer's default HTTP format (binary tensor data). On the compute-heavy
     // model it shows what the server costs when the protocol is cheap: the 12 KB
@@ -45,11 +47,13 @@ export function makePlan(name: 'full' | 'quick'): Plan {
       name, models: MODELS, scenarios: scenarios(), concurrency: [1, 8, 64],
       warmupMs: 250, measurementMs: 600, maxTrials: 1, stabilityPct: 10,
       ceiling: { durationMs: 300, repeat: false },
+      independent: { rounds: 1, durationS: 2 },
     };
   }
   return {
     name, models: MODELS, scenarios: scenarios(), concurrency: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     warmupMs: 1500, measurementMs: 2000, maxTrials: 5, stabilityPct: 10,
     ceiling: { durationMs: 1500, repeat: true },
+    independent: { rounds: 3, durationS: 6 },
   };
 }

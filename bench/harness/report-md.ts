@@ -1,6 +1,7 @@
 /** report.md from a results file: summary ratios first, then batching on/off, then every level. */
 import type { LevelResult } from '../loadgen/run-level.js';
 import { atLevel, fmtMs, fmtRate, fmtRatio, ratio, summarizeScenario, WIRE_LABEL } from './analysis.js';
+import { independentSection } from './independent-md.js';
 import type { BenchResults, ScenarioResult } from './results.js';
 import { TARGET_LABELS, type TargetId } from './targets.js';
 
@@ -118,6 +119,7 @@ export function reportMarkdown(r: BenchResults): string {
     '',
     '![p99 latency against throughput](chart.svg)',
     '',
+    ...independentSection(r.independent),
     '## In-process ONNX Runtime ceiling',
     '',
     `One worker thread per core, one intra-op thread each, model run back to back, in its own process while the servers idle; ` +

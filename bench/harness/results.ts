@@ -3,6 +3,7 @@ import type { CeilingResult } from '../baselines/ort-ceiling.js';
 import type { MachineInfo } from '../loadgen/machine.js';
 import type { Wire } from '../loadgen/payload.js';
 import type { LevelResult } from '../loadgen/run-level.js';
+import type { IndependentResults } from './independent.js';
 import type { Plan } from './plan.js';
 import type { TargetId } from './targets.js';
 
@@ -40,6 +41,8 @@ export interface BenchResults {
   targets: Partial<Record<TargetId, TargetStatus>>;
   ceilings: Record<string, CeilingEntry>;
   scenarios: ScenarioResult[];
+  /** The headline scenarios under wrk and h2load (absent when not run). */
+  independent?: IndependentResults;
   /** Anything a reader must know: targets that failed mid-run, idle servers that were not idle. */
   notes: string[];
 }

@@ -3,7 +3,7 @@
  * ports and is ready once its health and model-ready routes answer 200.
  *   osprey          dist/src/main.js on the model repository as committed
  *   osprey-nobatch  the same on a copy without dynamic_batching (issue 6's "off")
- *   naive           baselines/naive-server: node:http + one session.run per request
+ *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
  */
 import { existsSync } from 'node:fs';
@@ -24,7 +24,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
 export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   osprey: ['http', 'grpc'],
   'osprey-nobatch': ['http', 'grpc'],
-  naive: ['http'],
+  naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
 };
 
@@ -58,7 +58,6 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
   const log = join(ctx.logDir, `${id}.log`);
   const node = process.execPath;
   let proc: ServerProcess;
-  let hasGrpc = true;
   switch (id) {
     case 'osprey':
     case 'osprey-nobatch': {
@@ -69,9 +68,8 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
       break;
     }
     case 'naive':
-      hasGrpc = false;
       proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/naive-server.js'), '--model-repository', ctx.repo,
-        '--models', ctx.models.join(','), '--http-port', String(http)], log);
+        '--models', ctx.models.join(','), '--http-port', String(http), '--grpc-port', String(grpc)], log);
       break;
     case 'floor':
       proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/echo-server.js'), '--model-repository', ctx.repo,
@@ -87,5 +85,5 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
     await proc.stop();
     throw new Error(`${(e as Error).message}; see ${log}`);
   }
-  return { id, pid: proc.pid, http: hostPort, grpc: hasGrpc ? `127.0.0.1:${grpc}` : null, stop: () => proc.stop() };
+  return { id, pid: proc.pid, http: hostPort, grpc: `127.0.0.1:${grpc}`, stop: () => proc.stop() };
 }

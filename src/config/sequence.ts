@@ -1,7 +1,8 @@
 /**
  * `sequence_batching`: completion (defaults) and validation against the ONNX model.
  * The one owner of what a control input and an implicit state are; the scheduler
- * (src/sequence/) and the worker (state) read the frozen result, never the raw file.
+ * (batching/sequence-scheduler.ts), its runner (registry/sequence-runner.ts) and the
+ * worker (worker/sequence-state.ts) read the frozen result, never the raw file.
  *
  * Controls and states are model inputs (and state outputs) the client never sends:
  * the server fills them, so they are not part of the config's `input`/`output`.

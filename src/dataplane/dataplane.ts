@@ -11,7 +11,7 @@ import {
 import type { FailureReason } from '../registry/stats.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { ModelVersion } from '../registry/model-version.js';
-import type { RepositoryManager } from '../repository/manager.js';
+import type { RepositoryManager } from '../control/manager.js';
 import type { LogControl, LogSettingValue } from '../obs/logger.js';
 import type { InferObserver } from '../obs/observer.js';
 import { NO_ROUTE, type TrafficRouter, type TrafficState } from '../routing/router.js';
@@ -23,8 +23,8 @@ import type { Params, Tensor } from '../types/tensor.js';
 import type { DataPlane } from './api.js';
 import { classify } from './classify.js';
 import type { ResponseCache } from './response-cache.js';
-import { prepare } from './validate.js';
-import { rawCorrId, sequenceFlags } from '../sequence/request.js';
+import { prepare } from '../request/prepare.js';
+import { rawCorrId, sequenceFlags } from '../request/sequence.js';
 
 export const EXTENSIONS = Object.freeze([
   'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
@@ -45,18 +45,6 @@ export interface DataPlaneOptions {
   traffic?: TrafficRouter<ModelVersion>;
   /** Told when an inference request enters and leaves (the worker pool's hot hand-off counts them). */
   activity?: { beginRequest(): void; endRequest(): void };
-}
-
-/**
- * A shadow copy of an answered request (the traffic router calls this after the
- * primary's answer was sent): validated against the shadow version's own config,
- * queued at its lowest priority with no deadline. Its inputs are the primary
- * request's tensors, read-only; the batcher copies them into the batch buffer.
- */
-function runShadow(v: ModelVersion, req: InferenceRequest): Promise<Tensor[]> {
-  const p = prepare(v.config, req);
-  const lowest = Number(v.config.dynamic_batching?.priority_levels ?? 0);
-  return v.submit(p, lowest, 0, Infinity, undefined).then((r) => r.outputs);
 }
 
 function numberParam(params: Params, key: string): number {
@@ -92,7 +80,6 @@ export class ServingDataPlane implements DataPlane {
   constructor(o: DataPlaneOptions) {
     this.#o = o;
     this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
-    o.traffic?.bindExecutor(runShadow);
   }
 
   /** Shutdown begins: report not live/ready and refuse new requests. */

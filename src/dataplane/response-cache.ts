@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { PreparedRequest } from './validate.js';
+import type { PreparedRequest } from '../request/prepare.js';
 import type { Tensor } from '../types/tensor.js';
 
 export class ResponseCache {

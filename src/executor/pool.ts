@@ -51,8 +51,9 @@ import {
 } from '../worker/channel.js';
 import type { ChannelWorkerData } from '../worker/channel-worker.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SequenceRun, SessionSpec, StateFreeResult, UnloadResult, WireTensor, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SequenceRun, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from '../worker/protocol.js';
+import type { WireTensor } from '../types/run.js';
 
 const WORKER_FILE = new URL('../worker/channel-worker.js', import.meta.url);
 

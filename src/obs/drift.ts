@@ -39,7 +39,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../config/model-config.js';
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
-import type { PreparedRequest } from '../dataplane/validate.js';
+import type { PreparedRequest } from '../request/prepare.js';
 import type { DataType, Tensor } from '../types/tensor.js';
 import type { Emit, Labels } from './families.js';
 

@@ -20,8 +20,8 @@ import type { ModelVersion } from '../registry/model-version.js';
 import type { FailureReason, StatsSink, VersionStats } from '../registry/stats.js';
 import type { ModelIndexEntry } from '../types/inference.js';
 import { type DriftEmitters, type ReferenceTable, VersionDrift, driftOptions, readReferenceFile } from './drift.js';
-import type { PendingSequence } from '../sequence/runner.js';
-import type { SequenceScheduler } from '../sequence/scheduler.js';
+import type { PendingSequence } from '../registry/sequence-runner.js';
+import type { SequenceScheduler } from '../batching/sequence-scheduler.js';
 import { type Emit, Hist, LATENCY_BUCKETS, type Labels, type MetricType, ScrapedFamily, batchBuckets } from './families.js';
 
 export const FAILURE_REASONS: readonly FailureReason[] = Object.freeze(['REJECTED', 'CANCELED', 'BACKEND', 'OTHER']);

@@ -6,7 +6,7 @@
  * The data-plane hooks run on the request path (main thread). None looks anything
  * up: a version's series is its `stats.sink`, bound when it became READY.
  */
-import type { PreparedRequest } from '../dataplane/validate.js';
+import type { PreparedRequest } from '../request/prepare.js';
 import type { ModelVersion } from '../registry/model-version.js';
 import type { FailureReason } from '../registry/stats.js';
 import type { InferenceRequest, ModelIndexEntry } from '../types/inference.js';

@@ -5,16 +5,16 @@
  */
 import { Batcher } from '../batching/batcher.js';
 import type { ModelConfig } from '../config/model-config.js';
-import type { PreparedRequest } from '../dataplane/validate.js';
+import type { PreparedRequest } from '../request/prepare.js';
 import { Unavailable } from '../errors/errors.js';
-import { PendingInfer, type PendingResult } from '../executor/pending.js';
+import { PendingInfer, type PendingResult } from '../request/pending.js';
 import type { WorkerPool } from '../executor/pool.js';
-import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../executor/run-batch.js';
+import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../request/batch.js';
 import type { ModelState } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { SessionSpec } from '../worker/protocol.js';
-import type { SequenceFlags } from '../sequence/request.js';
-import { SequenceRunner } from '../sequence/runner.js';
+import type { SequenceFlags } from '../request/sequence.js';
+import { SequenceRunner } from './sequence-runner.js';
 import { VersionStats } from './stats.js';
 
 /**

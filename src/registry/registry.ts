@@ -26,7 +26,7 @@ import { InvalidArgument, ModelNotFound, ModelNotReady, ModelPollFailed, asOspre
 import type { WorkerPool } from '../executor/pool.js';
 import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
-import { type ConfigSource, completeConfig, readConfigSource } from './config-source.js';
+import { type ConfigSource, completeConfig, readConfigSource } from '../repository/config-source.js';
 import { ModelVersion } from './model-version.js';
 import { sessionSettings } from './session-settings.js';
 import { latestCount, selectVersions } from './version-policy.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { joinBytes } from '../codec/raw.js';
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
-import { prepare } from '../dataplane/validate.js';
+import { prepare } from '../request/prepare.js';
 import { InvalidArgument } from '../errors/errors.js';
 import { ELEMENT_SIZE, type Tensor, elementCount } from '../types/tensor.js';
 import type { ModelVersion } from './model-version.js';

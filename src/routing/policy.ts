@@ -53,6 +53,9 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 
+/** The policy file's name, in the model's folder next to config.pbtxt. */
+export const POLICY_FILE = 'traffic.json';
+
 export interface RouteSpec { readonly version: number; readonly weight: number }
 export interface ShadowSpec { readonly version: number; readonly fraction: number }
 

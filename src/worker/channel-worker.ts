@@ -15,7 +15,8 @@ import {
   type ChannelLayout, type SlotView,
 } from './channel.js';
 import { execute, existingSession, existingSolo, serve, toWire, type RawOutput } from './ort-worker.js';
-import type { FailedResult, WireTensor, WorkerTask } from './protocol.js';
+import type { WireTensor } from '../types/run.js';
+import type { FailedResult, WorkerTask } from './protocol.js';
 
 export interface ChannelWorkerData {
   sab: SharedArrayBuffer;

@@ -18,8 +18,9 @@ import { InvalidArgument, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WireTensor, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from './protocol.js';
+import type { WireTensor } from '../types/run.js';
 import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
 import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
@@ -43,6 +44,13 @@ function create(spec: SessionSpec, intraOpThreads: number): Promise<ort.Inferenc
     enableCpuMemArena: st.enableMemArena,
     enableMemPattern: st.enableMemPattern,
     executionProviders: st.providers,
+    // ORT's pool threads spin inside a run (what makes two threads pay off, see
+    // soloSession) and, by default, keep spinning after it returns: ~24 ms of CPU in
+    // the 100 ms after each run of the lagged fixture with 2 intra-op threads, 0.5 ms
+    // with this set. That tail landed on the next request, usually another model's
+    // at concurrency 1, and made a canary's baseline look as slow as the canary
+    // (test/routing/e2e.test.ts 'a slow canary is rolled back on p99').
+    ...(intraOpThreads > 1 ? { extra: { session: { force_spinning_stop: '1' } } } : {}),
   });
 }
 

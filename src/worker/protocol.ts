@@ -5,6 +5,7 @@
  */
 import type { ErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
+import type { RunTiming, WireTensor } from '../types/run.js';
 import type { DataType } from '../types/tensor.js';
 
 export interface SessionSettings {
@@ -28,14 +29,6 @@ export interface SessionSpec {
   key: string;
   path: string;
   settings: SessionSettings;
-}
-
-export interface WireTensor {
-  name: string;
-  datatype: DataType;
-  shape: number[];
-  /** Triton raw layout; owned by the receiver (transferred). */
-  buffer: ArrayBuffer;
 }
 
 /** One implicit state of a sequence model (config `sequence_batching.state`). */
@@ -77,8 +70,6 @@ export interface ListTask { op: 'list' }
 /** Test-only: the worker calls process.exit(code), as a crashing worker would die. */
 export interface ExitTask { op: 'exit'; code: number }
 export type WorkerTask = LoadTask | RunTask | UnloadTask | ListTask | ExitTask | StateFreeTask;
-
-export interface RunTiming { inputNs: number; inferNs: number; outputNs: number }
 
 export interface LoadResult { ok: true; info: OnnxModelInfo; threadId: number }
 export interface RunResult { ok: true; outputs: WireTensor[]; timing: RunTiming }

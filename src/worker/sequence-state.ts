@@ -10,7 +10,8 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 import type { DataType } from '../types/tensor.js';
-import type { SequenceRun, StateSpec, WireTensor } from './protocol.js';
+import type { WireTensor } from '../types/run.js';
+import type { SequenceRun, StateSpec } from './protocol.js';
 
 interface Stored { bytes: Uint8Array; shape: number[] }
 

@@ -1,7 +1,9 @@
 /**
- * Architecture checks over src/ (what grpc-js does with `madge -c`): no import
- * cycles, nothing imports the front ends or the composition root, and ONNX Runtime
- * is imported only by worker-thread code.
+ * Architecture checks over src/ (what grpc-js does with `madge -c`, and one level
+ * up): no file import cycles; folders in layers that import only downwards, so no
+ * folder cycles either (file-level checks miss a cycle through six folders made of
+ * acyclic files); nothing imports the front ends or the composition root; ONNX
+ * Runtime is imported only by worker-thread code.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -33,6 +35,101 @@ function graph(): Map<string, string[]> {
   }
   return g;
 }
+
+/**
+ * src/ folders, lowest first. A folder may import only folders in lower layers
+ * (folders in one layer know nothing of each other); '.' is server.ts and main.ts.
+ * A new folder must be placed here: the test fails for a folder it does not know.
+ */
+export const LAYERS: readonly (readonly string[])[] = [
+  ['errors', 'types'], // error catalogue; plain data types (tensors, requests, a run's tensors and timing)
+  ['config'], // model config: parse, normalize, validate, freeze; launch flags
+  ['codec', 'batching', 'repository'], // wire formats; tensor-free batcher; reading the model repository
+  ['request', 'worker'], // the request model (prepare, pending item, batch assembly); worker-thread code
+  ['executor'], // worker threads: pool, channel, who runs what
+  ['registry'], // loaded models and their versions
+  ['obs'], // logs, metrics, drift: observes the registry
+  ['routing'], // traffic policies: canary, shadow, guardrails
+  ['control'], // model control: load/unload, the repository watcher
+  ['dataplane'], // the one request path both front ends call
+  ['frontends'], // HTTP and gRPC adapters
+  ['.'], // composition root and entry point
+];
+
+/** The folder a src-relative file or a bare package name belongs to ('' for packages). */
+function folderOf(path: string): string {
+  if (!path.endsWith('.ts')) return '';
+  const slash = path.indexOf('/');
+  return slash < 0 ? '.' : path.slice(0, slash);
+}
+
+/** Folder -> the folders it imports, with one file edge as evidence for each. */
+export function folderGraph(g: ReadonlyMap<string, readonly string[]>): Map<string, Map<string, string>> {
+  const fg = new Map<string, Map<string, string>>();
+  for (const [file, deps] of g) {
+    const from = folderOf(file);
+    const out = fg.get(from) ?? new Map<string, string>();
+    fg.set(from, out);
+    for (const d of deps) {
+      const to = folderOf(d);
+      if (to !== '' && to !== from && !out.has(to)) out.set(to, `${file} -> ${d}`);
+    }
+  }
+  return fg;
+}
+
+/** Imports that do not go to a strictly lower layer, and folders no layer names. */
+export function layerViolations(g: ReadonlyMap<string, readonly string[]>, layers: readonly (readonly string[])[]): string[] {
+  const rank = new Map<string, number>();
+  layers.forEach((l, i) => { for (const f of l) rank.set(f, i); });
+  const bad: string[] = [];
+  for (const [from, out] of folderGraph(g)) {
+    const rf = rank.get(from);
+    if (rf === undefined) { bad.push(`folder '${from}' is in no layer`); continue; }
+    for (const [to, evidence] of out) {
+      const rt = rank.get(to);
+      if (rt === undefined) bad.push(`folder '${to}' is in no layer (${evidence})`);
+      else if (rt >= rf) bad.push(`${from} (layer ${rf}) imports ${to} (layer ${rt}): ${evidence}`);
+    }
+  }
+  return bad;
+}
+
+/** Folder-level cycles, each as 'a -> b -> ... -> a'. */
+export function folderCycles(g: ReadonlyMap<string, readonly string[]>): string[] {
+  const fg = folderGraph(g);
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (n: string, path: string[]) => {
+    if (state.get(n) === 'done') return;
+    if (state.get(n) === 'visiting') { cycles.push([...path.slice(path.indexOf(n)), n].join(' -> ')); return; }
+    state.set(n, 'visiting');
+    for (const d of fg.get(n)?.keys() ?? []) visit(d, [...path, n]);
+    state.set(n, 'done');
+  };
+  for (const n of fg.keys()) visit(n, []);
+  return cycles;
+}
+
+test('src/ folders import only lower layers', () => {
+  assert.deepEqual(layerViolations(graph(), LAYERS), []);
+});
+
+test('src/ has no folder cycles', () => {
+  assert.deepEqual(folderCycles(graph()), []);
+});
+
+test('the folder checks catch an upward import, a sideways import, a cycle and an unplaced folder', () => {
+  const g = new Map(graph());
+  g.set('registry/registry.ts', [...g.get('registry/registry.ts')!, 'dataplane/dataplane.ts']);
+  g.set('codec/raw.ts', [...g.get('codec/raw.ts')!, 'batching/heap.ts']);
+  g.set('novel/thing.ts', ['errors/errors.ts']);
+  const bad = layerViolations(g, LAYERS);
+  assert.ok(bad.some((b) => b.startsWith('registry (layer 5) imports dataplane (layer 9): registry/registry.ts -> dataplane/dataplane.ts')), bad.join('\n'));
+  assert.ok(bad.some((b) => b.startsWith('codec (layer 2) imports batching (layer 2)')), bad.join('\n'));
+  assert.ok(bad.includes("folder 'novel' is in no layer"), bad.join('\n'));
+  assert.ok(folderCycles(g).some((c) => c.includes('registry') && c.includes('dataplane')), folderCycles(g).join('\n'));
+});
 
 test('src/ has no import cycles', () => {
   const g = graph();

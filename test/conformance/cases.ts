@@ -756,7 +756,7 @@ export const INDEX_ENTRIES: readonly IndexEntry[] = [
 
 /** Every model the three repositories hold, failed ones included. */
 export const ALL_MODELS = [
-  'accumulator', 'autocomplete', 'bad_config', 'classifier', 'cnn', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
+  'accumulator', 'autocomplete', 'bad_config', 'classifier', 'cnn', 'cnn_fp16', 'cnn_int8', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
   'scaler', 'simple', 'simple_cached', 'slow', 'string_identity', 'tabular', ...TYPED_DATATYPES.map(typedModelName),
 ].sort();
 

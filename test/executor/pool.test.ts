@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { joinBytes } from '../../src/codec/raw.js';
 import { OspreyError } from '../../src/errors/errors.js';
 import { WorkerPool } from '../../src/executor/pool.js';
-import type { SessionSpec, WireTensor } from '../../src/worker/protocol.js';
+import type { WireTensor } from '../../src/types/run.js';
+import type { SessionSpec } from '../../src/worker/protocol.js';
 import type { DataType } from '../../src/types/tensor.js';
 
 function fixtures(): string {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ModelConfig } from '../../src/config/model-config.js';
-import type { PreparedRequest } from '../../src/dataplane/validate.js';
+import type { PreparedRequest } from '../../src/request/prepare.js';
 import {
   DRIFT_DEFAULTS, type DriftOptions, TensorDrift, VersionDrift, buildReference, driftOptions, parseReferenceFile, psi, readReferenceFile,
 } from '../../src/obs/drift.js';

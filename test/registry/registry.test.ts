@@ -8,13 +8,13 @@ import { readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { prepare } from '../../src/dataplane/validate.js';
+import { prepare } from '../../src/request/prepare.js';
 import { WorkerPool } from '../../src/executor/pool.js';
 import type { ModelVersion } from '../../src/registry/model-version.js';
 import { ModelRegistry, type RegistryOptions } from '../../src/registry/registry.js';
 import {
   CNN_DIR, CORRUPT_ONNX, SCALER_CONFIG, memoryLogger, removeRepo, scalerModel, tempRepo, writeOld, writeScaler,
-} from '../repository/fixtures.js';
+} from '../helpers/repo-fixtures.js';
 
 /** Run [1,2,3,4] through a version; returns y. */
 async function run(v: ModelVersion): Promise<number[]> {

@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Resolution, TrafficRouter } from '../../src/routing/router.js';
+import { type Resolution, type ShadowExecutor, TrafficRouter } from '../../src/routing/router.js';
 import { type RoutingRequest, strategyNames } from '../../src/routing/strategy.js';
 import type { InferenceRequest } from '../../src/types/inference.js';
 import type { Tensor } from '../../src/types/tensor.js';
@@ -51,8 +51,8 @@ const FIXTURES: Record<string, Fixture[]> = {
   ],
 };
 
-function makeRouter(seed = 42, registry = new FakeRegistry({ m: [1, 2, 3] })): TrafficRouter<FakeVersion> {
-  return new TrafficRouter({ registry, logger: captureLogger().logger, seed, timers: false });
+function makeRouter(seed = 42, registry = new FakeRegistry({ m: [1, 2, 3] }), shadowExecutor?: ShadowExecutor<FakeVersion>): TrafficRouter<FakeVersion> {
+  return new TrafficRouter({ registry, logger: captureLogger().logger, seed, timers: false, shadowExecutor });
 }
 
 /** The same policy with shadows added (strategy 'shadow'), for the "shadows change nothing" case. */
@@ -133,11 +133,9 @@ describe('routing strategy conformance', () => {
 
         it('shadows never change a response, even when they fail or answer differently', async () => {
           const registry = new FakeRegistry({ m: [1, 2, 3] });
-          const r = makeRouter(5, registry);
-          r.setPolicy('m', withShadows(fx.policy));
           // The "model": version v answers x * v. Shadows answer garbage, or throw, or reject.
           let calls = 0;
-          r.bindExecutor(async (v: FakeVersion, req: InferenceRequest): Promise<Tensor[]> => {
+          const r = makeRouter(5, registry, async (v: FakeVersion, req: InferenceRequest): Promise<Tensor[]> => {
             calls++;
             if (calls % 3 === 0) throw new Error('shadow exploded');
             if (calls % 3 === 1) return [f32('y', [1, 2], [NaN, -1e9])];
@@ -145,6 +143,7 @@ describe('routing strategy conformance', () => {
             // the answer is built before the shadow starts.
             return [f32('y', req.inputs[0]!.shape, [v.version, v.version])];
           });
+          r.setPolicy('m', withShadows(fx.policy));
           for (let i = 0; i < 300; i++) {
             const req = { ...(request(fx.request(i).parameters) as InferenceRequest), inputs: [f32('x', [1, 2], [i, -i])] };
             const res: Resolution = r.resolve('m', '', req);

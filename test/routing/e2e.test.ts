@@ -308,13 +308,14 @@ describe('traffic routing, end to end', () => {
     })).status, 200);
     const started = Date.now();
     let failures = 0;
+    const errors = new Set<string>();
     while (Date.now() - started < 20_000 && s.traffic.state('lagged').routes[1]!.weight !== 0) {
       const { reply } = await infer(s.httpUrl, 'lagged', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [2] }] });
-      if (reply.status !== 200) failures++;
+      if (reply.status !== 200) { failures++; errors.add(`${reply.status} ${reply.body.toString()}`); }
     }
-    assert.equal(failures, 0);
+    assert.equal(failures, 0, [...errors].join('; '));
     const st = await getState(s, 'lagged');
-    assert.equal(st.routes[1]!.weight, 0);
+    assert.equal(st.routes[1]!.weight, 0, `not rolled back; windows: ${JSON.stringify(st.routes.map((r) => r.window))}`);
     assert.match(st.history.find((h) => h.event === 'rollback')!.reason, /p99 latency [\d.]+ ms is more than 3x the baseline's [\d.]+ ms/);
   });
 });

@@ -36,6 +36,12 @@ export class FakeRegistry implements VersionSource<FakeVersion> {
     return [...(this.models.get(name) ?? [])].sort((a, b) => b.version - a.version);
   }
 
+  add(name: string, version: number): FakeVersion {
+    const v = new FakeVersion(name, version);
+    this.models.set(name, [...(this.models.get(name) ?? []), v]);
+    return v;
+  }
+
   remove(name: string, version: number): FakeVersion {
     const vs = this.models.get(name)!;
     const i = vs.findIndex((v) => v.version === version);

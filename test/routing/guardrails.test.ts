@@ -10,6 +10,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { RepositoryWatcher } from '../../src/control/watcher.js';
 import { Cancelled } from '../../src/errors/errors.js';
 import { type Resolution, TrafficRouter } from '../../src/routing/router.js';
 import { FakeRegistry, type FakeVersion, captureLogger } from './fakes.js';
@@ -153,13 +154,20 @@ describe('versions and files', () => {
     assert.deepEqual(t.r.collect(), { routes: [], shadows: [], models: [] }, 'its metrics go with it');
   });
 
-  it('reads traffic.json on load and when it changes; a bad file keeps the previous policy', async () => {
+  it('the repository watcher reads traffic.json when a version loads and when it changes; a bad file keeps the previous policy', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'osprey-traffic-'));
     try {
       const log = captureLogger();
       const registry = new FakeRegistry({ m: [1, 2] });
-      const r = new TrafficRouter<FakeVersion>({ registry, logger: log.logger, seed: 1, pollMs: 20 });
-      r.start(() => new Map([['m', dir]]));
+      const r = new TrafficRouter<FakeVersion>({ registry, logger: log.logger, seed: 1 });
+      // Model control 'none': the watcher scans no models, it only watches the policy files.
+      const watcher = new RepositoryWatcher({
+        repositories: [], mode: 'none', pollMs: 60_000, settleMs: 0, policyPollMs: 20, logger: log.logger,
+        onChanges: () => assert.fail('no model scans in mode none'),
+        onPolicy: (model, text) => r.policyFile(model, text),
+      });
+      watcher.useFolders(new Map([['m', dir]]));
+      watcher.start();
       const file = join(dir, 'traffic.json');
       const waitFor = async (pred: () => boolean) => {
         for (let i = 0; i < 200 && !pred(); i++) await new Promise((res) => setTimeout(res, 10));
@@ -172,8 +180,8 @@ describe('versions and files', () => {
         await rename(`${file}.tmp`, file);
       };
       await put({ routes: SPLIT });
-      r.versionReady(registry.resolve('m', '1'));
-      await waitFor(() => r.state('m').source === 'file');
+      watcher.policyNow('m'); // what the registry's ready hook does
+      assert.equal(r.state('m').source, 'file', 'in force at once');
       assert.deepEqual(r.state('m').routes.map((x) => x.weight), [80, 20]);
       await put({ routes: [{ version: 1, weight: 1 }, { version: 5, weight: 1 }] });
       await waitFor(() => log.lines.some((l) => l.msg === 'traffic policy rejected; the model keeps its previous policy'
@@ -184,9 +192,25 @@ describe('versions and files', () => {
       await waitFor(() => r.state('m').routes[1]?.weight === 3);
       await rm(file);
       await waitFor(() => r.state('m').policy === null);
+      await watcher.stop();
       await r.stop();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a file policy that names a version not yet loaded applies when that version is ready', () => {
+    const log = captureLogger();
+    const registry = new FakeRegistry({ m: [1] });
+    const r = new TrafficRouter<FakeVersion>({ registry, logger: log.logger, seed: 1, timers: false });
+    const text = JSON.stringify({ routes: SPLIT });
+    r.policyFile('m', text);
+    assert.equal(r.state('m').policy, null, 'version 2 is not loaded: rejected, nothing in force');
+    registry.add('m', 2);
+    r.policyFile('m', text); // the ready hook hands the same text again
+    assert.equal(r.state('m').source, 'file');
+    assert.deepEqual(r.state('m').routes.map((x) => x.weight), [80, 20]);
+    r.policyFile('m', undefined);
+    assert.equal(r.state('m').policy, null, 'removing the file removes its policy');
   });
 });

@@ -9,16 +9,16 @@
 import { configDataTypeToWire } from '../config/datatype.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { initialStateDims } from '../config/sequence.js';
-import type { PreparedRequest } from '../dataplane/validate.js';
+import type { PreparedRequest } from '../request/prepare.js';
 import { Unavailable } from '../errors/errors.js';
-import type { PendingResult } from '../executor/pending.js';
+import type { PendingResult } from '../request/pending.js';
 import type { WorkerPool } from '../executor/pool.js';
 import type { RequestedOutput } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { SequenceRun, SessionSpec, StateSpec } from '../worker/protocol.js';
-import type { SequenceFlags } from './request.js';
-import { SequenceScheduler, type CorrId, type SeqBatch, type SeqItem } from './scheduler.js';
-import { controlInputs, rowInputs, splitRows } from './tensors.js';
+import type { SequenceFlags } from '../request/sequence.js';
+import { SequenceScheduler, type CorrId, type SeqBatch, type SeqItem } from '../batching/sequence-scheduler.js';
+import { controlInputs, rowInputs, splitRows } from '../request/sequence-tensors.js';
 
 /** One queued request of a sequence (the scheduler's item). */
 export class PendingSequence implements SeqItem {

@@ -13,7 +13,7 @@ import { after, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcClient, rawInferRequest, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CORRUPT_ONNX, removeRepo, scalerModel, sleep, tempRepo, waitFor, writeScaler } from './fixtures.js';
+import { CORRUPT_ONNX, removeRepo, scalerModel, sleep, tempRepo, waitFor, writeScaler } from '../helpers/repo-fixtures.js';
 
 const SETTLE_MS = 800;
 const POLL_SECS = 0.2;

@@ -28,14 +28,20 @@
  * on the repositories, model folders and version folders (debounced), with the
  * poll timer left on as a safety net (fs.watch can miss events, e.g. on network
  * file systems, and does not see below the folders it watches).
+ *
+ * Each model folder's traffic policy (`traffic.json`) is watched here too, in every
+ * mode ('none' watches only it: model control without polling still follows policy
+ * edits): read every `policyPollMs` and after each scan, its text handed over when
+ * it changed, and on demand when a version of the model becomes ready (`policyNow`).
+ * It is not a model file: editing a policy never reloads the model's sessions.
  * Main thread only.
  */
-import { POLICY_FILE } from '../routing/router.js';
-import { type FSWatcher, watch } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { fromPbtxt } from '../config/from-pbtxt.js';
-import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from './scan.js';
+import { POLICY_FILE } from '../routing/policy.js';
+import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from '../repository/scan.js';
 
 export type ChangeKind = 'added' | 'changed' | 'removed';
 
@@ -52,8 +58,12 @@ export interface ModelChange {
 
 export interface WatcherOptions {
   repositories: readonly string[];
-  /** 'poll': rescan every `pollMs`. 'watch': rescan on file-system events too. */
-  mode: 'poll' | 'watch';
+  /**
+   * 'poll': rescan every `pollMs`. 'watch': rescan on file-system events too.
+   * 'none': no model scans (the folders come from `listFolders`/`useFolders`); only
+   * the policy files are watched.
+   */
+  mode: 'none' | 'poll' | 'watch';
   pollMs: number;
   /** How long files must stay unchanged before they are reported. */
   settleMs: number;
@@ -61,6 +71,10 @@ export interface WatcherOptions {
   debounceMs?: number;
   /** Differences found by background scans (timers, events). Not called for scan(). */
   onChanges(changes: ModelChange[]): void;
+  /** A model folder's traffic.json changed (text undefined: there is none); see policyNow. */
+  onPolicy?(model: string, text: string | undefined): void;
+  /** How often the policy files are read (default 1000 ms). */
+  policyPollMs?: number;
   logger: Logger;
 }
 
@@ -93,9 +107,7 @@ interface WatchedModel {
 
 const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
 
-/** Model-level files: everything in the model folder except sub-folders, plus warmup/. */
-// traffic.json is the traffic splitter's, which watches it itself: editing a
-// policy must not reload the model's sessions.
+/** Model-level files: everything in the model folder except sub-folders, plus warmup/ (and not the policy file). */
 const skipModelChild = (name: string, dir: boolean): boolean => (dir && name !== 'warmup') || name === POLICY_FILE;
 
 export class RepositoryWatcher {
@@ -113,6 +125,9 @@ export class RepositoryWatcher {
   readonly #watches = new Map<string, FSWatcher>();
   /** Whether the last scan left something unsettled. */
   #pending = false;
+  /** traffic.json text last handed over, per model folder name. */
+  readonly #policies = new Map<string, string | undefined>();
+  #policyTimer: NodeJS.Timeout | undefined;
 
   constructor(o: WatcherOptions) {
     this.#o = o;
@@ -148,9 +163,26 @@ export class RepositoryWatcher {
     return [...merged.values()];
   }
 
+  /**
+   * 'none' mode: list the model folders now (the manager's scan) and keep them as
+   * the folders whose policy files are watched.
+   */
+  async listFolders(): Promise<ReadonlyMap<string, string>> {
+    return this.useFolders(await listModels(this.#o.repositories));
+  }
+
+  /** 'none' mode: the model folders as listed elsewhere (the repository index). */
+  useFolders(folders: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+    this.#folders = folders;
+    return folders;
+  }
+
   /** Start the background scans (and, in 'watch' mode, the file-system watches). */
   start(): void {
     this.#stopped = false;
+    this.#policyTimer = setInterval(() => this.#checkPolicies(), this.#o.policyPollMs ?? 1000);
+    this.#policyTimer.unref();
+    if (this.#o.mode === 'none') return;
     this.#pollTimer = setInterval(() => this.#kick(), this.#o.pollMs);
     this.#pollTimer.unref();
     if (this.#o.mode === 'watch') this.#syncWatches();
@@ -167,6 +199,8 @@ export class RepositoryWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#pollTimer);
+    clearInterval(this.#policyTimer);
+    this.#policyTimer = undefined;
     clearTimeout(this.#settleTimer);
     clearTimeout(this.#debounceTimer);
     this.#pollTimer = this.#settleTimer = this.#debounceTimer = undefined;
@@ -174,6 +208,41 @@ export class RepositoryWatcher {
     for (const w of this.#watches.values()) w.close();
     this.#watches.clear();
     await this.#queue;
+  }
+
+  /**
+   * Read a model's traffic.json now and hand it over, changed or not: a version of
+   * the model just became ready, and a policy naming it may apply now. Synchronous
+   * on purpose: called from the registry's ready hook right after a swap, the
+   * policy is in force before any request can see the new versions without it.
+   */
+  policyNow(model: string): void {
+    const text = this.#readPolicy(model);
+    this.#policies.set(model, text);
+    this.#o.onPolicy?.(model, text);
+  }
+
+  /** The content is the stamp: an edit within the timestamp granularity that keeps the size would fool an mtime/size check. */
+  #readPolicy(model: string): string | undefined {
+    const dir = this.#folders.get(model);
+    if (dir === undefined) return undefined;
+    try {
+      return readFileSync(join(dir, POLICY_FILE), 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every model folder's policy file; changes are handed over. A few small reads: microseconds. */
+  #checkPolicies(): void {
+    if (this.#stopped || this.#o.onPolicy === undefined) return;
+    for (const name of this.#policies.keys()) if (!this.#folders.has(name)) this.#policies.delete(name);
+    for (const name of this.#folders.keys()) {
+      const text = this.#readPolicy(name);
+      if (text === this.#policies.get(name)) continue;
+      this.#policies.set(name, text);
+      this.#o.onPolicy(name, text);
+    }
   }
 
   /** A background scan; several triggers before it starts make one scan. */
@@ -185,6 +254,8 @@ export class RepositoryWatcher {
       if (this.#stopped) return;
       const changes = await this.#scanNow();
       if (changes.length > 0 && !this.#stopped) this.#o.onChanges(changes);
+      // In 'watch' mode an edited traffic.json triggers this scan: apply it now.
+      this.#checkPolicies();
     });
     this.#queue = p.catch((err: unknown) => this.#o.logger.error({ err }, 'repository scan failed'));
   }

@@ -1,14 +1,15 @@
 /**
  * Model control (tritonserver's --model-control-mode): what gets loaded at start,
- * whether the load/unload API is allowed, and, in 'poll' and 'watch' modes, the
- * repository watcher whose differences it hands to the registry. It knows the
- * repository folders; the registry owns the versions.
+ * whether the load/unload API is allowed, and the repository watcher: in 'poll' and
+ * 'watch' modes its differences go to the registry; in every mode it watches each
+ * model's traffic.json for the traffic router. It knows the repository folders; the
+ * registry owns the versions.
  */
 import type { Logger } from 'pino';
 import { InvalidArgument, ModelPollFailed, Unavailable } from '../errors/errors.js';
 import type { ModelRegistry } from '../registry/registry.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
-import { listModels, listModelsSync } from './scan.js';
+import { listModelsSync } from '../repository/scan.js';
 import { type ModelChange, RepositoryWatcher } from './watcher.js';
 
 /** 'watch' is Osprey's: 'poll' driven by file-system events, with the poll as a safety net. */
@@ -26,47 +27,58 @@ export interface ManagerOptions {
   /** Files must stay unchanged this long before they load (default 1000). */
   settleMs?: number;
   registry: ModelRegistry;
+  /** A model's traffic.json changed, or was read for a version that became ready (undefined: none). */
+  onPolicyFile?(model: string, text: string | undefined): void;
+  /** How often traffic.json files are read (default 1000 ms). */
+  policyPollMs?: number;
   logger: Logger;
 }
 
 export class RepositoryManager {
   readonly #o: ManagerOptions;
-  /** Last scan of model folders: name -> folder. Read synchronously by the index. */
-  #folders: ReadonlyMap<string, string> = new Map();
-  #watcher: RepositoryWatcher | undefined;
+  /** The one repository watcher; in 'none' and 'explicit' modes it watches only the policy files. */
+  readonly #watcher: RepositoryWatcher;
   /** Registry operations started from watcher reports, awaited by stop(). */
   readonly #inflight = new Set<Promise<void>>();
 
   constructor(o: ManagerOptions) {
     this.#o = o;
+    this.#watcher = new RepositoryWatcher({
+      repositories: o.repositories,
+      mode: o.mode === 'poll' || o.mode === 'watch' ? o.mode : 'none',
+      pollMs: Math.max(1, o.pollSecs * 1000),
+      settleMs: o.settleMs ?? DEFAULT_SETTLE_MS,
+      onChanges: (changes) => { void this.#apply(changes); },
+      onPolicy: o.onPolicyFile,
+      policyPollMs: o.policyPollMs,
+      logger: o.logger,
+    });
   }
 
+  /** Model folders as last scanned: name -> folder. */
   get folders(): ReadonlyMap<string, string> {
-    return this.#watcher?.folders ?? this.#folders;
+    return this.#watcher.folders;
   }
 
-  async #scan(): Promise<ReadonlyMap<string, string>> {
-    this.#folders = await listModels(this.#o.repositories);
-    return this.#folders;
+  #scans(): boolean {
+    return this.#o.mode === 'poll' || this.#o.mode === 'watch';
+  }
+
+  /** A version of the model became ready: read its traffic.json now (see RepositoryWatcher.policyNow). */
+  versionReady(model: string): void {
+    this.#watcher.policyNow(model);
   }
 
   /** Initial load. Models that fail are logged and reported; the others serve. */
   async start(): Promise<void> {
     const mode = this.#o.mode;
-    if (mode === 'poll' || mode === 'watch') {
-      this.#watcher = new RepositoryWatcher({
-        repositories: this.#o.repositories,
-        mode,
-        pollMs: Math.max(1, this.#o.pollSecs * 1000),
-        settleMs: this.#o.settleMs ?? DEFAULT_SETTLE_MS,
-        onChanges: (changes) => { void this.#apply(changes); },
-        logger: this.#o.logger,
-      });
+    if (this.#scans()) {
       await this.#apply(await this.#watcher.initial());
       this.#watcher.start();
       return;
     }
-    const folders = await this.#scan();
+    this.#watcher.start();
+    const folders = await this.#watcher.listFolders();
     const names = mode === 'explicit'
       ? (this.#o.loadModels.includes('*') ? [...folders.keys()] : [...new Set(this.#o.loadModels)])
       : [...folders.keys()];
@@ -102,8 +114,8 @@ export class RepositoryManager {
    * modes it only refreshes the folder list.
    */
   async pollOnce(): Promise<void> {
-    if (this.#watcher === undefined) {
-      await this.#scan();
+    if (!this.#scans()) {
+      await this.#watcher.listFolders();
       return;
     }
     await this.#apply(await this.#watcher.scan());
@@ -119,7 +131,7 @@ export class RepositoryManager {
     if (options.files !== undefined && options.files.size > 0 && options.config === undefined) {
       throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
     }
-    const folders = await this.#scan();
+    const folders = await this.#watcher.listFolders();
     const dir = folders.get(name);
     if (dir === undefined && options.config === undefined) {
       throw new ModelPollFailed(name);
@@ -137,7 +149,8 @@ export class RepositoryManager {
   index(readyOnly: boolean): ModelIndexEntry[] {
     let folders = this.folders;
     try {
-      folders = this.#folders = listModelsSync(this.#o.repositories);
+      folders = listModelsSync(this.#o.repositories);
+      if (!this.#scans()) this.#watcher.useFolders(folders);
     } catch (err) {
       this.#o.logger.warn({ err }, 'failed to read the model repository; the index shows the last scan');
     }
@@ -145,7 +158,7 @@ export class RepositoryManager {
   }
 
   async stop(): Promise<void> {
-    await this.#watcher?.stop();
+    await this.#watcher.stop();
     await Promise.all([...this.#inflight]);
   }
 }

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import { type ModelChange, RepositoryWatcher, type WatcherOptions } from '../../src/repository/watcher.js';
+import { type ModelChange, RepositoryWatcher, type WatcherOptions } from '../../src/control/watcher.js';
 import {
   SCALER_CONFIG, ageDir, removeRepo, scalerModel, silentLogger, sleep, tempRepo, waitFor, writeOld, writeScaler,
-} from './fixtures.js';
+} from '../helpers/repo-fixtures.js';
 
 const SETTLE = 300;
 

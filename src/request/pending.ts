@@ -3,7 +3,7 @@
  * request has the same shape, and the promise callbacks are stored rather than
  * captured in per-request closures beyond the one Promise executor.
  */
-import type { PreparedInput } from '../dataplane/validate.js';
+import type { PreparedInput } from './prepare.js';
 import type { RequestedOutput } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { Tensor } from '../types/tensor.js';

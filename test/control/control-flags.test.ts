@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_OPTIONS, parseArgs } from '../../src/config/cli.js';
-import { DEFAULT_SETTLE_MS } from '../../src/repository/manager.js';
+import { DEFAULT_SETTLE_MS } from '../../src/control/manager.js';
 
 test('--model-control-mode watch and --repository-settle-ms', () => {
   const o = parseArgs(['--model-control-mode', 'watch', '--repository-poll-secs', '30', '--repository-settle-ms=250']);

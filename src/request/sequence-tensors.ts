@@ -8,11 +8,11 @@ import { joinBytes, splitBytes } from '../codec/raw.js';
 import { configDataTypeToWire } from '../config/datatype.js';
 import type { ModelConfig, SequenceControlInputConfig } from '../config/model-config.js';
 import { controlTensorType } from '../config/sequence.js';
-import type { PreparedInput } from '../dataplane/validate.js';
+import type { PreparedInput } from './prepare.js';
 import { Internal } from '../errors/errors.js';
 import type { Tensor } from '../types/tensor.js';
-import type { WireTensor } from '../worker/protocol.js';
-import type { CorrId, SeqRow } from './scheduler.js';
+import type { WireTensor } from '../types/run.js';
+import type { CorrId, SeqRow } from '../batching/sequence-scheduler.js';
 
 const utf8 = new TextEncoder();
 

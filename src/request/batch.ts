@@ -8,7 +8,7 @@ import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { Internal } from '../errors/errors.js';
 import type { Tensor } from '../types/tensor.js';
-import type { RunTiming, WireTensor } from '../worker/protocol.js';
+import type { RunTiming, WireTensor } from '../types/run.js';
 import type { PendingInfer, PendingResult } from './pending.js';
 
 /** Rows in one model run: the sum of the requests' batch sizes (1 for a non-batching model). */

@@ -12,7 +12,7 @@ import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
 import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
 import { buildModelConfig } from '../config/normalize.js';
 import { InvalidArgument, ModelPollFailed } from '../errors/errors.js';
-import { fingerprint, readOptional, statTree } from '../repository/scan.js';
+import { fingerprint, readOptional, statTree } from './scan.js';
 import type { LoadOptions } from '../types/inference.js';
 
 export interface ConfigSource {

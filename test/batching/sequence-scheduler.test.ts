@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { InvalidArgument, OspreyError, Unavailable } from '../../src/errors/errors.js';
 import {
   SequenceScheduler, type CorrId, type ReleaseReason, type SeqBatch, type SeqItem, type SequenceSchedulerOptions,
-} from '../../src/sequence/scheduler.js';
+} from '../../src/batching/sequence-scheduler.js';
 import { Cancellation } from '../../src/types/cancel.js';
 
 class FakeClock {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcClient, rawInferRequest, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CORRUPT_ONNX, removeRepo, scalerModel, tempRepo, writeOld, writeScaler } from './fixtures.js';
+import { CORRUPT_ONNX, removeRepo, scalerModel, tempRepo, writeOld, writeScaler } from '../helpers/repo-fixtures.js';
 
 interface IndexRow { name: string; version?: string; state: string; reason?: string }
 
