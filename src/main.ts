@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * CLI entry: `osprey [tritonserver flags]`. Parses and validates flags once,
- * starts the server, and shuts it down cleanly on SIGINT/SIGTERM, giving up after
+ * starts the server, and shuts it down cleanly on SIGINT/SIGTERM: not ready for
+ * --shutdown-grace-secs while still serving, then drain, giving up after
  * --exit-timeout-secs.
  */
 import { CliError, parseArgs, usageText } from './config/cli.js';
@@ -29,11 +30,17 @@ async function main(): Promise<void> {
   }
   if (opts.modelRepositories.length === 0) opts = Object.freeze({ ...opts, modelRepositories: [BUNDLED_REPOSITORY] });
   const server = await startServer(opts);
-  let signalled = false;
-  const stop = (signal: string) => {
-    if (signalled) return;
-    signalled = true;
-    server.logger.info({ signal, exitTimeoutSecs: opts.exitTimeoutSecs }, 'shutting down');
+  // Two phases, so a rolling update loses nothing: first (--shutdown-grace-secs) report
+  // not ready but keep serving while the load balancer drops this endpoint, then stop
+  // accepting and let in-flight requests finish within --exit-timeout-secs. A second
+  // signal during the grace period skips what is left of it.
+  let phase: 'serving' | 'grace' | 'stopping' = 'serving';
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stop = () => {
+    if (phase === 'stopping') return;
+    phase = 'stopping';
+    clearTimeout(graceTimer);
+    server.logger.info({ exitTimeoutSecs: opts.exitTimeoutSecs }, 'shutting down');
     const force = setTimeout(() => {
       server.logger.error('exit timeout reached with requests still in flight; exiting');
       process.exit(1);
@@ -44,8 +51,19 @@ async function main(): Promise<void> {
       process.exit(1);
     });
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  const onSignal = (signal: string) => {
+    if (phase !== 'serving' || opts.shutdownGraceSecs === 0) {
+      if (phase === 'serving') server.logger.info({ signal }, 'signal received');
+      stop();
+      return;
+    }
+    phase = 'grace';
+    server.drain();
+    server.logger.info({ signal, shutdownGraceSecs: opts.shutdownGraceSecs }, 'not ready; serving through the shutdown grace period');
+    graceTimer = setTimeout(stop, opts.shutdownGraceSecs * 1000);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
 }
 
 main().catch((err) => {

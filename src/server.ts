@@ -60,6 +60,8 @@ export interface RunningServer {
   readonly logger: Logger;
   /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
   readonly traffic: TrafficRouter<ModelVersion>;
+  /** Shutdown grace begins: report not ready, keep serving (see --shutdown-grace-secs). */
+  drain(): void;
   /** Stop taking requests, finish in-flight ones, unload, stop threads. */
   shutdown(): Promise<void>;
 }
@@ -141,6 +143,9 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     grpcPort: grpc?.port ?? -1,
     metricsPort: metrics?.port ?? -1,
     dataPlane, registry, manager, pool, logger, traffic,
+    drain() {
+      dataPlane.drain();
+    },
     shutdown() {
       stopping ??= (async () => {
         dataPlane.stopAccepting();

@@ -44,6 +44,12 @@ export interface ServerOptions {
   loadModels: string[];
   strictReadiness: boolean;
   exitTimeoutSecs: number;
+  /**
+   * `--shutdown-grace-secs`: after SIGTERM/SIGINT, report not ready but keep serving this
+   * long (a Kubernetes endpoint keeps receiving traffic for a moment after the signal),
+   * then stop accepting and drain for up to exitTimeoutSecs.
+   */
+  shutdownGraceSecs: number;
   logVerbose: number;
   logInfo: boolean;
   logWarning: boolean;
@@ -90,6 +96,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   loadModels: [],
   strictReadiness: true,
   exitTimeoutSecs: 30,
+  shutdownGraceSecs: 0,
   logVerbose: 0,
   logInfo: true,
   logWarning: true,
@@ -183,7 +190,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--load-model'], arg: 'value', meta: '<name>', help: "Model to load at start in explicit mode (repeatable; '*' = all).",
     apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a model name'); o.loadModels.push(v); } },
   { flags: ['--strict-readiness'], arg: 'bool', meta: '<bool>', help: 'Ready only when every model is ready (default true).', apply: bool('strictReadiness') },
-  { flags: ['--exit-timeout-secs'], arg: 'value', meta: '<secs>', help: 'Shutdown grace period (default 30).', apply: int('exitTimeoutSecs', 0) },
+  { flags: ['--exit-timeout-secs'], arg: 'value', meta: '<secs>', help: 'After the grace period, how long in-flight requests may take to finish before exit (default 30).', apply: int('exitTimeoutSecs', 0) },
+  { flags: ['--shutdown-grace-secs'], arg: 'value', meta: '<secs>', help: 'On SIGTERM/SIGINT report not ready at once but keep serving this long, then stop accepting (default 0; set it to the time a load balancer takes to drop the endpoint).', apply: int('shutdownGraceSecs', 0) },
   { flags: ['--log-verbose'], arg: 'value', meta: '<level>', help: 'Verbose log level; 0 = off (default 0).', apply: int('logVerbose', 0) },
   { flags: ['--log-info'], arg: 'bool', meta: '<bool>', help: 'Log info messages (default true).', apply: bool('logInfo') },
   { flags: ['--log-warning'], arg: 'bool', meta: '<bool>', help: 'Log warnings (default true).', apply: bool('logWarning') },

@@ -75,11 +75,20 @@ export class ServingDataPlane implements DataPlane {
   readonly #o: DataPlaneOptions;
   #live = true;
   #accepting = true;
+  #draining = false;
   #serverMetadata: ServerMetadata;
 
   constructor(o: DataPlaneOptions) {
     this.#o = o;
     this.#serverMetadata = Object.freeze({ name: 'osprey', version: o.version, extensions: [...EXTENSIONS] });
+  }
+
+  /**
+   * The shutdown grace period begins: report not ready (HTTP ready route, gRPC health)
+   * so load balancers drop this endpoint, but stay live and keep serving.
+   */
+  drain(): void {
+    this.#draining = true;
   }
 
   /** Shutdown begins: report not live/ready and refuse new requests. */
@@ -91,7 +100,7 @@ export class ServingDataPlane implements DataPlane {
   isLive(): boolean { return this.#live; }
 
   isReady(): boolean {
-    if (!this.#accepting) return false;
+    if (!this.#accepting || this.#draining) return false;
     return this.#o.strictReadiness ? this.#o.registry.allReady() : true;
   }
 

@@ -32,6 +32,7 @@ test('defaults (tritonserver values)', () => {
     loadModels: [],
     strictReadiness: true,
     exitTimeoutSecs: 30,
+    shutdownGraceSecs: 0,
     logVerbose: 0,
     logInfo: true,
     logWarning: true,
@@ -54,7 +55,7 @@ test('every flag', () => {
     '--allow-http', 'false', '--allow-grpc=0', '--allow-metrics', 'off', '--allow-client-shm=false',
     '--model-control-mode', 'explicit', '--repository-poll-secs', '5',
     '--load-model', 'a', '--load-model=*',
-    '--strict-readiness=false', '--exit-timeout-secs', '0', '--log-verbose', '2',
+    '--strict-readiness=false', '--exit-timeout-secs', '0', '--shutdown-grace-secs=7', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
     '--max-request-bytes', '1024', '--http-engine', 'node',
@@ -79,6 +80,7 @@ test('every flag', () => {
     loadModels: ['a', '*'],
     strictReadiness: false,
     exitTimeoutSecs: 0,
+    shutdownGraceSecs: 7,
     logVerbose: 2,
     logInfo: false,
     logWarning: false,
@@ -137,7 +139,7 @@ test('--help and -h', () => {
   assert.match(text, /^Usage: osprey \[options\]/);
   for (const flag of ['--model-repository', '--http-port', '--grpc-port', '--metrics-port', '--allow-http', '--allow-grpc',
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
-    '--exit-timeout-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
+    '--exit-timeout-secs', '--shutdown-grace-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
     '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--http-engine', '--version', '--help']) {
     assert.ok(text.includes(flag), flag);
@@ -165,6 +167,7 @@ test('exact error messages', () => {
   rejects(['--log-format', 'xml'], "invalid value 'xml' for --log-format: expected default, ISO8601 or json");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
+  rejects(['--shutdown-grace-secs', '1.5'], "invalid value '1.5' for --shutdown-grace-secs: expected a non-negative integer");
   rejects(['--log-verbose', '-1'], "invalid value '-1' for --log-verbose: expected a non-negative integer");
   rejects(['--worker-threads', '1e3'], "invalid value '1e3' for --worker-threads: expected a non-negative integer");
   rejects(['--intra-op-threads', ' 2'], "invalid value ' 2' for --intra-op-threads: expected a non-negative integer");
