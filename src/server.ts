@@ -81,7 +81,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   }, logDestination);
   const logger = logs.logger;
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs });
+  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({ logs, metrics: opts.allowMetrics, modelStates: () => manager.index(false) });
@@ -115,7 +115,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
       listeners.push(http);
     }
     if (opts.allowGrpc) {
-      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger });
+      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes });
       listeners.push(grpc);
     }
     if (obs.metrics !== undefined) {

@@ -65,8 +65,10 @@ export interface ServerOptions {
   soloIntraOpThreads: number;
   /** Hot hand-off: how long an idle worker polls for the next request while the server is nearly idle (us); 0 = off. */
   workerSpinUs: number;
-  /** Largest HTTP request body accepted (gRPC accepts up to INT32_MAX, as Triton clients send). */
+  /** Largest request accepted, after decompression: an HTTP body or a gRPC message. */
   maxRequestBytes: number;
+  /** Most output bytes one request may get back; checked on the worker before they cross threads. */
+  maxResponseBytes: number;
 }
 
 export class CliError extends Error {
@@ -109,6 +111,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   workerSpinUs: 500,
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
+  maxResponseBytes: 256 * 1024 * 1024,
 } satisfies ServerOptions);
 
 type Apply = (o: ServerOptions, value: string, flag: string) => void;
@@ -203,7 +206,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
   { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while the server runs at concurrency 1 and its runs take over 300 us: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
   { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While the server runs at concurrency 1, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
-  { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted (default 67108864).', apply: int('maxRequestBytes', 1) },
+  { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted, counted after decompression: an HTTP body (larger: 413) or a received gRPC message (larger: RESOURCE_EXHAUSTED) (default 67108864).', apply: int('maxRequestBytes', 1) },
+  { flags: ['--max-response-bytes'], arg: 'value', meta: '<bytes>', help: "Most output bytes one request may get back, checked on the worker before they reach the front ends; larger: 400 / RESOURCE_EXHAUSTED, the server and other requests unaffected (default 268435456).", apply: int('maxResponseBytes', 1) },
 ];
 
 const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)));

@@ -14,12 +14,50 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'DEADLINE_EXCEEDED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'RESPONSE_TOO_LARGE'
+  | 'RATE_LIMITED'
   | 'INTERNAL';
+
+/** Longest quoted client string kept whole in a message (model names, ids, input names...). */
+const QUOTED_MAX = 256;
+/**
+ * Most bytes a message may take as a gRPC `grpc-message` trailer, percent-encoded
+ * (every byte outside printable ASCII becomes three). Clients refuse headers past
+ * 8 KiB or so and then hang the call; HTTP answers carry the same text.
+ */
+const MESSAGE_BUDGET = 4096;
+
+/** Cost of one UTF-16 unit in the percent-encoded trailer (a generous upper bound). */
+function encodedCost(c: number): number {
+  return c >= 0x20 && c <= 0x7e && c !== 0x25 ? 1 : 9;
+}
+
+/**
+ * Messages echo what clients sent (a model name, an input name, a request id), so
+ * a 100 KB name would make a 100 KB error. Quoted parts longer than QUOTED_MAX keep
+ * their start and say how much was cut; what is still over the budget is cut at
+ * the end. Short messages (all but hostile ones) return untouched.
+ */
+export function boundMessage(message: string): string {
+  if (message.length * 9 <= MESSAGE_BUDGET) return message;
+  let m = message.replace(/'([^']{257,})'/g, (_all, q: string) => `'${q.slice(0, QUOTED_MAX)}...' (${q.length - QUOTED_MAX} more characters)`);
+  let cost = 0;
+  for (let i = 0; i < m.length; i++) {
+    cost += encodedCost(m.charCodeAt(i));
+    if (cost > MESSAGE_BUDGET - 64) {
+      // Never split a surrogate pair.
+      const end = i > 0 && m.charCodeAt(i - 1) >= 0xd800 && m.charCodeAt(i - 1) <= 0xdbff ? i - 1 : i;
+      m = `${m.slice(0, end)}... (message cut at ${MESSAGE_BUDGET} bytes)`;
+      break;
+    }
+  }
+  return m;
+}
 
 export class OspreyError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
-    super(message);
+    super(boundMessage(message));
     this.code = code;
     this.name = new.target.name;
   }
@@ -82,6 +120,13 @@ export class NotFound extends OspreyError {
 export class PayloadTooLarge extends OspreyError {
   constructor(limit: number) {
     super('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** --max-response-bytes: a request's outputs would be larger than the server sends. */
+export class ResponseTooLarge extends OspreyError {
+  constructor(bytes: number, limit: number) {
+    super('RESPONSE_TOO_LARGE', `response of ${bytes} bytes exceeds the limit of ${limit} bytes (--max-response-bytes)`);
   }
 }
 

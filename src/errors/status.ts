@@ -10,6 +10,10 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CANCELLED: 499,
   DEADLINE_EXCEEDED: 504,
   PAYLOAD_TOO_LARGE: 413,
+  // What the request asked for is more than the server will answer: the client's
+  // to change (smaller inputs, fewer rows), so a 4xx.
+  RESPONSE_TOO_LARGE: 400,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
 });
 
@@ -23,5 +27,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CANCELLED: 1, // CANCELLED
   DEADLINE_EXCEEDED: 4, // DEADLINE_EXCEEDED
   PAYLOAD_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
+  RESPONSE_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
+  RATE_LIMITED: 8, // RESOURCE_EXHAUSTED
   INTERNAL: 13, // INTERNAL
 });

@@ -97,6 +97,11 @@ export interface WorkerPoolOptions {
   inlineBytes?: number;
   /** Hot hand-off: how long an idle worker polls for the next request at concurrency 1 (us). 0 turns the hot hand-off off. Default 500. */
   spinUs?: number;
+  /**
+   * --max-response-bytes: the most output bytes one request may get. Checked on the
+   * worker before outputs cross to this thread (see `run`). Default: no limit.
+   */
+  maxResponseBytes?: number;
 }
 
 /**
@@ -171,13 +176,13 @@ class Channel {
   /** EWMA of the worker's compute time per run (us), from the timings it reports. */
   computeUs = 0;
 
-  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number) {
+  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number, maxResponseBytes: number) {
     const sab = new SharedArrayBuffer(channelBytes(layout));
     this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
     this.slots = slotViews(sab, layout);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs };
+    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs, maxResponseBytes };
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
   }
 }
@@ -197,6 +202,7 @@ export class WorkerPool {
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
+  readonly #maxResponseBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -206,6 +212,7 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
+    this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
       const t = new Thread();
@@ -294,10 +301,14 @@ export class WorkerPool {
   /**
    * Run one batch on a thread. The input buffers are handed over: unusable by the
    * caller after this call (they are transferred when they travel by port). The output
-   * buffers belong to the caller.
+   * buffers belong to the caller. `rows` is the batch's row count and `largest` the
+   * rows of its largest request: the worker fails the run when that request's share
+   * of the outputs would pass --max-response-bytes.
    */
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], seq?: SequenceRun): Promise<RunResult> {
-    const task: RunTask = seq === undefined ? { op: 'run', spec, inputs, outputs } : { op: 'run', spec, inputs, outputs, seq };
+  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1, seq?: SequenceRun): Promise<RunResult> {
+    const task: RunTask = seq === undefined
+      ? { op: 'run', spec, inputs, outputs, rows, largest }
+      : { op: 'run', spec, inputs, outputs, rows, largest, seq };
     const r = await this.#call(thread, task);
     return unwrap(r as RunResult | FailedResult);
   }
@@ -374,7 +385,7 @@ export class WorkerPool {
   // --- internals ---------------------------------------------------------------------
 
   #spawn(index: number): Channel {
-    const ch = new Channel(this.#layout, this.#hintSab, this.#spinUs);
+    const ch = new Channel(this.#layout, this.#hintSab, this.#spinUs, this.#maxResponseBytes);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
@@ -417,7 +428,7 @@ export class WorkerPool {
         // Sequence runs go by port: the worker's serve() path adds their state.
         inline = task.seq === undefined && ch.known.has(task.spec.key)
           && inlineInputBytes(task.inputs) <= layout.slotDataBytes
-          && writeRunRequest(v, task.spec.key, task.inputs, task.outputs);
+          && writeRunRequest(v, task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1);
       } else if (task.op === 'unload') {
         // Runs after this one recreate the session lazily, so they must carry the spec.
         ch.known.delete(task.key);

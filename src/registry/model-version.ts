@@ -128,7 +128,9 @@ export class ModelVersion {
     const rows = batchRows(this.config, batch);
     const inputs = assembleInputs(this.config, batch, rows);
     const names = batchOutputNames(this.config, batch);
-    const r = await this.#pool.run(this.#leastLoaded(), this.spec, inputs, names);
+    let largest = 1;
+    if (this.config.max_batch_size > 0) for (const p of batch) if (p.batchSize > largest) largest = p.batchSize;
+    const r = await this.#pool.run(this.#leastLoaded(), this.spec, inputs, names, rows, largest);
     this.stats.recordExecution(rows, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
     const ms = performance.now() - startedAt;
     this.#runMs = this.#runMs === 0 ? ms : this.#runMs * 0.8 + ms * 0.2;

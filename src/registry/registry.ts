@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
 import { InvalidArgument, ModelNotFound, ModelNotReady, ModelPollFailed, asOspreyError } from '../errors/errors.js';
 import type { WorkerPool } from '../executor/pool.js';
+import { resolveInside } from '../repository/contained.js';
 import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
 import { type ConfigSource, completeConfig, readConfigSource } from '../repository/config-source.js';
@@ -423,7 +424,7 @@ export class ModelRegistry {
     const threads = this.#pickThreads(count);
     const spec = {
       key,
-      path: join(src.dir, String(n), filename),
+      path: '',
       settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount, this.#opts.soloIntraOpThreads ?? 0),
     };
     let v: ModelVersion | undefined;
@@ -435,6 +436,8 @@ export class ModelRegistry {
       // all instances load at once. On shared threads they load one at a time,
       // marked in `#creating` so dispatch (every model's) sends new batches to the
       // model's other threads meanwhile.
+      // Checked here, not in the config: a failed check fails this version only.
+      spec.path = await resolveInside(src.dir, filename, `model file of version ${n}`, String(n));
       let info;
       const busy = this.#servingThreads();
       const together = threads.every((t) => !busy.has(t));
@@ -450,7 +453,9 @@ export class ModelRegistry {
       const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
-        if (o.label_filename) labels.set(o.name, (await readFile(join(src.dir, o.label_filename), 'utf8')).split('\n').filter((l) => l.length > 0));
+        if (!o.label_filename) continue;
+        const path = await resolveInside(src.dir, o.label_filename, `label file for output '${o.name}'`);
+        labels.set(o.name, (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0));
       }
       v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool, this.#creating);
       await warmUp(v, src.dir);

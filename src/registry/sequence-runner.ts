@@ -117,7 +117,7 @@ export class SequenceRunner {
       batched: this.#batched,
       rows: rows.map((r) => ({ slot: `${batch.instance}/${r.slot}`, start: r.start, ready: r.item !== undefined, end: r.end })),
     };
-    const r = await this.#o.pool.run(this.#o.threads[batch.instance]!, this.#o.spec, inputs, [...names], seq);
+    const r = await this.#o.pool.run(this.#o.threads[batch.instance]!, this.#o.spec, inputs, [...names], rows.length, 1, seq);
     this.#o.onExecution?.(batch.items.length, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
     const rowOf: number[] = [];
     rows.forEach((row, i) => { if (row.item !== undefined) rowOf.push(i); });

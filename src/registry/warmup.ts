@@ -9,6 +9,7 @@ import { joinBytes } from '../codec/raw.js';
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import { prepare } from '../request/prepare.js';
 import { InvalidArgument } from '../errors/errors.js';
+import { resolveInside } from '../repository/contained.js';
 import { ELEMENT_SIZE, type Tensor, elementCount } from '../types/tensor.js';
 import type { ModelVersion } from './model-version.js';
 
@@ -22,7 +23,8 @@ export async function warmUp(v: ModelVersion, modelDir: string): Promise<void> {
       const n = elementCount(shape);
       let data: Uint8Array;
       if (spec.input_data_file) {
-        data = new Uint8Array(await readFile(join(modelDir, 'warmup', spec.input_data_file)));
+        const path = await resolveInside(modelDir, spec.input_data_file, `warmup '${w.name}' input_data_file for input '${name}'`, 'warmup');
+        data = new Uint8Array(await readFile(path));
       } else if (datatype === 'BYTES') {
         data = joinBytes(Array.from({ length: n }, () => new Uint8Array(spec.random_data ? [0x61] : [])));
       } else {

@@ -7,11 +7,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, normalize, sep } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
 import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
 import { buildModelConfig } from '../config/normalize.js';
 import { InvalidArgument, ModelPollFailed } from '../errors/errors.js';
+import { staysInside } from './contained.js';
 import { fingerprint, readOptional, statTree } from './scan.js';
 import type { LoadOptions } from '../types/inference.js';
 
@@ -35,7 +36,8 @@ export interface ConfigSource {
 async function auxFingerprint(dir: string, partial: PartialModelConfig): Promise<string> {
   let s = fingerprint(await statTree(join(dir, 'warmup')));
   for (const o of partial.output ?? []) {
-    if (o?.label_filename) s += fingerprint(await statTree(join(dir, o.label_filename))) + `${o.label_filename}\n`;
+    // A name that climbs out is refused at load; never walk what it points at.
+    if (o?.label_filename && staysInside(o.label_filename)) s += fingerprint(await statTree(join(dir, o.label_filename))) + `${o.label_filename}\n`;
   }
   return s;
 }
@@ -44,9 +46,8 @@ async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8
   const root = await mkdtemp(join(tmpdir(), `osprey-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
   try {
     for (const [rel, bytes] of files) {
-      const clean = normalize(rel);
-      if (clean.startsWith('..') || clean.startsWith(sep)) throw new InvalidArgument(`invalid file path '${rel}' in load request for model '${name}'`);
-      const path = join(root, clean);
+      if (!staysInside(rel)) throw new InvalidArgument(`invalid file path '${rel}' in load request for model '${name}'`);
+      const path = join(root, normalize(rel));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, bytes);
     }

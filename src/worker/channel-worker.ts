@@ -8,13 +8,13 @@
  * thread only blocks when it has nothing left to do.
  */
 import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { toErrorData } from '../errors/errors.js';
+import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
   HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
-import { execute, existingSession, existingSolo, serve, toWire, type RawOutput } from './ort-worker.js';
+import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire, type RawOutput } from './ort-worker.js';
 import type { WireTensor } from '../types/run.js';
 import type { FailedResult, WorkerTask } from './protocol.js';
 
@@ -26,9 +26,12 @@ export interface ChannelWorkerData {
   layout: ChannelLayout;
   /** Longest poll for the next request before sleeping (0: always sleep). */
   spinUs: number;
+  /** --max-response-bytes (Infinity: none). */
+  maxResponseBytes: number;
 }
 
-const { sab, hint: hintSab, port, layout, spinUs } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs, maxResponseBytes } = workerData as ChannelWorkerData;
+setMaxResponseBytes(maxResponseBytes);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
 const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
 const slots = slotViews(sab, layout);
@@ -55,7 +58,7 @@ const plainUs = new Map<string, number>();
  * else the plain one. The caller checked that the plain session exists.
  */
 async function runOn<T>(
-  key: string, inputs: readonly WireTensor[], outputs: readonly string[],
+  key: string, inputs: readonly WireTensor[], outputs: readonly string[], rows: number, largest: number,
   emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
 ): Promise<T> {
   const solo = (plainUs.get(key) ?? 0) >= SOLO_MIN_US && soloQuiet(hint) ? existingSolo(key) : undefined;
@@ -67,6 +70,9 @@ async function runOn<T>(
       plainUs.set(key, prev === undefined ? us : prev * 0.8 + us * 0.2);
     }
     return emit(outs, inputNs, inferNs, t2);
+  }, rows, largest).catch(async (err: unknown) => {
+    if (err instanceof ResponseTooLarge) await renewSessions(key);
+    throw err;
   });
 }
 
@@ -79,7 +85,7 @@ async function serveInline(v: SlotView): Promise<void> {
       reply(v, failed);
       return;
     }
-    await runOn(req.key, req.inputs, req.outputs, (outs, inputNs, inferNs, t2) => {
+    await runOn(req.key, req.inputs, req.outputs, req.rows, req.largest, (outs, inputNs, inferNs, t2) => {
       if (fitsInline(v, outs)) {
         writeRunResponse(v, outs);
         setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) });
@@ -105,7 +111,7 @@ async function servePort(v: SlotView): Promise<void> {
   // Sequence runs take serve()'s path, which adds and keeps their implicit state.
   if (task.op === 'run' && task.seq === undefined && existingSession(task.spec.key) !== undefined) {
     try {
-      const r = await runOn(task.spec.key, task.inputs, task.outputs, toWire);
+      const r = await runOn(task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1, toWire);
       reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);
     } catch (err) {
       const failed: FailedResult = { ok: false, error: toErrorData(err) };

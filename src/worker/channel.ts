@@ -200,11 +200,13 @@ export function inlineInputBytes(inputs: readonly InlineInput[]): number {
 }
 
 /** Write a run request into the slot; false when it does not fit (the caller uses the port). */
-export function writeRunRequest(v: SlotView, key: string, inputs: readonly InlineInput[], outputs: readonly string[]): boolean {
+export function writeRunRequest(v: SlotView, key: string, inputs: readonly InlineInput[], outputs: readonly string[], rows = 1, largest = 1): boolean {
   const i32 = v.i32;
   i32[1] = inputs.length;
   i32[2] = outputs.length;
-  let at = putString(v, 3, key);
+  i32[3] = rows;
+  i32[4] = largest;
+  let at = putString(v, 5, key);
   let off = 0;
   for (const t of inputs) {
     const code = DTYPE_CODE.get(t.datatype);
@@ -236,6 +238,8 @@ export interface DecodedRunRequest {
   /** Inputs copied out of the slot into fresh ArrayBuffers (ONNX Runtime rejects shared memory). */
   inputs: { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer }[];
   outputs: string[];
+  rows: number;
+  largest: number;
 }
 
 /**
@@ -260,7 +264,9 @@ export function readRunRequest(v: SlotView): DecodedRunRequest {
   const i32 = v.i32;
   const nIn = i32[1]!;
   const nOut = i32[2]!;
-  let [key, at] = getString(v, 3);
+  const rows = i32[3]!;
+  const largest = i32[4]!;
+  let [key, at] = getString(v, 5);
   const inputs: DecodedRunRequest['inputs'] = [];
   const next: [number] = [0];
   for (let i = 0; i < nIn; i++) {
@@ -275,7 +281,7 @@ export function readRunRequest(v: SlotView): DecodedRunRequest {
     [name, at] = getString(v, at);
     outputs.push(name);
   }
-  return { key, inputs, outputs };
+  return { key, inputs, outputs, rows, largest };
 }
 
 // --- responses (worker writes, main thread reads) -----------------------------------------

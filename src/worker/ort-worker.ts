@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { InvalidArgument, toErrorData } from '../errors/errors.js';
+import { InvalidArgument, ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
@@ -30,6 +30,46 @@ const sessions = new Map<string, Promise<ort.InferenceSession>>();
 const solos = new Map<string, Promise<ort.InferenceSession>>();
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
+
+/** --max-response-bytes, set once when the thread starts (channel-worker.ts); none by default. */
+let maxResponseBytes = Infinity;
+
+export function setMaxResponseBytes(n: number): void {
+  maxResponseBytes = n;
+}
+
+/**
+ * Bytes `t` takes in Triton's raw layout (BYTES: a 4-byte length per element).
+ * Numeric outputs are sized from their shape, without touching the data.
+ */
+function rawBytes(t: ort.Tensor): number {
+  if (t.type !== 'string') return t.size * (ELEMENT_BYTES[t.type] ?? 8);
+  let n = 0;
+  for (const s of t.data as string[]) n += 4 + Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+const ELEMENT_BYTES: Readonly<Record<string, number>> = {
+  float32: 4, float64: 8, float16: 2, int8: 1, int16: 2, int32: 4, int64: 8, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1,
+};
+
+/**
+ * Fail a run whose largest request would get more than --max-response-bytes of
+ * outputs. Runs here, on the worker, so the bytes never cross to the main thread;
+ * the caller disposes the outputs and they are garbage once this throws. A request's
+ * share of a batch's outputs is its rows' share (BYTES elements vary in length, so
+ * for them it is an estimate).
+ */
+function checkResponseSize(result: Record<string, ort.Tensor>, outputs: readonly string[], rows: number, largest: number): void {
+  if (maxResponseBytes === Infinity) return;
+  let total = 0;
+  for (const name of outputs) {
+    const t = result[name];
+    if (t !== undefined) total += rawBytes(t);
+  }
+  const share = rows > 0 && largest > 0 && largest < rows ? Math.ceil((total * largest) / rows) : total;
+  if (share > maxResponseBytes) throw new ResponseTooLarge(share, maxResponseBytes);
+}
 
 /** Models larger than this (the version folder's files) get no solo session: it would double their memory. */
 const SOLO_MAX_BYTES = 128 * 1024 * 1024;
@@ -54,9 +94,13 @@ function create(spec: SessionSpec, intraOpThreads: number): Promise<ort.Inferenc
   });
 }
 
+/** The spec each key's sessions were made from, to remake them (see renewSessions). */
+const specs = new Map<string, SessionSpec>();
+
 function session(spec: SessionSpec): Promise<ort.InferenceSession> {
   let s = sessions.get(spec.key);
   if (s === undefined) {
+    specs.set(spec.key, spec);
     s = create(spec, spec.settings.intraOpThreads);
     sessions.set(spec.key, s);
     // A failed create must not poison the key: the next load retries it.
@@ -95,6 +139,26 @@ async function soloSession(spec: SessionSpec): Promise<void> {
   solos.set(spec.key, s);
   // The plain session serves alone if this one cannot be made.
   await s.catch(() => { solos.delete(spec.key); });
+}
+
+/**
+ * Release a key's sessions and make them again. After a run refused by
+ * --max-response-bytes: ONNX Runtime allocated that output in the session's memory
+ * arena, which keeps the space for good, so without this one oversized answer would
+ * hold its size in this thread forever. Runs on this thread are serial (the channel
+ * loop awaits each), so nothing else is using the sessions meanwhile.
+ */
+export async function renewSessions(key: string): Promise<void> {
+  const spec = specs.get(key);
+  const old = sessions.get(key);
+  const oldSolo = solos.get(key);
+  if (spec === undefined || old === undefined) return;
+  sessions.delete(key);
+  solos.delete(key);
+  await old.then((s) => s.release(), () => undefined);
+  await oldSolo?.then((s) => s.release(), () => undefined);
+  await session(spec).catch(() => undefined);
+  await soloSession(spec);
 }
 
 function tensorInfo(m: ort.InferenceSession.ValueMetadata): OnnxTensorInfo {
@@ -162,6 +226,7 @@ function rawOutput(name: string, t: ort.Tensor): RawOutput {
 export async function execute<T>(
   s: ort.InferenceSession, inputs: readonly WireTensor[], outputs: readonly string[],
   emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
+  rows = 1, largest = 1,
 ): Promise<T> {
   const t0 = process.hrtime.bigint();
   const feeds: Record<string, ort.Tensor> = {};
@@ -171,6 +236,7 @@ export async function execute<T>(
   const t2 = process.hrtime.bigint();
   const outs: RawOutput[] = [];
   try {
+    checkResponseSize(result, outputs, rows, largest);
     for (const name of outputs) {
       const t = result[name];
       if (t === undefined) throw new InvalidArgument(`model did not produce output '${name}'`);
@@ -195,15 +261,22 @@ export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: 
 
 async function run(task: RunTask): Promise<RunResult> {
   const s = await session(task.spec);
+  const rows = task.rows ?? 1;
+  const largest = task.largest ?? 1;
   const seq = task.seq;
-  if (seq === undefined) return execute(s, task.inputs, task.outputs, toWire);
-  // A sequence batch: the implicit state joins the inputs here and its outputs stay here.
-  const key = task.spec.key;
-  const inputs = task.inputs.slice();
-  const outputs = task.outputs.slice();
-  addStateInputs(key, seq, inputs, outputs);
-  return execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
-    toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2));
+  try {
+    if (seq === undefined) return await execute(s, task.inputs, task.outputs, toWire, rows, largest);
+    // A sequence batch: the implicit state joins the inputs here and its outputs stay here.
+    const key = task.spec.key;
+    const inputs = task.inputs.slice();
+    const outputs = task.outputs.slice();
+    addStateInputs(key, seq, inputs, outputs);
+    return await execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
+      toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2), rows, largest);
+  } catch (err) {
+    if (err instanceof ResponseTooLarge) await renewSessions(task.spec.key);
+    throw err;
+  }
 }
 
 /** A session this worker already holds (created or being created), by key. */
@@ -245,6 +318,7 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
         sessions.delete(task.key);
         solos.delete(task.key);
         dropSessionState(task.key);
+        specs.delete(task.key);
         if (s !== undefined) await (await s).release();
         if (solo !== undefined) await solo.then((x) => x.release(), () => undefined);
         return { result: { ok: true, released: s !== undefined }, transfer: [] };

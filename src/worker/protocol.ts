@@ -62,7 +62,8 @@ export interface SequenceRun {
 }
 
 export interface LoadTask { op: 'load'; spec: SessionSpec }
-export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[]; seq?: SequenceRun }
+/** `rows` in the batch, `largest`: rows of its largest request (they size its share of the outputs). */
+export interface RunTask { op: 'run'; spec: SessionSpec; inputs: WireTensor[]; outputs: string[]; rows?: number; largest?: number; seq?: SequenceRun }
 /** Drop the sequence state kept for these slots of a session (idle timeout, close). */
 export interface StateFreeTask { op: 'state-free'; key: string; slots: string[] }
 export interface UnloadTask { op: 'unload'; key: string }

@@ -44,6 +44,7 @@ test('defaults (tritonserver values)', () => {
     soloIntraOpThreads: 0,
     workerSpinUs: 500,
     maxRequestBytes: 67108864,
+    maxResponseBytes: 268435456,
   } satisfies ServerOptions);
 });
 
@@ -58,7 +59,7 @@ test('every flag', () => {
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--shutdown-grace-secs=7', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
-    '--max-request-bytes', '1024', '--http-engine', 'node',
+    '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node',
   ]);
   assert.deepEqual(o, {
     help: false,
@@ -92,6 +93,7 @@ test('every flag', () => {
     soloIntraOpThreads: 1,
     workerSpinUs: 0,
     maxRequestBytes: 1024,
+    maxResponseBytes: 2048,
   } satisfies ServerOptions);
 });
 
@@ -141,9 +143,11 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--shutdown-grace-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--http-engine', '--version', '--help']) {
+    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help']) {
     assert.ok(text.includes(flag), flag);
   }
+  // One limit for both protocols, counted after decompression (issue 16, item 4).
+  assert.match(text, /--max-request-bytes.*after decompression.*gRPC message.*RESOURCE_EXHAUSTED/);
 });
 
 test('exact error messages', () => {

@@ -38,10 +38,11 @@ describe('channel', () => {
       { name: 'ünïcode', datatype: 'BOOL' as const, shape: [1], buffer: b },
     ];
     assert.equal(inlineInputBytes(inputs), 12 + 4 + 1);
-    assert.ok(writeRunRequest(v, 'model/1#k', inputs, ['y', 'z']));
+    assert.ok(writeRunRequest(v, 'model/1#k', inputs, ['y', 'z'], 7, 3));
     assert.equal(v.i32[0], REQ_INLINE_RUN);
     const req = readRunRequest(v);
     assert.equal(req.key, 'model/1#k');
+    assert.deepEqual([req.rows, req.largest], [7, 3]);
     assert.deepEqual(req.outputs, ['y', 'z']);
     assert.deepEqual(req.inputs.map((i) => [i.name, i.datatype, i.shape]), [['a', 'FP32', [1, 3]], ['ünïcode', 'BOOL', [1]]]);
     assert.ok(req.inputs[0]!.buffer instanceof ArrayBuffer);

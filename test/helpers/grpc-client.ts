@@ -69,16 +69,17 @@ function callOptions(options: CallOptions | undefined): grpc.CallOptions {
   return out;
 }
 
-export function createGrpcClient(address: string): GrpcTestClient {
+/** `extra` adds channel options (compression, say) to tritonclient's. */
+export function createGrpcClient(address: string, extra: grpc.ChannelOptions = {}, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()): GrpcTestClient {
   const root = grpc.loadPackageDefinition(loadPackageDefinition());
   const lookup = (name: string): grpc.ServiceClientConstructor => {
     let obj: any = root;
     for (const part of name.split('.')) obj = obj[part];
     return obj as grpc.ServiceClientConstructor;
   };
-  const creds = grpc.credentials.createInsecure();
-  const inference = new (lookup(INFERENCE_SERVICE))(address, creds, CLIENT_CHANNEL_OPTIONS) as grpc.Client & Record<string, any>;
-  const health = new (lookup(HEALTH_SERVICE))(address, creds, CLIENT_CHANNEL_OPTIONS) as grpc.Client & Record<string, any>;
+  const channel = { ...CLIENT_CHANNEL_OPTIONS, ...extra };
+  const inference = new (lookup(INFERENCE_SERVICE))(address, creds, channel) as grpc.Client & Record<string, any>;
+  const health = new (lookup(HEALTH_SERVICE))(address, creds, channel) as grpc.Client & Record<string, any>;
 
   const unaryCall = <Res>(method: string, request: object, options?: CallOptions) => {
     let call!: grpc.ClientUnaryCall;

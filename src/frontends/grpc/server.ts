@@ -11,7 +11,7 @@ import {
 } from '../../codec/grpc-wire.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
-import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
+import { type GrpcLogger, decodeStreamMessage, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
 
@@ -23,6 +23,12 @@ export interface GrpcServerOptions {
   logger?: GrpcLogger;
   /** How long close() lets in-flight calls finish before cutting them off (default 5000). */
   shutdownTimeoutMs?: number;
+  /**
+   * Largest received message, counted after decompression (the HTTP body limit,
+   * --max-request-bytes); larger ones get RESOURCE_EXHAUSTED. grpc-js stops
+   * inflating a compressed message as soon as it passes this.
+   */
+  maxReceiveBytes: number;
 }
 
 export interface GrpcServerHandle {
@@ -37,11 +43,12 @@ const defaultLogger: GrpcLogger = {
 };
 
 /**
- * Triton clients set both message limits to INT32_MAX; -1 (unlimited) on the
- * server accepts that and anything a client may send.
+ * Triton clients set both message limits to INT32_MAX on their side; the server
+ * sends anything (responses are bounded by --max-response-bytes) and bounds what
+ * it receives by the request limit: unbounded, one small gzip frame inflated to
+ * gigabytes.
  */
 const SERVER_OPTIONS: grpc.ServerOptions = {
-  'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
   // Channelz bookkeeping (per-call counters and traces) costs main-thread time on
   // every call, and nothing here serves the channelz service.
@@ -63,7 +70,7 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     },
     ModelStreamInfer: {
       ...service['ModelStreamInfer']!,
-      requestDeserialize: decodeModelInferRequest,
+      requestDeserialize: decodeStreamMessage(decodeModelInferRequest),
       responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
     },
   };
@@ -79,7 +86,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const log = opts.logger ?? defaultLogger;
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   const definition = loadPackageDefinition();
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const server = new grpc.Server({ ...SERVER_OPTIONS, 'grpc.max_receive_message_length': opts.maxReceiveBytes });
   server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, trafficAdminService(dp, log));

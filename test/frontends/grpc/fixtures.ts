@@ -3,6 +3,7 @@
  * metadata and config, infer echoes the inputs back as outputs, unknown models
  * throw ModelNotFound. Records what it was called with.
  */
+import { DEFAULT_OPTIONS } from '../../../src/config/cli.js';
 import type { ModelConfig } from '../../../src/config/model-config.js';
 import type { DataPlane } from '../../../src/dataplane/api.js';
 import { Cancelled, ModelNotFound } from '../../../src/errors/errors.js';
@@ -166,11 +167,11 @@ export interface Harness {
 }
 
 /** A real grpc-js server on 127.0.0.1:0 over a FakeDataPlane, and a real client. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(maxReceiveBytes = DEFAULT_OPTIONS.maxRequestBytes): Promise<Harness> {
   const dp = new FakeDataPlane();
   const logged: Array<{ obj: object; msg?: string }> = [];
   const server = await startGrpcServer(dp, {
-    host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000,
+    host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000, maxReceiveBytes,
     logger: { error(obj, msg) { logged.push({ obj, msg }); } },
   });
   const client = createGrpcClient(`127.0.0.1:${server.port}`);

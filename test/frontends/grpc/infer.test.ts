@@ -261,13 +261,19 @@ describe('gRPC front end: ModelInfer', () => {
     h.dp.aborted = undefined;
   });
 
-  it('accepts a large (80 MB) raw input and returns it', async () => {
+  it('a large (80 MB) raw input: over the default request limit RESOURCE_EXHAUSTED, accepted and returned under a raised one', async () => {
     const big = new Uint8Array(80 * 1024 * 1024);
     for (let i = 0; i < big.length; i += 4093) big[i] = i & 0xff;
     const t = tensor('BIG', 'UINT8', [big.length], big);
-    const res = await h.client.infer(rawInferRequest('echo', [t]));
-    assert.equal(res.raw_output_contents[0]!.length, big.length);
-    assert.ok(Buffer.from(big).equals(res.raw_output_contents[0]!));
+    await assert.rejects(h.client.infer(rawInferRequest('echo', [t])), (e: grpc.ServiceError) => e.code === grpc.status.RESOURCE_EXHAUSTED);
+    const roomy = await startHarness(96 * 1024 * 1024);
+    try {
+      const res = await roomy.client.infer(rawInferRequest('echo', [t]));
+      assert.equal(res.raw_output_contents[0]!.length, big.length);
+      assert.ok(Buffer.from(big).equals(res.raw_output_contents[0]!));
+    } finally {
+      await roomy.close();
+    }
   });
 });
 
