@@ -26,7 +26,15 @@ COPY src ./src
 # The project's own prepare/build scripts (the native addon) run here, with dev tools.
 RUN npm ci --no-audit --no-fund \
  && npx tsc -p tsconfig.json \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --no-audit --no-fund \
+ && arch="$(node -p process.arch)" \
+ && for d in node_modules/onnxruntime-node/bin/napi-v*/*/*; do \
+      case "$d" in */linux/"$arch") ;; *) rm -rf "$d" ;; esac; \
+    done \
+ && find node_modules/uws-* -name 'uws_*.node' ! -name "uws_linux_${arch}_*.node" -delete
+
+# Above: other platforms' native binaries (onnxruntime-node and uWebSockets.js ship
+# macOS, Windows and other-architecture builds) are deleted, ~540 MB -> ~140 MB.
 
 # ---- runtime: production dependencies, dist/src, proto/, the bundled repository ----
 FROM ${NODE_IMAGE} AS runtime

@@ -5,9 +5,9 @@
  * the innermost Osprey (or package) frame on its stack:
  *
  *   parse      codec decode (JSON/binary/gRPC request -> InferenceRequest)
- *   validate   dataplane/validate.ts (request against the model config)
+ *   validate   request/prepare.ts (request against the model config)
  *   data plane dataplane.ts, registry (version resolve, stats), obs, routing
- *   batch      batching/ (queue, batch assembly)
+ *   batch      batching/ (queue), request/batch.ts and pending.ts (batch assembly and split)
  *   hand-off   executor/ and worker/channel.ts on the main thread (slot writes, wake-ups, completions)
  *   encode     codec encode (InferenceResponse -> JSON/binary/gRPC bytes)
  *   front end  frontends/ (routing, body reading, uWS/grpc-js glue, writing the answer)
@@ -15,8 +15,10 @@
  *   GC, (program)   V8
  *   worker: run  ONNX Runtime's run (InferenceSession.run and below); worker: hand-off  the worker's side of the channel
  *
- * Samples are 1 ms apart by default (`--interval-us`); the per-request figure is a stage's
- * sampled CPU time divided by the requests the server counted (its statistics).
+ * Samples are `--interval-us` apart (200 us by default), only those taken while the load
+ * ran count; the per-request figure is a stage's sampled time divided by the requests
+ * the server counted (its statistics). A worker asleep in Atomics.wait (`waitFor`) is
+ * left out; at concurrency 1 the same frame also holds its polling (hot hand-off).
  *
  *   npm run build && node dist/bench/profile.js [--model tabular] [--wire http-json|http-binary|grpc]
  *     [--concurrency 64] [--duration 6] [--interval-us 200] [--out bench/results/tmp/profile.json]
@@ -34,6 +36,7 @@ import { encodeInferRequest, GRPC_SERVICE, grpcFrame } from './loadgen/kserve-pb
 import { modelInfoHttp } from './loadgen/model-info.js';
 import { binaryBody, inferPath, jsonBody } from './loadgen/payload.js';
 import { httpStatsSource } from './loadgen/server-stats.js';
+import { pidCpuUs } from './loadgen/cpu.js';
 
 const ROOT = repoRoot();
 const MODEL = arg('model', 'tabular');
@@ -52,6 +55,8 @@ function frameStage(url: string, fn: string, worker: boolean): string | null {
   if (fn === '(garbage collector)') return 'GC';
   if (fn === '(program)') return '(program)';
   if (fn === '(idle)' || fn === '(root)') return '(idle)';
+  // A worker blocked in Atomics.wait is sampled like one that computes: not CPU.
+  if (worker && fn === 'waitFor') return '(idle)';
   if (url.includes('/onnxruntime-node/') || fn === 'run' && url === '') return worker ? 'worker: run (ONNX Runtime)' : 'ORT on the main thread';
   const src = /\/dist\/src\/([^/]+)\/([^/]+)\.js$/.exec(url);
   if (src) {
@@ -62,7 +67,9 @@ function frameStage(url: string, fn: string, worker: boolean): string | null {
       return 'parse';
     }
     if (dir === 'dataplane') return file === 'validate' ? 'validate' : 'data plane';
-    if (dir === 'registry' || dir === 'obs' || dir === 'routing' || dir === 'types') return 'data plane';
+    // request/: prepare.ts validates; batch.ts assembles and splits batches, pending.ts is the queued request.
+    if (dir === 'request') return file === 'prepare' ? 'validate' : 'batch';
+    if (dir === 'registry' || dir === 'obs' || dir === 'routing' || dir === 'types' || dir === 'control' || dir === 'repository') return 'data plane';
     if (dir === 'batching') return 'batch';
     if (dir === 'executor' || dir === 'worker') return 'hand-off';
     if (dir === 'frontends') return 'front end';
@@ -74,7 +81,12 @@ function frameStage(url: string, fn: string, worker: boolean): string | null {
   return null;
 }
 
-function attribute(p: CpuProfile, worker: boolean): Map<string, number> {
+/**
+ * Stage totals (us) of the samples taken in [fromUs, toUs]. Profile timestamps are
+ * V8 TimeTicks, CLOCK_MONOTONIC like process.hrtime in this process, so the window
+ * of the load (start-up and model loading excluded) can be cut out exactly.
+ */
+function attribute(p: CpuProfile, worker: boolean, fromUs: number, toUs: number): Map<string, number> {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -93,7 +105,10 @@ function attribute(p: CpuProfile, worker: boolean): Map<string, number> {
     return s;
   };
   const us = new Map<string, number>();
+  let t = p.startTime;
   for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < fromUs || t > toUs) continue;
     const s = resolve(p.samples[i]!);
     us.set(s, (us.get(s) ?? 0) + (p.timeDeltas[i] ?? 0));
   }
@@ -128,6 +143,11 @@ async function main(): Promise<void> {
   const stats = httpStatsSource(host, MODEL);
   const before = await stats();
   const load0 = loadavg()[0]!;
+  const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+  // h2load's warm-up second is excluded from its count but not from the window: the
+  // server's own count (statistics) over the whole run is what the profile covers.
+  const fromUs = nowUs();
+  const mainCpu0 = pidCpuUs(server.pid!, server.pid!);
   let tool;
   if (WIRE === 'grpc') {
     const bin = findTool('h2load');
@@ -145,32 +165,49 @@ async function main(): Promise<void> {
     })();
     tool = await runWrk(bin, { hostPort: host, path: inferPath(MODEL, ''), ...b, connections: CONCURRENCY, durationS: DURATION_S }, server.pid!);
   }
+  const toUs = nowUs();
+  const mainCpu1 = pidCpuUs(server.pid!, server.pid!);
   const after = await stats();
   const requests = (after?.success.count ?? 0) - (before?.success.count ?? 0);
+  const runs = (after?.executionCount ?? 0) - (before?.executionCount ?? 0);
+  const avgBatch = runs > 0 ? Number((((after?.inferenceCount ?? 0) - (before?.inferenceCount ?? 0)) / runs).toFixed(2)) : null;
   server.kill('SIGTERM');
   await exited;
 
   // CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile: thread 0 is the main thread.
+  let mainScale = 1;
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   const stages = new Map<string, number>();
   for (const f of files) {
     const tid = Number(f.split('.')[4]);
     const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
-    for (const [s, us] of attribute(p, tid !== 0)) stages.set(s, (stages.get(s) ?? 0) + us);
+    const mine = attribute(p, tid !== 0, fromUs, toUs);
+    // Samples are wall-clock ticks of a running thread: on an oversubscribed machine a
+    // thread that lost its core keeps being charged. The main thread's true CPU time
+    // (/proc/<pid>/task/<pid>) scales its stages back to CPU.
+    let scale = 1;
+    if (tid === 0 && mainCpu0 !== null && mainCpu1 !== null) {
+      let sampled = 0;
+      for (const [s, us] of mine) if (s !== '(idle)') sampled += us;
+      if (sampled > 0) scale = (mainCpu1 - mainCpu0) / sampled;
+      mainScale = scale;
+    }
+    for (const [s, us] of mine) stages.set(s, (stages.get(s) ?? 0) + us * scale);
   }
   const rows = [...stages].filter(([s]) => s !== '(idle)').sort((a, b) => b[1] - a[1])
     .map(([stage, us]) => ({ stage, usPerRequest: Number((us / Math.max(1, requests)).toFixed(2)) }));
   const main = rows.filter((r) => !r.stage.startsWith('worker')).reduce((a, r) => a + r.usPerRequest, 0);
   const work = rows.filter((r) => r.stage.startsWith('worker')).reduce((a, r) => a + r.usPerRequest, 0);
-  console.log(`${MODEL} ${WIRE} c=${CONCURRENCY}, ${DURATION_S} s: ${tool.requestsPerSec} req/s (${requests} counted by the server), ` +
+  console.log(`${MODEL} ${WIRE} c=${CONCURRENCY}, ${DURATION_S} s: ${tool.requestsPerSec} req/s (${requests} counted by the server, average batch ${avgBatch}), ` +
     `server CPU ${tool.serverCpuPct}%, other programs ${tool.otherCpuPct}%, loadavg ${load0.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}`);
-  console.log('| stage | us per request (sampled CPU) |\n|---|---:|');
+  console.log(`main thread: sampled time scaled by ${mainScale.toFixed(2)} to its /proc CPU time; worker stages are sampled time (not scaled)`);
+  console.log('| stage | us per request |\n|---|---:|');
   for (const r of rows) console.log(`| ${r.stage} | ${r.usPerRequest} |`);
   console.log(`| **main thread total** | ${main.toFixed(1)} |\n| **worker threads total** | ${work.toFixed(1)} |`);
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify({
     date: new Date().toISOString(), node: process.version, cpus: cpus().length, model: MODEL, wire: WIRE, concurrency: CONCURRENCY,
-    durationS: DURATION_S, requests, requestsPerSec: tool.requestsPerSec, serverCpuPct: tool.serverCpuPct, otherCpuPct: tool.otherCpuPct,
+    durationS: DURATION_S, requests, avgBatch, mainScale, requestsPerSec: tool.requestsPerSec, serverCpuPct: tool.serverCpuPct, otherCpuPct: tool.otherCpuPct,
     loadavg: [load0, loadavg()[0]], stages: rows, mainUsPerRequest: main, workerUsPerRequest: work, profiles: dir,
   }, null, 1)}\n`);
 }

@@ -6,6 +6,7 @@
  * --exit-timeout-secs.
  */
 import { CliError, parseArgs, usageText } from './config/cli.js';
+import { RestrictionFlagError } from './config/restricted.js';
 import { StartupError } from './errors/startup.js';
 import { BUNDLED_REPOSITORY, PACKAGE_VERSION, startServer } from './server.js';
 
@@ -17,6 +18,11 @@ async function main(): Promise<void> {
     if (err instanceof CliError) {
       process.stderr.write(`osprey: ${err.message}\nRun 'osprey --help' for the list of options.\n`);
       process.exit(2);
+    }
+    if (err instanceof RestrictionFlagError) {
+      // tritonserver prints the usage after a bad restriction flag and exits 1.
+      process.stderr.write(`${err.message}\n${usageText()}`);
+      process.exit(1);
     }
     throw err;
   }

@@ -11,6 +11,7 @@ import { ServingDataPlane } from './dataplane/dataplane.js';
 import { runShadow } from './dataplane/shadow.js';
 import { ResponseCache } from './dataplane/response-cache.js';
 import { WorkerPool, threadBudget } from './executor/pool.js';
+import { AccessControl } from './frontends/access.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { selectHttpEngine } from './frontends/http/engines/select.js';
 import { startHttpServer } from './frontends/http/server.js';
@@ -105,17 +106,18 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
   await manager.start();
 
+  const access = new AccessControl({ http: opts.httpRestrictedApi, grpc: opts.grpcRestrictedProtocol, audit: logger });
   const listeners: Listener[] = [];
   let http: (Listener & { engine: { name: string; description: string; uwsUnavailable: readonly string[] } }) | undefined;
   let grpc: Listener | undefined;
   let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
-      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger });
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger, access });
       listeners.push(http);
     }
     if (opts.allowGrpc) {
-      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes });
+      grpc = await startGrpcServer(dataPlane, { host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access });
       listeners.push(grpc);
     }
     if (obs.metrics !== undefined) {

@@ -6,6 +6,9 @@
 import { fmtRate, fmtRatio, ratio } from './analysis.js';
 import type { IndependentResults, IndependentScenarioResult } from './independent.js';
 
+const load = (s: IndependentScenarioResult): string =>
+  `${s.otherCpuPctMedian === null ? '?' : s.otherCpuPctMedian.toFixed(0)} / ${s.loadavg1Median.toFixed(1)}`;
+
 const cell = (s: IndependentScenarioResult, label: string): string => {
   const m = s.medians[label];
   return m ? fmtRate(m.inferencesPerSec) : '-';
@@ -25,12 +28,12 @@ export function independentTable(ind: IndependentResults): string {
     if (s.rpc === 'stream') {
       const unary = s.medians['osprey unary']?.inferencesPerSec;
       return [what(s), cell(s, 'osprey stream'), '-', '-', '-', '-', `unary: ${cell(s, 'osprey unary')}, stream ÷ unary ${fmtRatio(ratio(o, unary))}`, '-',
-        '-', `${s.otherCpuPctMedian ?? '?'} / ${s.loadavg1Median}`];
+        '-', load(s)];
     }
     return [what(s), cell(s, 'osprey'), cell(s, 'naive'), cell(s, 'floor'), s.ceilingMedian === null ? '-' : fmtRate(s.ceilingMedian),
       fmtRatio(ratio(o, s.medians.naive?.inferencesPerSec)), fmtRatio(ratio(o, s.medians.floor?.inferencesPerSec)),
       fmtRatio(ratio(o, s.ceilingMedian)), s.medians.osprey?.p99Ms == null ? '-' : String(s.medians.osprey.p99Ms),
-      `${s.otherCpuPctMedian ?? '?'} / ${s.loadavg1Median}`];
+      load(s)];
   });
   return [
     `| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
@@ -41,7 +44,9 @@ export function independentTable(ind: IndependentResults): string {
 export function independentNote(ind: IndependentResults): string {
   return `Medians of ${ind.rounds} rounds of ${ind.durationS} s, servers alternating within each round (rotating who goes first); ` +
     'the ORT ceiling of cnn was sampled before each round. "other programs" is the machine\'s busy CPU (of 200% on 2 cores) ' +
-    'minus the server and the generator during the runs.' +
+    'minus the server and the generator during the runs. A ceiling sample is taken in its own process and suffers the ' +
+    'load of its moment alone, so with other programs busy it can fall below what a server got a minute later. ' +
+    'h2load resets the streams still in flight when its time is up; Osprey counts those as cancelled failures.' +
     (ind.skipped.length ? ` Not run: ${ind.skipped.join('; ')}.` : '');
 }
 

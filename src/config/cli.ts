@@ -6,6 +6,7 @@
  * Forms accepted: `--flag value`, `--flag=value`; boolean flags also alone
  * (`--strict-readiness` = true) or with true/false/1/0/on/off.
  */
+import { RESTRICTED_CATEGORIES, type RestrictedCategory, type Restriction, type Restrictions, addRestriction } from './restricted.js';
 
 /** `watch` is Osprey's: `poll` driven by file-system events, the poll kept as a safety net. */
 export type ModelControlMode = 'none' | 'poll' | 'watch' | 'explicit';
@@ -69,6 +70,10 @@ export interface ServerOptions {
   maxRequestBytes: number;
   /** Most output bytes one request may get back; checked on the worker before they cross threads. */
   maxResponseBytes: number;
+  /** `--http-restricted-api`: category -> the header it requires. */
+  httpRestrictedApi: Restrictions;
+  /** `--grpc-restricted-protocol`: category -> the metadata key (after `triton-grpc-protocol-`) it requires. */
+  grpcRestrictedProtocol: Restrictions;
 }
 
 export class CliError extends Error {
@@ -112,6 +117,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
   maxResponseBytes: 256 * 1024 * 1024,
+  httpRestrictedApi: new Map(),
+  grpcRestrictedProtocol: new Map(),
 } satisfies ServerOptions);
 
 type Apply = (o: ServerOptions, value: string, flag: string) => void;
@@ -207,6 +214,10 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while the server runs at concurrency 1 and its runs take over 300 us: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
   { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While the server runs at concurrency 1, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
   { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted, counted after decompression: an HTTP body (larger: 413) or a received gRPC message (larger: RESOURCE_EXHAUSTED) (default 67108864).', apply: int('maxRequestBytes', 1) },
+  { flags: ['--http-restricted-api'], arg: 'value', meta: '<category>[,<category>...]:<header>=<value>', help: `Answer the categories' HTTP calls only with that header and value (repeatable; categories: ${RESTRICTED_CATEGORIES.join(', ')}). Calls that change state (model load/unload, traffic changes, logging updates, shared-memory register/unregister) are accepted only from loopback until their category names a key.`,
+    apply: (o, v, f) => addRestriction(o.httpRestrictedApi as Map<RestrictedCategory, Restriction>, f, v) },
+  { flags: ['--grpc-restricted-protocol'], arg: 'value', meta: '<category>[,<category>...]:<key>=<value>', help: "The same for gRPC: metadata 'triton-grpc-protocol-<key>' must carry the value.",
+    apply: (o, v, f) => addRestriction(o.grpcRestrictedProtocol as Map<RestrictedCategory, Restriction>, f, v) },
   { flags: ['--max-response-bytes'], arg: 'value', meta: '<bytes>', help: "Most output bytes one request may get back, checked on the worker before they reach the front ends; larger: 400 / RESOURCE_EXHAUSTED, the server and other requests unaffected (default 268435456).", apply: int('maxResponseBytes', 1) },
 ];
 
@@ -214,7 +225,7 @@ const BY_FLAG = new Map(SPECS.flatMap((s) => s.flags.map((f) => [f, s] as const)
 
 /** Parses argv (without node and script). Throws CliError. */
 export function parseArgs(argv: readonly string[]): Readonly<ServerOptions> {
-  const o: ServerOptions = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [] };
+  const o: ServerOptions = { ...DEFAULT_OPTIONS, modelRepositories: [], loadModels: [], httpRestrictedApi: new Map(), grpcRestrictedProtocol: new Map() };
   if (argv.includes('--help') || argv.includes('-h')) return Object.freeze({ ...o, help: true });
   if (argv.includes('--version')) return Object.freeze({ ...o, version: true });
 

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'RESPONSE_TOO_LARGE'
   | 'RATE_LIMITED'
+  | 'RESTRICTED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 /** Longest quoted client string kept whole in a message (model names, ids, input names...). */
@@ -120,6 +122,19 @@ export class NotFound extends OspreyError {
 export class PayloadTooLarge extends OspreyError {
   constructor(limit: number) {
     super('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/** Refused by a restriction: Triton answers HTTP 403, gRPC UNAVAILABLE (texts below). */
+export class Restricted extends OspreyError {
+  constructor(message: string) { super('RESTRICTED', message); }
+}
+
+/** A state-changing call from a non-loopback peer with no key configured: 403 / PERMISSION_DENIED. */
+export class RemoteAdminRefused extends OspreyError {
+  constructor(category: string, protocol: 'http' | 'grpc') {
+    const flag = protocol === 'http' ? `--http-restricted-api=${category}:<header>=<secret>` : `--grpc-restricted-protocol=${category}:<key>=<secret>`;
+    super('PERMISSION_DENIED', `this call changes server state and is accepted only from loopback clients by default; to allow it from other hosts, start the server with ${flag} and send that ${protocol === 'http' ? 'header' : 'metadata'}`);
   }
 }
 

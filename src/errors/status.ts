@@ -14,6 +14,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   // to change (smaller inputs, fewer rows), so a 4xx.
   RESPONSE_TOO_LARGE: 400,
   RATE_LIMITED: 429,
+  RESTRICTED: 403,
+  PERMISSION_DENIED: 403,
   INTERNAL: 500,
 });
 
@@ -29,5 +31,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   PAYLOAD_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
   RESPONSE_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
   RATE_LIMITED: 8, // RESOURCE_EXHAUSTED
+  // Triton answers a missing restriction header UNAVAILABLE on gRPC (and 403 on HTTP).
+  RESTRICTED: 14, // UNAVAILABLE
+  PERMISSION_DENIED: 7, // PERMISSION_DENIED
   INTERNAL: 13, // INTERNAL
 });

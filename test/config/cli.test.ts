@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { CliError, DEFAULT_OPTIONS, parseArgs, usageText, type ServerOptions } from '../../src/config/cli.js';
+import { RestrictionFlagError } from '../../src/config/restricted.js';
 
 function rejects(argv: string[], message: string): void {
   assert.throws(() => parseArgs(argv), (err: unknown) => {
@@ -45,6 +46,8 @@ test('defaults (tritonserver values)', () => {
     workerSpinUs: 500,
     maxRequestBytes: 67108864,
     maxResponseBytes: 268435456,
+    httpRestrictedApi: new Map(),
+    grpcRestrictedProtocol: new Map(),
   } satisfies ServerOptions);
 });
 
@@ -60,6 +63,8 @@ test('every flag', () => {
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
     '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node',
+    '--http-restricted-api', 'model-repository,traffic:Admin-Key=s3cret', '--http-restricted-api=inference:k=v=w',
+    '--grpc-restricted-protocol', 'logging:admin-key=x',
   ]);
   assert.deepEqual(o, {
     help: false,
@@ -94,6 +99,8 @@ test('every flag', () => {
     workerSpinUs: 0,
     maxRequestBytes: 1024,
     maxResponseBytes: 2048,
+    httpRestrictedApi: new Map([['model-repository', { key: 'Admin-Key', value: 's3cret' }], ['traffic', { key: 'Admin-Key', value: 's3cret' }], ['inference', { key: 'k', value: 'v=w' }]]),
+    grpcRestrictedProtocol: new Map([['logging', { key: 'admin-key', value: 'x' }]]),
   } satisfies ServerOptions);
 });
 
@@ -190,4 +197,19 @@ test('exact error messages', () => {
 
 test('a disabled endpoint may share a port', () => {
   assert.equal(parseArgs(['--allow-grpc=false', '--grpc-port', '8000']).grpcPort, 8000);
+});
+
+test('restricted API flags: tritonserver\'s texts (main prints the usage and exits 1)', () => {
+  const fails = (args: string[], message: string) => assert.throws(() => parseArgs(args), (e: Error) => e instanceof RestrictionFlagError && e.message === message);
+  for (const bad of ['model-repository', 'model-repository:', 'model-repository:k', 'model-repository:k=', ':k=v', 'model-repository:=v']) {
+    fails(['--http-restricted-api', bad], `--http-restricted-api option format is '<config name>:<setting>=<value>'. Got ${bad}`);
+  }
+  fails(['--grpc-restricted-protocol=x'], "--grpc-restricted-protocol option format is '<config name>:<setting>=<value>'. Got x");
+  fails(['--http-restricted-api', 'admin:k=v'], "unknown restricted api 'admin' ");
+  fails(['--grpc-restricted-protocol', 'inference,bogus:k=v'], "unknown restricted protocol 'bogus' ");
+  fails(['--http-restricted-api', 'logging:a=1', '--http-restricted-api', 'health,logging:b=2'], "restricted api 'logging' can not be specified in multiple config groups");
+  fails(['--grpc-restricted-protocol', 'trace,trace:a=1'], "restricted protocol 'trace' can not be specified in multiple config groups");
+  // The same category may be restricted on each protocol.
+  const o = parseArgs(['--http-restricted-api', 'traffic:a=1', '--grpc-restricted-protocol', 'traffic:a=2']);
+  assert.deepEqual([o.httpRestrictedApi.get('traffic'), o.grpcRestrictedProtocol.get('traffic')], [{ key: 'a', value: '1' }, { key: 'a', value: '2' }]);
 });

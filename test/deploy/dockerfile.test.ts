@@ -45,6 +45,8 @@ for (const file of FILES) {
       assert.match(runs, /tsc -p tsconfig\.json/);
       assert.match(runs, /npm prune --omit=dev/, 'dev dependencies pruned in the build stage, before the runtime copies node_modules');
       assert.match(runs, /g\+\+/, 'a C++ toolchain for the native addon (node-gyp)');
+      assert.match(runs, /\*\/linux\/"\$arch"\) ;; \*\) rm -rf "\$d"/, 'other platforms\' onnxruntime-node binaries removed');
+      assert.match(runs, /! -name "uws_linux_\$\{arch\}_\*\.node" -delete/, 'other platforms\' uWebSockets.js binaries removed');
     });
 
     test('bases pinned to exact versions (no latest, no floating tag); glibc >= 2.38; Node 24', () => {

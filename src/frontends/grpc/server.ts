@@ -11,6 +11,8 @@ import {
 } from '../../codec/grpc-wire.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
+import type { AccessControl } from '../access.js';
+import { guardService } from './guard.js';
 import { type GrpcLogger, decodeStreamMessage, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
@@ -29,6 +31,8 @@ export interface GrpcServerOptions {
    * inflating a compressed message as soon as it passes this.
    */
   maxReceiveBytes: number;
+  /** Restricted protocols and the loopback-only default for admin calls (none: all open). */
+  access?: AccessControl;
 }
 
 export interface GrpcServerHandle {
@@ -87,9 +91,10 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   const definition = loadPackageDefinition();
   const server = new grpc.Server({ ...SERVER_OPTIONS, 'grpc.max_receive_message_length': opts.maxReceiveBytes });
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inferenceService(dp, log));
-  server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, healthService(dp));
-  server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, trafficAdminService(dp, log));
+  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log), INFERENCE_SERVICE));
+  server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
+  server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
   // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.
   new ReflectionService(definition).addToServer(server);
 

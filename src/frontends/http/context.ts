@@ -1,4 +1,5 @@
 import type { DataPlane } from '../../dataplane/api.js';
+import type { AccessControl } from '../access.js';
 import type { HttpLogger } from './exchange.js';
 
 /** What every handler needs; built once per server. */
@@ -6,6 +7,8 @@ export interface HttpContext {
   readonly dp: DataPlane;
   readonly maxBodyBytes: number;
   readonly logger: HttpLogger | undefined;
+  /** Restrictions and the loopback-only default for admin calls; none: everything open (tests of other parts). */
+  readonly access: AccessControl | undefined;
 }
 
 /** Request headers a body-reading route needs, read inside the engine's handler (uWS's req dies after it). */

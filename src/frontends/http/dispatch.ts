@@ -10,7 +10,18 @@ import { NotFound, Unavailable } from '../../errors/errors.js';
 import type { HttpContext, RequestHead } from './context.js';
 import { errorJson, type Exchange, JSON_TYPE, reply, replyError } from './exchange.js';
 import { handleRoute } from './handlers.js';
-import { checkVersion, matchRoute } from './router.js';
+import { type Route, changesState, checkVersion, matchRoute, routeCategory } from './router.js';
+import type { AccessControl } from '../access.js';
+
+/** Throws when the caller may not make this call; arranges the audit line when it changes state. */
+function admit<R>(access: AccessControl, ex: Exchange, route: Route, method: string, path: string, changes: boolean, req: R, header: HeaderReader<R>): void {
+  let peer: string | undefined;
+  const peerOf = (): string => (peer ??= ex.remoteAddress());
+  const a = access.admit('http', routeCategory(route), changes, (name) => header(req, name), peerOf);
+  if (!a.audited) return;
+  const who = peerOf();
+  ex.answered = (status) => access.audit('http', who, a.keyName, `${method.toUpperCase()} ${path}`, String(status));
+}
 
 /** Reads one request header by its lower-case name; '' when absent. */
 export type HeaderReader<R> = (req: R, name: string) => string;
@@ -38,6 +49,12 @@ export function dispatch<R>(ctx: HttpContext, ex: Exchange, method: string, path
     }
     const match = matchRoute(path);
     if (match === undefined) throw new NotFound(`unknown path '${path}'`);
+    // Restrictions are checked before the method, as Triton does.
+    const access = ctx.access;
+    if (access !== undefined) {
+      const changes = changesState(match.route, method);
+      if (changes || access.restricts('http')) admit(access, ex, match.route, method, path, changes, req, header);
+    }
     if (!match.methods.includes(method)) {
       const allow = match.methods.map((m) => m.toUpperCase()).join(', ');
       // No error code maps to 405 (it is HTTP-only), so it is answered here.

@@ -15,8 +15,8 @@ export const OCTET_TYPE = 'application/octet-stream';
 export interface HttpLogger { error(obj: object, msg?: string): void }
 
 const STATUS_LINE: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  409: '409 Conflict', 413: '413 Payload Too Large', 499: '499 Client Closed Request',
+  200: '200 OK', 400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
+  409: '409 Conflict', 413: '413 Payload Too Large', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
   500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
@@ -51,6 +51,8 @@ export abstract class Exchange {
   /** An answer was written (or the client aborted): the in-flight slot is released. */
   finished = false;
   private cancellation: Cancellation | undefined = undefined;
+  /** Called with the status once the answer is written (audit lines of admin calls). */
+  answered: ((status: number) => void) | undefined = undefined;
 
   /** `acceptEncoding` is read from the request inside the engine's handler. */
   constructor(
@@ -63,6 +65,9 @@ export abstract class Exchange {
    * synchronously from the engine's request handler, at most once.
    */
   abstract onData(onChunk: BodyChunkHandler): void;
+
+  /** The peer's address as the transport reports it; read only inside the engine's request handler. */
+  abstract remoteAddress(): string;
 
   /**
    * Write the whole answer; `close` ends the connection after it. Called at most once,
@@ -94,6 +99,7 @@ export abstract class Exchange {
     if (this.finished) return;
     this.send(status, head, body, close);
     this.finish();
+    this.answered?.(status);
   }
 }
 

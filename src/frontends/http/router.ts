@@ -3,6 +3,7 @@
  * tested on its own. Path segments are URL-decoded, so model names may hold any
  * character but '/'. Methods are lower case, as uWS's getMethod() gives them.
  */
+import type { RestrictedCategory } from '../../config/restricted.js';
 import { InvalidArgument } from '../../errors/errors.js';
 
 export type ModelRouteKind = 'model-metadata' | 'model-ready' | 'model-config' | 'model-infer' | 'model-stats';
@@ -102,6 +103,31 @@ function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch |
   if (op === 'status') return { route, methods: GET };
   if (op === 'unregister' || (op === 'register' && n === 6)) return { route, methods: POST };
   return undefined;
+}
+
+/** The restricted-API category of a route (Triton's, plus Osprey's `traffic`). */
+export function routeCategory(route: Route): RestrictedCategory {
+  switch (route.kind) {
+    case 'health-live': case 'health-ready': case 'model-ready': return 'health';
+    case 'server-metadata': case 'model-metadata': return 'metadata';
+    case 'model-infer': return 'inference';
+    case 'model-config': return 'model-config';
+    case 'model-stats': case 'all-stats': return 'statistics';
+    case 'repo-index': case 'repo-load': case 'repo-unload': return 'model-repository';
+    case 'logging': return 'logging';
+    case 'shared-memory': return 'shared-memory';
+    case 'model-traffic': return 'traffic';
+  }
+}
+
+/** Calls that change server state: loopback-only by default (src/frontends/access.ts). */
+export function changesState(route: Route, method: string): boolean {
+  switch (route.kind) {
+    case 'repo-load': case 'repo-unload': return method === 'post';
+    case 'model-traffic': return method === 'put' || method === 'post';
+    case 'logging': case 'shared-memory': return method === 'post';
+    default: return false;
+  }
 }
 
 const VERSION = /^\d+$/;

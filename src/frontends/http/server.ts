@@ -6,6 +6,7 @@
  * through the DataPlane.
  */
 import type { DataPlane } from '../../dataplane/api.js';
+import type { AccessControl } from '../access.js';
 import type { HttpContext } from './context.js';
 import { dispatch, type HeaderReader } from './dispatch.js';
 import type { HttpEngineChoice, HttpEngineName } from './engines/engine.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   /** An engine already selected (selectHttpEngine), or the choice to select by; default 'auto'. */
   engine?: HttpEngineChoice | EngineSelection;
   logger?: HttpLogger;
+  /** Restricted APIs and the loopback-only default for admin calls (none: all open). */
+  access?: AccessControl;
 }
 
 export interface HttpServer {
@@ -35,7 +38,7 @@ export interface HttpServer {
 export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise<HttpServer> {
   const choice = opts.engine ?? 'auto';
   const { engine, uwsUnavailable } = typeof choice === 'string' ? selectHttpEngine(choice) : choice;
-  const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, logger: opts.logger };
+  const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, logger: opts.logger, access: opts.access };
   let inFlight = 0;
   let closing = false;
   let onIdle: (() => void) | undefined;

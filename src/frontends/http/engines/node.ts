@@ -18,6 +18,10 @@ class NodeExchange extends Exchange {
     res.on('close', () => { if (!this.finished) this.clientGone(); });
   }
 
+  remoteAddress(): string {
+    return this.req.socket.remoteAddress ?? '';
+  }
+
   onData(onChunk: BodyChunkHandler): void {
     const req = this.req;
     req.on('data', (chunk: Buffer) => onChunk(chunk, false));

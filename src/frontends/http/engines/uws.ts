@@ -19,6 +19,10 @@ class UwsExchange extends Exchange {
     res.onAborted(() => this.clientGone());
   }
 
+  remoteAddress(): string {
+    return Buffer.from(this.res.getRemoteAddressAsText()).toString('latin1');
+  }
+
   onData(onChunk: BodyChunkHandler): void {
     this.res.onData((chunk, isLast) => onChunk(new Uint8Array(chunk), isLast));
   }
