@@ -25,6 +25,13 @@ import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
 import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
 
+// onnxruntime-node 1.30 keeps float16 tensors in a Float16Array where the runtime has
+// one (Node 24+), and its native binding then refuses them ("not enough space: expected
+// 2, got 0"). This thread only runs sessions, so it hides Float16Array before ONNX
+// Runtime's first tensor (ORT looks once, lazily): float16 stays in a Uint16Array, as
+// on Node 20 and 22.
+Reflect.deleteProperty(globalThis, 'Float16Array');
+
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 /** Solo sessions (SessionSettings.soloIntraOpThreads), by the same keys. */
 const solos = new Map<string, Promise<ort.InferenceSession>>();
