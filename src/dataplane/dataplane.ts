@@ -25,6 +25,7 @@ import { classify } from './classify.js';
 import type { ResponseCache } from './response-cache.js';
 import { prepare } from '../request/prepare.js';
 import { rawCorrId, sequenceFlags } from '../request/sequence.js';
+import { rawBodyInput } from '../codec/json-request.js';
 
 export const EXTENSIONS = Object.freeze([
   'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
@@ -166,6 +167,8 @@ export class ServingDataPlane implements DataPlane {
       const v = held ?? (route.primary === undefined
         ? this.#o.registry.resolve(req.modelName, req.modelVersion)
         : traffic!.servingVersion(req.modelName, req.modelVersion, route));
+      // A raw-body request's input takes its shape from the version just resolved.
+      if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
       try {
         if (req.deadline <= start) throw new DeadlineExceeded();
         const p = prepare(v.config, req);

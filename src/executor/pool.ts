@@ -202,6 +202,12 @@ export class WorkerPool {
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
+  /**
+   * Per thread: sessions being created or released there now. That blocks the thread
+   * for as long as it takes, so a batch sent there waits behind it; `runOn` avoids
+   * such threads while another of the instance's threads can run the batch.
+   */
+  readonly #creating: Int32Array;
   readonly #maxResponseBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -212,6 +218,7 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
+    this.#creating = new Int32Array(this.capacity);
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
@@ -288,14 +295,39 @@ export class WorkerPool {
 
   /** Create the session on the given threads; returns the model's signature. */
   async loadOn(threads: readonly number[], spec: SessionSpec): Promise<OnnxModelInfo> {
-    const results = await Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec })));
+    const results = await this.#creatingOn(threads, () => Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec }))));
     let info: OnnxModelInfo | undefined;
     for (const r of results) info = unwrap(r as LoadResult | FailedResult).info;
     return info!;
   }
 
   async unloadOn(threads: readonly number[], key: string): Promise<void> {
-    await Promise.all(threads.map((t) => this.#call(t, { op: 'unload', key })));
+    await this.#creatingOn(threads, () => Promise.all(threads.map((t) => this.#call(t, { op: 'unload', key }))));
+  }
+
+  async #creatingOn<T>(threads: readonly number[], work: () => Promise<T>): Promise<T> {
+    for (const t of threads) this.#creating[t]!++;
+    try {
+      return await work();
+    } finally {
+      for (const t of threads) this.#creating[t]!--;
+    }
+  }
+
+  /**
+   * Run one batch on whichever of a model's instance threads should take it: the
+   * least work queued, avoiding threads creating or releasing a session, and among
+   * idle ones a worker that is awake (the hot hand-off). Buffers as in `run`.
+   */
+  runOn(threads: readonly number[], spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1): Promise<RunResult> {
+    let best = -1;
+    let bestCost = Infinity;
+    for (const t of threads) {
+      // A session being created counts as more work than any queue of batches.
+      const cost = this.load(t) + (this.#creating[t]! > 0 ? 1e6 : 0) + (this.awake(t) ? 0 : 0.5);
+      if (cost < bestCost) { best = t; bestCost = cost; }
+    }
+    return this.run(best, spec, inputs, outputs, rows, largest);
   }
 
   /**

@@ -98,7 +98,6 @@ export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
   /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
-  readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
   /**
@@ -112,7 +111,6 @@ export class ModelRegistry {
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
-    this.#creating = new Int32Array(opts.pool.capacity);
   }
 
   /** The version that serves a request. Hot path: two map lookups. */
@@ -123,7 +121,7 @@ export class ModelRegistry {
       if (e.latest !== undefined) return e.latest;
       throw new ModelNotReady(name);
     }
-    if (!/^[0-9]+$/.test(version)) throw new InvalidArgument(`failed to parse model version '${version}' for model '${name}': not an integer`);
+    // The version string was checked where the request came in (codec/version.ts).
     const v = e.serving.get(Number(version));
     if (v !== undefined) return v;
     const n = Number(version);
@@ -322,7 +320,7 @@ export class ModelRegistry {
     let src: ConfigSource;
     let present: number[];
     try {
-      src = await readConfigSource(e.name, e.dir, options);
+      src = await readConfigSource(e.name, e.dir, this.#opts.gpuCount, options);
       present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
       // What serves keeps serving (with its old config).
@@ -419,9 +417,7 @@ export class ModelRegistry {
     const started = performance.now();
     const key = `${e.name}/${n}/${++generation}`;
     const partialCfg = src.partial as Readonly<ModelConfig>;
-    const filename = src.partial.default_model_filename || 'model.onnx';
-    const count = (src.partial.instance_group ?? []).reduce((s, g) => s + (g?.count ?? 1), 0) || 2;
-    const threads = this.#pickThreads(count);
+    const threads = this.#pickThreads(src.instances);
     const spec = {
       key,
       path: '',
@@ -434,21 +430,16 @@ export class ModelRegistry {
       // there), and batches queued on that thread wait behind it. On threads no
       // serving version uses (the pool's usual placement: a thread per instance),
       // all instances load at once. On shared threads they load one at a time,
-      // marked in `#creating` so dispatch (every model's) sends new batches to the
+      // marked by the pool (loadOn) so dispatch (every model's) sends new batches to the
       // model's other threads meanwhile.
       // Checked here, not in the config: a failed check fails this version only.
-      spec.path = await resolveInside(src.dir, filename, `model file of version ${n}`, String(n));
+      spec.path = await resolveInside(src.dir, src.modelFile, `model file of version ${n}`, String(n));
       let info;
       const busy = this.#servingThreads();
       const together = threads.every((t) => !busy.has(t));
       for (const group of together ? [threads] : threads.map((t) => [t])) {
         done.push(...group);
-        for (const t of group) this.#creating[t]!++;
-        try {
-          info = await this.#opts.pool.loadOn(group, spec);
-        } finally {
-          for (const t of group) this.#creating[t]!--;
-        }
+        info = await this.#opts.pool.loadOn(group, spec);
       }
       const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
       const labels = new Map<string, string[]>();
@@ -457,7 +448,7 @@ export class ModelRegistry {
         const path = await resolveInside(src.dir, o.label_filename, `label file for output '${o.name}'`);
         labels.set(o.name, (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0));
       }
-      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool, this.#creating);
+      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
       await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;

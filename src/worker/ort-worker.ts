@@ -6,14 +6,13 @@
  * crash, say) creates the session from the spec on first use.
  *
  * `channel-worker.ts` is the thread entry the pool starts (shared-memory channel);
- * the default export is the same logic as a piscina task handler, which the idle-path
- * benchmark uses to measure the previous design.
+ * `serve` is the whole task logic (bench/baselines/piscina-task.ts wraps it as a
+ * piscina task handler to measure the previous design).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { InvalidArgument, ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
@@ -296,14 +295,6 @@ export function existingSolo(key: string): Promise<ort.InferenceSession> | undef
   return solos.get(key);
 }
 
-/**
- * Wrap a result so piscina transfers its buffers instead of cloning them: an object
- * implementing piscina's Transferable interface, marked movable by `move()`.
- */
-function transferring<T extends object>(value: T, buffers: ArrayBuffer[]): T {
-  return move({ [transferableSymbol]: buffers, [valueSymbol]: value } as never) as unknown as T;
-}
-
 export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 /** Serve one task; errors come back as data. `transfer` lists the buffers to move with the result. */
@@ -341,10 +332,4 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
   } catch (err) {
     return { result: { ok: false, error: toErrorData(err) }, transfer: [] };
   }
-}
-
-/** Piscina task handler (the previous pool design; kept for the idle-path benchmark). */
-export default async function handle(task: WorkerTask): Promise<TaskResult> {
-  const { result, transfer } = await serve(task);
-  return transfer.length > 0 ? transferring(result, transfer) : result;
 }

@@ -605,9 +605,18 @@ describe('Batcher: instances, ordering, failures', () => {
 });
 
 describe('Batcher: drain and close', () => {
-  it('drain() resolves at once when idle', async () => {
-    const { b } = setup({ maxBatchSize: 8, dynamic: dyn() });
-    await b.drain();
+  it('drain() resolves at once when idle: no timer, no clock advance, no batch', async () => {
+    const { b, clock, runner } = setup({ maxBatchSize: 8, dynamic: dyn() });
+    let drained = false;
+    void b.drain().then(() => { drained = true; });
+    // A few microtask turns, the fake clock never advanced: nothing can have fired.
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    assert.ok(drained, 'drain() of an idle batcher waits for nothing');
+    assert.equal(clock.now(), 0);
+    assert.deepEqual(clock.timers, [], 'no timer armed');
+    assert.deepEqual(runner.batches, []);
+    assert.equal(b.queued, 0);
+    assert.equal(b.inFlight, 0);
   });
 
   it('drain() sends a held batch without waiting for the delay and resolves when all is answered', async () => {
