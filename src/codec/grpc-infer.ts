@@ -55,6 +55,24 @@ export function decodeInferParameter(p: InferParameterMsg): ParamValue | undefin
   }
 }
 
+/**
+ * Triton's gRPC front end takes the sequence id only as int64_param or string_param
+ * and the flags only as bool_param; the decoded value alone cannot tell (an integral
+ * double_param decodes like an int64_param), so check the wire member here.
+ */
+function checkSequenceParamTypes(msg: InferParametersMsg): void {
+  const id = msg.sequence_id?.parameter_choice;
+  if (id !== undefined && id !== 'int64_param' && id !== 'string_param') {
+    throw new InvalidArgument("invalid value type for 'sequence_id' parameter, expected int64_param or string_param.");
+  }
+  for (const key of ['sequence_start', 'sequence_end'] as const) {
+    const c = msg[key]?.parameter_choice;
+    if (c !== undefined && c !== 'bool_param') {
+      throw new InvalidArgument(`invalid value type for '${key}' parameter, expected bool_param.`);
+    }
+  }
+}
+
 /** `owner` names the tensor for messages ("input 'x'"); '' for the request. */
 function decodeParams(msg: InferParametersMsg | undefined, owner: string): Params {
   if (msg === undefined) return EMPTY_PARAMS;
@@ -81,6 +99,7 @@ function decodeParams(msg: InferParametersMsg | undefined, owner: string): Param
  * nothing here).
  */
 export function decodeRequestParams(msg: InferParametersMsg | undefined): Params {
+  if (msg !== undefined) checkSequenceParamTypes(msg);
   let params = decodeParams(msg, '');
   const empty = params[GRPC_EMPTY_FINAL_RESPONSE];
   if (empty !== undefined) {

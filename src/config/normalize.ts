@@ -20,6 +20,7 @@ import type {
   ModelOutputConfig, ModelWarmupConfig, OnnxModelInfo, OnnxTensorInfo, OptimizationConfig,
   PartialModelConfig, QueuePolicyConfig, VersionPolicy,
 } from './model-config.js';
+import { completeSequenceBatching, sequenceOwnedInputs, sequenceOwnedOutputs } from './sequence.js';
 import { validateConfig, type ValidateOptions } from './validate.js';
 
 export { configDataTypeToWire, wireDataTypeToConfig } from './datatype.js';
@@ -67,19 +68,26 @@ export function completeConfig(
     addDynamicBatching = batchable;
   }
 
-  const dynamic = partial.dynamic_batching ?? (addDynamicBatching ? {} : undefined);
+  // A sequence model gets no dynamic batcher: its scheduler is the sequence batcher.
+  const sequence = partial.sequence_batching;
+  const dynamic = partial.dynamic_batching ?? (addDynamicBatching && sequence === undefined ? {} : undefined);
+  // Control and state inputs (and state outputs) are the server's, not the client's:
+  // auto-complete must not list them as model inputs/outputs (Triton's ORT backend skips them too).
+  const ownIn = sequenceOwnedInputs(sequence);
+  const ownOut = sequenceOwnedOutputs(sequence);
   return {
     name: modelName,
     platform,
     backend,
     version_policy: completeVersionPolicy(partial.version_policy),
     max_batch_size: maxBatchSize,
-    input: completeIO(partial.input ?? [], onnx.inputs, maxBatchSize).map(completeInput),
-    output: completeIO(partial.output ?? [], onnx.outputs, maxBatchSize).map(completeOutput),
+    input: completeIO(partial.input ?? [], onnx.inputs.filter((t) => !ownIn.has(t.name)), maxBatchSize).map(completeInput),
+    output: completeIO(partial.output ?? [], onnx.outputs.filter((t) => !ownOut.has(t.name)), maxBatchSize).map(completeOutput),
     instance_group: completeInstanceGroups(partial.instance_group, modelName, opts.gpuCount ?? 0),
     default_model_filename: modelFileName(partial),
     metric_tags: { ...partial.metric_tags } as Record<string, string>,
     ...(dynamic !== undefined ? { dynamic_batching: completeDynamicBatching(dynamic) } : {}),
+    ...(sequence !== undefined ? { sequence_batching: completeSequenceBatching(sequence) } : {}),
     ...(partial.optimization !== undefined ? { optimization: completeOptimization(partial.optimization) } : {}),
     parameters: Object.fromEntries(Object.entries(partial.parameters ?? {})
       .map(([k, v]) => [k, { string_value: v?.string_value ?? '' }])),

@@ -51,7 +51,7 @@ import {
 } from '../worker/channel.js';
 import type { ChannelWorkerData } from '../worker/channel-worker.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SequenceRun, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from '../worker/protocol.js';
 import type { WireTensor } from '../types/run.js';
 
@@ -115,7 +115,7 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(ta: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-type Result = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+type Result = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 function unwrap<T extends { ok: true }>(r: T | FailedResult): T {
   if (!r.ok) throw fromErrorData(r.error);
@@ -337,9 +337,18 @@ export class WorkerPool {
    * rows of its largest request: the worker fails the run when that request's share
    * of the outputs would pass --max-response-bytes.
    */
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1): Promise<RunResult> {
-    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs, rows, largest });
+  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1, seq?: SequenceRun): Promise<RunResult> {
+    const task: RunTask = seq === undefined
+      ? { op: 'run', spec, inputs, outputs, rows, largest }
+      : { op: 'run', spec, inputs, outputs, rows, largest, seq };
+    const r = await this.#call(thread, task);
     return unwrap(r as RunResult | FailedResult);
+  }
+
+  /** Drop the sequence state a thread keeps for some slots of a session (their sequences were released). */
+  async freeState(thread: number, key: string, slots: string[]): Promise<number> {
+    const r = await this.#call(thread, { op: 'state-free', key, slots });
+    return unwrap(r as StateFreeResult | FailedResult).freed;
   }
 
   /** Session keys held by each thread (tests and the admin surface read it). */
@@ -448,7 +457,8 @@ export class WorkerPool {
       const task = job.task;
       let inline = false;
       if (task.op === 'run') {
-        inline = ch.known.has(task.spec.key)
+        // Sequence runs go by port: the worker's serve() path adds their state.
+        inline = task.seq === undefined && ch.known.has(task.spec.key)
           && inlineInputBytes(task.inputs) <= layout.slotDataBytes
           && writeRunRequest(v, task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1);
       } else if (task.op === 'unload') {

@@ -13,6 +13,8 @@ import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../re
 import type { ModelState } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { SessionSpec } from '../worker/protocol.js';
+import type { SequenceFlags } from '../request/sequence.js';
+import { SequenceRunner } from './sequence-runner.js';
 import { VersionStats } from './stats.js';
 
 /**
@@ -43,6 +45,8 @@ export class ModelVersion {
   readonly labels: ReadonlyMap<string, readonly string[]>;
   readonly stats = new VersionStats();
   readonly batcher: Batcher<PendingInfer, PendingResult>;
+  /** The sequence batcher, for a model with `sequence_batching` (its requests never use `batcher`). */
+  readonly sequence: SequenceRunner | undefined;
   state: ModelState = 'LOADING';
   reason = '';
   /** Seconds from load start to READY (nv_model_load_duration_secs). */
@@ -71,6 +75,19 @@ export class ModelVersion {
       setTimer: armTimer,
       clearTimer: disarmTimer,
     }, (batch) => this.#run(batch));
+    this.sequence = config.sequence_batching === undefined ? undefined : new SequenceRunner({
+      config, spec, threads, pool,
+      onExecution: (rows, inNs, inferNs, outNs) => this.stats.recordExecution(rows, inNs, inferNs, outNs),
+    });
+  }
+
+  /**
+   * Queue a validated request of a sequence. Allowed while UNLOADING: a retiring
+   * version finishes its live sequences (the scheduler refuses new ones).
+   */
+  submitSequence(p: PreparedRequest, seq: SequenceFlags, timeoutUs: number, signal: CancelSignal | undefined): Promise<PendingResult> {
+    if (this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
+    return this.sequence!.submit(p, seq, timeoutUs, signal);
   }
 
   /** Queue a validated request; resolves with its outputs. */
@@ -99,6 +116,8 @@ export class ModelVersion {
   /** Stop taking requests, finish what is queued or running, release the sessions. */
   async retire(): Promise<void> {
     this.state = 'UNLOADING';
+    // Live sequences finish here (or idle out) before the sessions, and their state, go.
+    if (this.sequence !== undefined) await this.sequence.retire(this.versionString);
     await this.batcher.drain();
     // Thread by thread: releasing a large session holds its thread for a moment
     // (the pool marks it), and other models' batches can go elsewhere meanwhile.

@@ -100,6 +100,14 @@ export class ModelRegistry {
   /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
+  /**
+   * Per model: swapped-out sequence versions still finishing their live sequences.
+   * A sequence's later requests go there (`sequenceHolder`), new sequences to the
+   * serving version.
+   */
+  readonly #holders = new Map<string, Set<ModelVersion>>();
+  /** Retirements left running after a swap (sequence versions): shutdown waits for them. */
+  readonly #background = new Set<Promise<void>>();
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
@@ -119,6 +127,17 @@ export class ModelRegistry {
     const n = Number(version);
     if (e.loading.has(n) || e.failures.has(n)) throw new ModelNotReady(name, version);
     throw new ModelNotFound(name, version);
+  }
+
+  /**
+   * The swapped-out version where sequence `id` of model `name` is still live, if any.
+   * Hot path for sequence models only: one map lookup when nothing is retiring.
+   */
+  sequenceHolder(name: string, id: bigint | string): ModelVersion | undefined {
+    const set = this.#holders.get(name);
+    if (set === undefined) return undefined;
+    for (const v of set) if (v.sequence?.has(id)) return v;
+    return undefined;
   }
 
   /** Serving versions of a model, newest first; [] when unknown. */
@@ -229,6 +248,7 @@ export class ModelRegistry {
   /** Retire everything (shutdown): in-flight requests finish first. */
   async close(): Promise<void> {
     await Promise.all([...this.#models.keys()].map((n) => this.unload(n)));
+    await Promise.all([...this.#background]);
   }
 
   #swap(e: ModelEntry, serving: ReadonlyMap<number, ModelVersion>): void {
@@ -240,14 +260,29 @@ export class ModelRegistry {
   }
 
   async #retire(v: ModelVersion): Promise<void> {
+    let holders: Set<ModelVersion> | undefined;
+    if (v.sequence !== undefined) {
+      holders = this.#holders.get(v.name) ?? new Set();
+      this.#holders.set(v.name, holders);
+      holders.add(v);
+    }
     try {
       await v.retire();
     } catch (err) {
       this.#opts.logger.error({ model: v.name, version: v.version, err }, 'error while unloading version');
     }
+    if (holders !== undefined) {
+      holders.delete(v);
+      if (holders.size === 0 && this.#holders.get(v.name) === holders) this.#holders.delete(v.name);
+    }
     this.#opts.logger.info({ model: v.name, version: v.version }, 'model version unloaded');
     this.#opts.onVersionRetired?.(v);
     await this.#releaseUpload(v.spec.path, -1);
+  }
+
+  #retireInBackground(v: ModelVersion): void {
+    const p = this.#retire(v).finally(() => this.#background.delete(p));
+    this.#background.add(p);
   }
 
   /** Count versions using an upload folder; remove the folder when none does. */
@@ -366,7 +401,9 @@ export class ModelRegistry {
       this.#opts.logger.info({ model: e.name, version: v.version }, 'model version serving');
       this.#opts.onVersionReady?.(v);
     }
-    await Promise.all(retired.map((v) => this.#retire(v)));
+    // A sequence version retires once its live sequences end or idle out, which can
+    // take long: the swap does not wait for it (shutdown does, see close()).
+    await Promise.all(retired.map((v) => (v.sequence !== undefined ? this.#retireInBackground(v) : this.#retire(v))));
 
     const failed = toLoad.filter((n) => !loaded.has(n));
     if (failed.length > 0) {

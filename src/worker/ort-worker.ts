@@ -17,11 +17,12 @@ import { InvalidArgument, ResponseTooLarge, toErrorData } from '../errors/errors
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from './protocol.js';
 import type { WireTensor } from '../types/run.js';
 import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
+import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
 
 // onnxruntime-node 1.30 keeps float16 tensors in a Float16Array where the runtime has
 // one (Node 24+), and its native binding then refuses them ("not enough space: expected
@@ -265,8 +266,19 @@ export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: 
 }
 
 async function run(task: RunTask): Promise<RunResult> {
+  const s = await session(task.spec);
+  const rows = task.rows ?? 1;
+  const largest = task.largest ?? 1;
+  const seq = task.seq;
   try {
-    return await execute(await session(task.spec), task.inputs, task.outputs, toWire, task.rows ?? 1, task.largest ?? 1);
+    if (seq === undefined) return await execute(s, task.inputs, task.outputs, toWire, rows, largest);
+    // A sequence batch: the implicit state joins the inputs here and its outputs stay here.
+    const key = task.spec.key;
+    const inputs = task.inputs.slice();
+    const outputs = task.outputs.slice();
+    addStateInputs(key, seq, inputs, outputs);
+    return await execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
+      toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2), rows, largest);
   } catch (err) {
     if (err instanceof ResponseTooLarge) await renewSessions(task.spec.key);
     throw err;
@@ -283,7 +295,7 @@ export function existingSolo(key: string): Promise<ort.InferenceSession> | undef
   return solos.get(key);
 }
 
-export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 /** Serve one task; errors come back as data. `transfer` lists the buffers to move with the result. */
 export async function serve(task: WorkerTask): Promise<{ result: TaskResult; transfer: ArrayBuffer[] }> {
@@ -303,11 +315,14 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
         const solo = solos.get(task.key);
         sessions.delete(task.key);
         solos.delete(task.key);
+        dropSessionState(task.key);
         specs.delete(task.key);
         if (s !== undefined) await (await s).release();
         if (solo !== undefined) await solo.then((x) => x.release(), () => undefined);
         return { result: { ok: true, released: s !== undefined }, transfer: [] };
       }
+      case 'state-free':
+        return { result: { ok: true, freed: freeState(task.key, task.slots) }, transfer: [] };
       case 'list':
         return { result: { ok: true, keys: [...sessions.keys()], soloKeys: [...solos.keys()], threadId }, transfer: [] };
       case 'exit':

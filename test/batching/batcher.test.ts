@@ -8,35 +8,7 @@ import { Cancellation } from '../../src/types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, OspreyError, QueueFull, RequestTimeout,
 } from '../../src/errors/errors.js';
-
-/** Fake clock and timers, so every test is deterministic and takes no real time. */
-class FakeClock {
-  t = 0;
-  private seq = 0;
-  timers: { at: number; fn: () => void; id: number }[] = [];
-  now = (): number => this.t;
-  setTimer = (fn: () => void, ms: number): unknown => {
-    const id = ++this.seq;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  };
-  clearTimer = (id: unknown): void => {
-    this.timers = this.timers.filter((x) => x.id !== id);
-  };
-  /** Move time forward by `ms`, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: { at: number; fn: () => void; id: number } | undefined;
-      for (const x of this.timers) if (x.at <= end && (next === undefined || x.at < next.at)) next = x;
-      if (next === undefined) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 interface Item extends BatchItem<string> {
   readonly id: string;
