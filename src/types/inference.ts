@@ -30,6 +30,13 @@ export interface InferenceRequest {
   headers?: Readonly<Record<string, string>>;
   /** Some input or output names a shared-memory region (set by the codecs). */
   sharedMemory?: boolean;
+  /**
+   * HTTP `Inference-Header-Content-Length: 0`: the body is the raw data of the
+   * model's only input, `inputs` is empty, and the data plane makes the input from
+   * the metadata of the version it resolves (once: a traffic policy could pick
+   * another version, with another signature, on a second resolution).
+   */
+  rawBody?: Uint8Array;
 }
 
 export interface InferenceResponse {

@@ -557,17 +557,17 @@ export const ERROR_CASES: readonly InferCase[] = [
 // ---------------------------------------------------------------- control
 
 /**
- * Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus sequence
- * and trace). The shared-memory two are added by the server that has the manager (and,
- * for system shared memory, the native addon): see shm.test.ts.
+ * Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus trace).
+ * The shared-memory two are added by the server that has the manager (and, for system
+ * shared memory, the native addon): see shm.test.ts.
  */
 export const EXPECTED_EXTENSIONS = [
-  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
   'system_shared_memory', 'cuda_shared_memory',
 ] as const;
 
-export const NOT_ADVERTISED = ['sequence', 'trace'] as const;
+export const NOT_ADVERTISED = ['trace'] as const;
 
 export interface MetadataCase {
   name: string;
@@ -761,7 +761,7 @@ export const INDEX_ENTRIES: readonly IndexEntry[] = [
 
 /** Every model the three repositories hold, failed ones included. */
 export const ALL_MODELS = [
-  'autocomplete', 'bad_config', 'classifier', 'cnn', 'cnn_fp16', 'cnn_int8', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
+  'accumulator', 'autocomplete', 'bad_config', 'classifier', 'cnn', 'cnn_fp16', 'cnn_int8', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
   'scaler', 'simple', 'simple_cached', 'slow', 'string_identity', 'tabular', ...TYPED_DATATYPES.map(typedModelName),
 ].sort();
 
