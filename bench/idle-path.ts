@@ -71,7 +71,7 @@ class PiscinaPool {
 
   constructor(workers: number) {
     this.#busy = new Int32Array(workers);
-    const filename = new URL('../src/worker/ort-worker.js', import.meta.url).href;
+    const filename = new URL('./baselines/piscina-task.js', import.meta.url).href;
     for (let i = 0; i < workers; i++) {
       this.#threads.push(new Piscina({
         filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, idleTimeout: Infinity, atomics: 'sync',

@@ -16,7 +16,7 @@ export { BUNDLED_REPOSITORY, CliError, DEFAULT_OPTIONS, PACKAGE_VERSION, parseAr
 
 /**
  * Start a server: every option not given takes the `osprey` command's default, and
- * without `modelRepositories` it serves the bundled repository. Logs go to stdout as
+ * without `modelRepositories` it serves the bundled repository. Logs go to stderr as
  * JSON lines unless `logDestination` is given. Rejects with CliError for inconsistent
  * options and StartupError for what the operator can fix (a missing repository, an
  * HTTP engine that cannot load).

@@ -41,6 +41,8 @@ export interface ScenarioSummary {
   vsFloor: number | null;
   vsCeiling: number | null;
   batchingGain: number | null;
+  /** Osprey on the node:http engine ÷ on uWS, at each one's peak. */
+  nodeVsUws: number | null;
 }
 
 export function summarizeScenario(res: BenchResults, s: ScenarioResult): ScenarioSummary {
@@ -58,6 +60,7 @@ export function summarizeScenario(res: BenchResults, s: ScenarioResult): Scenari
     vsFloor: ratio(o, peaks.floor?.inferPerSec),
     vsCeiling: ratio(o, res.ceilings[s.model]?.rowsPerSec),
     batchingGain: ratio(o, peaks['osprey-nobatch']?.inferPerSec),
+    nodeVsUws: ratio(peaks['osprey-node']?.inferPerSec, o),
   };
 }
 

@@ -2,7 +2,8 @@
  * The servers a report compares. Each starts as a child process on free loopback
  * ports and is ready once its health and model-ready routes answer 200.
  *   osprey          dist/src/main.js on the model repository as committed
- *   osprey-nobatch  the same on a copy without dynamic_batching (issue 6's "off")
+ *   osprey-nobatch  the same on a copy without dynamic_batching (batching "off")
+ *   osprey-node     osprey with --http-engine node: what the node:http fallback costs
  *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
  */
@@ -12,11 +13,12 @@ import type { Protocol } from '../loadgen/types.js';
 import { freePort } from './ports.js';
 import { spawnServer, waitReady, type ServerProcess } from './server-process.js';
 
-export type TargetId = 'osprey' | 'osprey-nobatch' | 'naive' | 'floor';
+export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'naive' | 'floor';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   osprey: 'Osprey',
   'osprey-nobatch': 'Osprey, batching off',
+  'osprey-node': 'Osprey, node:http engine',
   naive: 'naive Node server',
   floor: 'protocol floor (echo)',
 };
@@ -24,6 +26,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
 export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   osprey: ['http', 'grpc'],
   'osprey-nobatch': ['http', 'grpc'],
+  'osprey-node': ['http'],
   naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
 };
@@ -60,11 +63,13 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
   let proc: ServerProcess;
   switch (id) {
     case 'osprey':
-    case 'osprey-nobatch': {
-      const repo = id === 'osprey' ? ctx.repo : ctx.noBatchRepo;
+    case 'osprey-nobatch':
+    case 'osprey-node': {
+      const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
+      const engine = id === 'osprey-node' ? ['--http-engine', 'node'] : [];
       proc = spawnServer(node, [join(ctx.root, OSPREY_MAIN), '--model-repository', repo,
-        '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics)], log);
+        '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine], log);
       break;
     }
     case 'naive':

@@ -1,5 +1,5 @@
 /**
- * KServe v2 gRPC messages the bench touches, by field number (PROTOCOL.md).
+ * KServe v2 gRPC messages the bench touches, by field number (as proto/grpc_service.proto numbers them).
  * Encoders serve the load generator (requests) and the echo baseline (responses);
  * decoders read metadata, config and statistics replies.
  */

@@ -9,7 +9,9 @@
  * more batches in flight than there are model instances; `run` does the work.
  *
  * Everything happens on the caller's thread from `enqueue`, from batch completion and
- * from one shared timer; there is no polling.
+ * from one shared timer (the injected setTimer; ModelVersion's runs waits of 1 ms or
+ * less on setImmediate, re-armed until the deadline passes, so a sub-millisecond
+ * max_queue_delay polls the event loop while a batch is held open).
  */
 import type { DynamicBatchingConfig, QueuePolicyConfig } from '../config/model-config.js';
 import type { CancelSignal } from '../types/cancel.js';

@@ -20,9 +20,11 @@ import type {
   InferInputTensorMsg, InferOutputTensorMsg, InferParameterMsg, InferParametersMsg,
   InferTensorContentsMsg, Int64, ModelInferRequestMsg, ModelInferResponseMsg,
 } from './grpc-messages.js';
+import { MalformedInferRequest } from './grpc-wire.js';
+import { checkVersion } from './version.js';
 import { rejectSharedMemory } from './json-params.js';
-import { checkRawSize, joinBytes } from './raw.js';
-import { GRPC_EMPTY_FINAL_RESPONSE, checkReservedParameters } from './reserved-params.js';
+import { joinBytes } from './raw.js';
+import { GRPC_EMPTY_FINAL_RESPONSE } from './reserved-params.js';
 
 const EMPTY_PARAMS: Params = Object.freeze({}) as Params;
 
@@ -36,17 +38,9 @@ function int64Value(v: Int64): number | bigint {
   return Number.isSafeInteger(n) ? n : BigInt(v);
 }
 
-/**
- * Triton's rule for model versions given as strings: empty, or an integer.
- * Returns the version unchanged (canonical decimal digits are what the data plane
- * expects); anything else is INVALID_ARGUMENT.
- */
+/** Triton's rule for model versions given as strings (codec/version.ts), in tritonserver's words. */
 export function checkModelVersion(version: string): string {
-  if (version === '' || /^\d+$/.test(version)) return version;
-  if (/^-\d+$/.test(version)) {
-    throw new InvalidArgument(`invalid model version specified '${version}' , version should be an integral value > 0`);
-  }
-  throw new InvalidArgument(`failed to get model version from specified version string '${version}' (details: stol), version should be an integral value > 0`);
+  return checkVersion(version, 'grpc');
 }
 
 /** One InferParameter -> a JS value; undefined when no member is set. */
@@ -58,6 +52,24 @@ export function decodeInferParameter(p: InferParameterMsg): ParamValue | undefin
     case 'double_param': return p.double_param ?? 0;
     case 'string_param': return p.string_param ?? '';
     default: return undefined;
+  }
+}
+
+/**
+ * Triton's gRPC front end takes the sequence id only as int64_param or string_param
+ * and the flags only as bool_param; the decoded value alone cannot tell (an integral
+ * double_param decodes like an int64_param), so check the wire member here.
+ */
+function checkSequenceParamTypes(msg: InferParametersMsg): void {
+  const id = msg.sequence_id?.parameter_choice;
+  if (id !== undefined && id !== 'int64_param' && id !== 'string_param') {
+    throw new InvalidArgument("invalid value type for 'sequence_id' parameter, expected int64_param or string_param.");
+  }
+  for (const key of ['sequence_start', 'sequence_end'] as const) {
+    const c = msg[key]?.parameter_choice;
+    if (c !== undefined && c !== 'bool_param') {
+      throw new InvalidArgument(`invalid value type for '${key}' parameter, expected bool_param.`);
+    }
   }
 }
 
@@ -87,6 +99,7 @@ function decodeParams(msg: InferParametersMsg | undefined, owner: string): Param
  * nothing here).
  */
 export function decodeRequestParams(msg: InferParametersMsg | undefined): Params {
+  if (msg !== undefined) checkSequenceParamTypes(msg);
   let params = decodeParams(msg, '');
   const empty = params[GRPC_EMPTY_FINAL_RESPONSE];
   if (empty !== undefined) {
@@ -96,7 +109,7 @@ export function decodeRequestParams(msg: InferParametersMsg | undefined): Params
     params = { ...params };
     delete params[GRPC_EMPTY_FINAL_RESPONSE];
   }
-  checkReservedParameters(params);
+  // Other triton_ keys are refused once, by request/prepare.ts (as every input's byte size is checked there).
   return params;
 }
 
@@ -257,6 +270,7 @@ function decodeOutputs(msg: ModelInferRequestMsg): RequestedOutput[] | undefined
  * must match the shapes. Throws InvalidArgument with Triton's wording.
  */
 export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext): InferenceRequest {
+  if (msg instanceof MalformedInferRequest) throw msg.error;
   const model = msg.model_name;
   const raw = msg.raw_input_contents;
   const nInputs = msg.inputs.length;
@@ -281,7 +295,6 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
     } else {
       throw new InvalidArgument(`unable to find data for input tensor '${name}' for model '${model}' in request.`);
     }
-    checkRawSize(datatype, shape, data, name);
     inputs[i] = params === EMPTY_PARAMS
       ? { name, datatype, shape, data }
       : { name, datatype, shape, data, parameters: params };

@@ -13,7 +13,14 @@
  * check both codecs agree (test/frontends/grpc/wire.test.ts).
  *
  * Field numbers are those of proto/grpc_service.proto.
+ *
+ * Failures are catalogue errors: a malformed request is InvalidArgument (the
+ * client's), a response the encoder cannot write is Internal (ours). grpc-js
+ * answers anything a deserializer throws with INTERNAL 'Error deserializing
+ * request', so the server registers `decodeOrMalformed`, which hands the handler a
+ * MalformedInferRequest to answer INVALID_ARGUMENT with the reason.
  */
+import { Internal, InvalidArgument } from '../errors/errors.js';
 import type {
   InferInputTensorMsg, InferOutputTensorMsg, InferParameterChoice, InferParameterMsg, InferParametersMsg,
   InferRequestedOutputTensorMsg, InferTensorContentsMsg, Int64, ModelInferRequestMsg,
@@ -42,8 +49,8 @@ interface Cursor { buf: Buffer; pos: number }
 let lo = 0;
 let hi = 0;
 
-function malformed(what: string): Error {
-  return new Error(`malformed ModelInferRequest: ${what}`);
+function malformed(what: string): InvalidArgument {
+  return new InvalidArgument(`malformed ModelInferRequest: ${what}`);
 }
 
 /** A varint that fits in 32 bits (tags, lengths); the high bits of longer ones are dropped. */
@@ -325,6 +332,32 @@ function readRequestedOutput(c: Cursor, end: number): InferRequestedOutputTensor
  * elements are views into `buf`: they stay valid as long as the request lives.
  * Throws on malformed input (grpc-js answers INTERNAL "Error deserializing request").
  */
+/**
+ * A ModelInferRequest that could not be decoded: it reaches the handler (whose
+ * decodeInferRequest throws `error`) instead of failing inside grpc-js as INTERNAL.
+ * In a stream the other messages are served; this one gets its in-band error.
+ */
+export class MalformedInferRequest implements ModelInferRequestMsg {
+  readonly model_name = '';
+  readonly model_version = '';
+  readonly id = '';
+  readonly parameters = {};
+  readonly inputs = [];
+  readonly outputs = [];
+  readonly raw_input_contents = [];
+  constructor(readonly error: InvalidArgument) {}
+}
+
+/** The server's request deserializer: decodeModelInferRequest, with a malformed message handed on as MalformedInferRequest. */
+export function decodeOrMalformed(buf: Buffer): ModelInferRequestMsg {
+  try {
+    return decodeModelInferRequest(buf);
+  } catch (err) {
+    if (err instanceof InvalidArgument) return new MalformedInferRequest(err);
+    throw err;
+  }
+}
+
 export function decodeModelInferRequest(buf: Buffer): ModelInferRequestMsg {
   const msg: ModelInferRequestMsg = {
     model_name: '', model_version: '', id: '', parameters: {}, inputs: [], outputs: [], raw_input_contents: [],
@@ -544,7 +577,7 @@ function planResponse(msg: ModelInferResponseMsg): ResponsePlan {
   const outputs = new Array<OutputPlan>(msg.outputs.length);
   for (let i = 0; i < msg.outputs.length; i++) {
     const o = msg.outputs[i]!;
-    if (o.contents != null) throw new Error('grpc-wire: typed output contents are not supported; send outputs raw');
+    if (o.contents != null) throw new Internal('grpc-wire: typed output contents are not supported; send outputs raw');
     const oNameLen = strLen(o.name);
     const datatypeLen = strLen(o.datatype);
     const shape = o.shape.map(u64Of);
@@ -598,7 +631,7 @@ export function encodeModelInferResponse(msg: ModelInferResponseMsg): Buffer {
   const plan = planResponse(msg);
   const buf = Buffer.allocUnsafe(plan.size);
   const end = writeResponse(buf, 0, msg, plan);
-  if (end !== plan.size) throw new Error(`grpc-wire: wrote ${end} bytes, planned ${plan.size}`);
+  if (end !== plan.size) throw new Internal(`grpc-wire: wrote ${end} bytes, planned ${plan.size}`);
   return buf;
 }
 
@@ -615,6 +648,6 @@ export function encodeModelStreamInferResponse(msg: ModelStreamInferResponseMsg)
     pos = writeTagLen(buf, pos, 0x12, plan.size);
     pos = writeResponse(buf, pos, msg.infer_response!, plan);
   }
-  if (pos !== size) throw new Error(`grpc-wire: wrote ${pos} bytes, planned ${size}`);
+  if (pos !== size) throw new Internal(`grpc-wire: wrote ${pos} bytes, planned ${size}`);
   return buf;
 }

@@ -7,14 +7,13 @@
  * views into `body`: the body buffer must stay untouched while the request lives.
  */
 import { InvalidArgument } from '../errors/errors.js';
-import type { InferenceRequest, ModelMetadata, RequestedOutput } from '../types/inference.js';
+import type { InferenceRequest, RequestedOutput, TensorMetadata } from '../types/inference.js';
 import { type DataType, ELEMENT_SIZE, type Tensor, elementCount, isDataType } from '../types/tensor.js';
 import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
 import {
   boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, rejectSharedMemory, uintParam,
 } from './json-params.js';
-import { checkRawSize, encodeValues, splitBytes } from './raw.js';
-import { checkReservedParameters } from './reserved-params.js';
+import { encodeValues, splitBytes } from './raw.js';
 
 export interface DecodedInfer {
   request: InferenceRequest;
@@ -66,8 +65,9 @@ function decodeDocument(
   const id = doc.id;
   if (id !== undefined && typeof id !== 'string') throw new InvalidArgument("'id' must be a string");
 
+  // Reserved (triton_) keys and each input's byte size are checked once, by the
+  // request model (request/prepare.ts), for every request whatever its source.
   const parameters = decodeParams(doc.parameters, 'the request', exact);
-  checkReservedParameters(parameters);
   // An HTTP encoding choice, not a model parameter: consumed here.
   const binaryOutputs = boolParam(parameters.binary_data_output, 'binary_data_output', 'the request') ?? false;
   delete parameters.binary_data_output;
@@ -119,7 +119,6 @@ function decodeInput(
     }
     data = binary.subarray(offset, offset + size);
     offset += size;
-    checkRawSize(datatype, shape, data, name);
   } else {
     if (raw.data === undefined) throw new InvalidArgument(`${where} has neither 'data' nor 'binary_data_size'`);
     data = jsonTensorData(raw.data, shape, datatype, name, exact);
@@ -238,25 +237,29 @@ function nestedMismatch(name: string, shape: readonly number[]): InvalidArgument
 
 /**
  * `Inference-Header-Content-Length: 0`: the whole body is the raw data of the model's
- * only input, batch 1; every output comes back binary. Variable dims are taken from
- * the data: a leading -1 (the batch dim of a batching model) becomes 1 when another
- * dim is also variable, and the one remaining -1 is whatever the data holds.
+ * only input, batch 1; every output comes back binary. The input is made by the data
+ * plane (`rawBodyInput`) from the metadata of the version that serves the request.
  */
-export function decodeRawInferRequest(
-  body: Uint8Array, meta: ModelMetadata, modelName: string, modelVersion: string,
-): DecodedInfer {
-  if (meta.inputs.length !== 1) {
-    throw new InvalidArgument(`Inference-Header-Content-Length 0 needs a model with exactly one input; model '${modelName}' has ${meta.inputs.length}`);
-  }
-  const input = meta.inputs[0]!;
-  const shape = rawInputShape(input.datatype, input.shape, body, input.name);
-  checkRawSize(input.datatype, shape, body, input.name);
+export function decodeRawInferRequest(body: Uint8Array, modelName: string, modelVersion: string): DecodedInfer {
   const request: InferenceRequest = {
-    modelName, modelVersion, id: '', parameters: {},
-    inputs: [{ name: input.name, datatype: input.datatype, shape, data: body }],
-    outputs: undefined, deadline: Infinity,
+    modelName, modelVersion, id: '', parameters: {}, inputs: [], outputs: undefined, deadline: Infinity, rawBody: body,
   };
   return { request, binaryOutputs: true };
+}
+
+/**
+ * The one input of a raw-body request, shaped by the serving version's input
+ * metadata. Variable dims are taken from the data: a leading -1 (the batch dim of a
+ * batching model) becomes 1 when another dim is also variable, and the one
+ * remaining -1 is whatever the data holds.
+ */
+export function rawBodyInput(body: Uint8Array, inputs: readonly TensorMetadata[], modelName: string): Tensor {
+  if (inputs.length !== 1) {
+    throw new InvalidArgument(`Inference-Header-Content-Length 0 needs a model with exactly one input; model '${modelName}' has ${inputs.length}`);
+  }
+  const input = inputs[0]!;
+  const shape = rawInputShape(input.datatype, input.shape, body, input.name);
+  return { name: input.name, datatype: input.datatype, shape, data: body };
 }
 
 function rawInputShape(datatype: DataType, metaShape: readonly number[], body: Uint8Array, name: string): number[] {
@@ -271,7 +274,7 @@ function rawInputShape(datatype: DataType, metaShape: readonly number[], body: U
   let others = 1;
   for (let i = 0; i < shape.length; i++) if (i !== at) others *= shape[i]!;
   const elements = datatype === 'BYTES' ? splitBytes(body, name).length : Math.floor(body.byteLength / ELEMENT_SIZE[datatype]);
-  // A size that does not divide evenly is reported by checkRawSize against this shape.
+  // A size that does not divide evenly is reported against this shape by prepare (checkRawSize).
   shape[at] = others === 0 ? 0 : Math.floor(elements / others);
   return shape;
 }

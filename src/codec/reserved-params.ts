@@ -3,8 +3,8 @@ import type { Params } from '../types/tensor.js';
 
 /**
  * Triton reserves the `triton_` prefix for request parameters. One check, one
- * message, used by both front ends while decoding and by the data plane for callers
- * that skip a front end. `headers` is not reserved server-side: tritonclient refuses
+ * message, made once per request by request/prepare.ts (both front ends, and
+ * callers that skip a front end). `headers` is not reserved server-side: tritonclient refuses
  * it itself, and Triton's front ends pass it through like any other parameter.
  */
 export function checkReservedParameters(params: Params): void {

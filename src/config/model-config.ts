@@ -60,6 +60,62 @@ export interface DynamicBatchingConfig {
   priority_queue_policy: Record<string, QueuePolicyConfig>;
 }
 
+/** ModelSequenceBatching.Control: how one control input carries its signal. */
+export interface SequenceControlConfig {
+  kind: 'CONTROL_SEQUENCE_START' | 'CONTROL_SEQUENCE_READY' | 'CONTROL_SEQUENCE_END' | 'CONTROL_SEQUENCE_CORRID';
+  int32_false_true: number[];
+  fp32_false_true: number[];
+  bool_false_true: boolean[];
+  /** CORRID only: the tensor type of the correlation id. */
+  data_type: ConfigDataType;
+}
+
+export interface SequenceControlInputConfig {
+  name: string;
+  control: SequenceControlConfig[];
+}
+
+export interface SequenceInitialStateConfig {
+  data_type: ConfigDataType;
+  dims: number[];
+  zero_data?: boolean;
+  data_file?: string;
+  name: string;
+}
+
+/** ModelSequenceBatching.State: an implicit state carried from one request of a sequence to the next. */
+export interface SequenceStateConfig {
+  input_name: string;
+  output_name: string;
+  data_type: ConfigDataType;
+  dims: number[];
+  initial_state: SequenceInitialStateConfig[];
+  use_same_buffer_for_input_output: boolean;
+  use_growable_memory: boolean;
+}
+
+export interface SequenceStrategyDirect {
+  max_queue_delay_microseconds: number;
+  minimum_slot_utilization: number;
+}
+
+export interface SequenceStrategyOldest {
+  max_candidate_sequences: number;
+  preferred_batch_size: number[];
+  max_queue_delay_microseconds: number;
+  preserve_ordering: boolean;
+}
+
+export interface SequenceBatchingConfig {
+  /** 0 in the file becomes 1000000 (Triton's default). */
+  max_sequence_idle_microseconds: number;
+  control_input: SequenceControlInputConfig[];
+  /** Exactly one of direct/oldest after completion (direct by default). */
+  direct?: SequenceStrategyDirect;
+  oldest?: SequenceStrategyOldest;
+  state: SequenceStateConfig[];
+}
+
 export interface WarmupInputConfig {
   data_type: ConfigDataType;
   dims: number[];
@@ -97,6 +153,7 @@ export interface ModelConfig {
   default_model_filename: string;
   metric_tags: Record<string, string>;
   dynamic_batching?: DynamicBatchingConfig;
+  sequence_batching?: SequenceBatchingConfig;
   optimization?: OptimizationConfig;
   parameters: Record<string, { string_value: string }>;
   model_warmup: ModelWarmupConfig[];

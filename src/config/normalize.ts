@@ -20,6 +20,7 @@ import type {
   ModelOutputConfig, ModelWarmupConfig, OnnxModelInfo, OnnxTensorInfo, OptimizationConfig,
   PartialModelConfig, QueuePolicyConfig, VersionPolicy,
 } from './model-config.js';
+import { completeSequenceBatching, sequenceOwnedInputs, sequenceOwnedOutputs } from './sequence.js';
 import { validateConfig, type ValidateOptions } from './validate.js';
 
 export { configDataTypeToWire, wireDataTypeToConfig } from './datatype.js';
@@ -67,19 +68,26 @@ export function completeConfig(
     addDynamicBatching = batchable;
   }
 
-  const dynamic = partial.dynamic_batching ?? (addDynamicBatching ? {} : undefined);
+  // A sequence model gets no dynamic batcher: its scheduler is the sequence batcher.
+  const sequence = partial.sequence_batching;
+  const dynamic = partial.dynamic_batching ?? (addDynamicBatching && sequence === undefined ? {} : undefined);
+  // Control and state inputs (and state outputs) are the server's, not the client's:
+  // auto-complete must not list them as model inputs/outputs (Triton's ORT backend skips them too).
+  const ownIn = sequenceOwnedInputs(sequence);
+  const ownOut = sequenceOwnedOutputs(sequence);
   return {
     name: modelName,
     platform,
     backend,
     version_policy: completeVersionPolicy(partial.version_policy),
     max_batch_size: maxBatchSize,
-    input: completeIO(partial.input ?? [], onnx.inputs, maxBatchSize).map(completeInput),
-    output: completeIO(partial.output ?? [], onnx.outputs, maxBatchSize).map(completeOutput),
-    instance_group: completeInstanceGroups(partial.instance_group ?? [], modelName, opts.gpuCount ?? 0),
-    default_model_filename: partial.default_model_filename || 'model.onnx',
+    input: completeIO(partial.input ?? [], onnx.inputs.filter((t) => !ownIn.has(t.name)), maxBatchSize).map(completeInput),
+    output: completeIO(partial.output ?? [], onnx.outputs.filter((t) => !ownOut.has(t.name)), maxBatchSize).map(completeOutput),
+    instance_group: completeInstanceGroups(partial.instance_group, modelName, opts.gpuCount ?? 0),
+    default_model_filename: modelFileName(partial),
     metric_tags: { ...partial.metric_tags } as Record<string, string>,
     ...(dynamic !== undefined ? { dynamic_batching: completeDynamicBatching(dynamic) } : {}),
+    ...(sequence !== undefined ? { sequence_batching: completeSequenceBatching(sequence) } : {}),
     ...(partial.optimization !== undefined ? { optimization: completeOptimization(partial.optimization) } : {}),
     parameters: Object.fromEntries(Object.entries(partial.parameters ?? {})
       .map(([k, v]) => [k, { string_value: v?.string_value ?? '' }])),
@@ -158,17 +166,23 @@ function completeOutput(io: DeepPartial<ModelOutputConfig>): ModelOutputConfig {
   };
 }
 
+/** The model file in each version folder: `default_model_filename`, else model.onnx. */
+export function modelFileName(partial: PartialModelConfig): string {
+  return partial.default_model_filename || 'model.onnx';
+}
+
 /**
  * Triton's NormalizeInstanceGroup: one group named after the model when none
  * is given; unnamed groups are `<model>_<index>`; KIND_AUTO is GPU when there
  * are GPUs, else CPU; a group without a count gets 2 on CPU for ONNX Runtime
  * (Triton's default_cpu_instance_count) and 1 otherwise; GPU groups without
- * `gpus` get every GPU.
+ * `gpus` get every GPU. Needs nothing from the ONNX file, so the repository
+ * completes the groups before the sessions exist (a thread per instance).
  */
-function completeInstanceGroups(
-  given: DeepPartial<InstanceGroupConfig>[], modelName: string, gpuCount: number,
+export function completeInstanceGroups(
+  given: readonly DeepPartial<InstanceGroupConfig>[] | undefined, modelName: string, gpuCount: number,
 ): InstanceGroupConfig[] {
-  const groups = given.length > 0 ? given : [{ name: modelName }];
+  const groups = given !== undefined && given.length > 0 ? given : [{ name: modelName }];
   return groups.map((g, i) => {
     let kind = g.kind ?? 'KIND_AUTO';
     const gpus = [...(g.gpus ?? [])];
@@ -252,6 +266,21 @@ export interface BuildModelConfigArgs {
   labelFileExists?: (labelFilename: string) => boolean;
 }
 
+/** Model instances the groups ask for: one session (and worker thread) each. */
+export function instanceCount(groups: readonly InstanceGroupConfig[]): number {
+  let n = 0;
+  for (const g of groups) n += g.count;
+  return n;
+}
+
+/** Auto-complete an already parsed config, validate it, deep-freeze it. Throws OspreyError (INVALID_ARG). */
+export function finishConfig(
+  partial: PartialModelConfig, modelName: string, onnx: OnnxModelInfo, opts: CompleteOptions & ValidateOptions,
+): Readonly<ModelConfig> {
+  const cfg = completeConfig(partial, modelName, onnx, opts);
+  return validateConfig(cfg, onnx, { gpuCount: opts.gpuCount ?? 0, labelFileExists: opts.labelFileExists });
+}
+
 /** Parse -> auto-complete -> validate -> deep-freeze. Throws OspreyError (INVALID_ARG). */
 export function buildModelConfig(args: BuildModelConfigArgs): Readonly<ModelConfig> {
   const file = args.configPath ?? `${args.modelName}/config.pbtxt`;
@@ -263,12 +292,10 @@ export function buildModelConfig(args: BuildModelConfigArgs): Readonly<ModelConf
   } else if (args.configPath !== undefined && existsSync(args.configPath)) {
     partial = fromPbtxt(readFileSync(args.configPath, 'utf8'), file); // config.pbtxt is optional
   }
-  const cfg = completeConfig(partial, args.modelName, args.onnx, {
-    gpuCount: args.gpuCount, defaultMaxBatchSize: args.defaultMaxBatchSize,
-  });
   const modelDir = args.configPath !== undefined ? dirname(args.configPath) : undefined;
   const labelFileExists = args.labelFileExists
     ?? (modelDir !== undefined ? (f: string) => existsSync(join(modelDir, f)) : undefined);
-  const opts: ValidateOptions = { gpuCount: args.gpuCount ?? 0, labelFileExists };
-  return validateConfig(cfg, args.onnx, opts);
+  return finishConfig(partial, args.modelName, args.onnx, {
+    gpuCount: args.gpuCount ?? 0, defaultMaxBatchSize: args.defaultMaxBatchSize, labelFileExists,
+  });
 }

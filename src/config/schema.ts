@@ -125,6 +125,70 @@ const dynamicBatching: MessageSchema = {
   },
 };
 
+const sequenceControl: MessageSchema = {
+  name: 'inference.ModelSequenceBatching.Control',
+  fields: {
+    kind: enm('inference.ModelSequenceBatching.Control.Kind', [
+      'CONTROL_SEQUENCE_START', 'CONTROL_SEQUENCE_READY', 'CONTROL_SEQUENCE_END', 'CONTROL_SEQUENCE_CORRID',
+    ]),
+    int32_false_true: list('int32'),
+    fp32_false_true: list('float'),
+    bool_false_true: list('bool'),
+    data_type: dataType,
+  },
+};
+
+const initialState: MessageSchema = {
+  name: 'inference.ModelSequenceBatching.InitialState',
+  fields: {
+    data_type: dataType,
+    dims: list('int64'),
+    zero_data: s('bool'),
+    data_file: s('string'),
+    name: s('string'),
+  },
+  oneofs: [['zero_data', 'data_file']],
+};
+
+const sequenceBatching: MessageSchema = {
+  name: 'inference.ModelSequenceBatching',
+  fields: {
+    max_sequence_idle_microseconds: s('uint64'),
+    control_input: msg({
+      name: 'inference.ModelSequenceBatching.ControlInput',
+      fields: { name: s('string'), control: msg(sequenceControl, true) },
+    }, true),
+    direct: msg({
+      name: 'inference.ModelSequenceBatching.StrategyDirect',
+      fields: { max_queue_delay_microseconds: s('uint64'), minimum_slot_utilization: s('float') },
+    }),
+    oldest: msg({
+      name: 'inference.ModelSequenceBatching.StrategyOldest',
+      fields: {
+        max_candidate_sequences: s('int32'),
+        preferred_batch_size: list('int32'),
+        max_queue_delay_microseconds: s('uint64'),
+        preserve_ordering: s('bool'),
+      },
+    }),
+    state: msg({
+      name: 'inference.ModelSequenceBatching.State',
+      fields: {
+        input_name: s('string'),
+        output_name: s('string'),
+        data_type: dataType,
+        dims: list('int64'),
+        initial_state: msg(initialState, true),
+        use_same_buffer_for_input_output: s('bool'),
+        use_growable_memory: s('bool'),
+      },
+    }, true),
+    // Iterative (LLM-style) rescheduling: decoupled models only, which Osprey does not serve.
+    iterative_sequence: ignored,
+  },
+  oneofs: [['direct', 'oldest']],
+};
+
 const warmupInput: MessageSchema = {
   name: 'inference.ModelWarmup.Input',
   fields: {
@@ -193,9 +257,9 @@ export const MODEL_CONFIG_SCHEMA: MessageSchema = {
     parameters: map('string', { kind: 'message', message: parameter }),
     model_warmup: msg(warmup, true),
     response_cache: msg({ name: 'inference.ModelResponseCache', fields: { enable: s('bool') } }),
-    // Accepted so Triton repositories load; Osprey has no sequence batcher,
-    // ensembles or decoupled transactions, so they are dropped.
-    sequence_batching: ignored,
+    sequence_batching: msg(sequenceBatching),
+    // Accepted so Triton repositories load; Osprey has no ensembles or decoupled
+    // transactions, so they are dropped.
     ensemble_scheduling: ignored,
     model_transaction_policy: ignored,
     // Triton runtime plumbing with no effect on an ONNX Runtime CPU model.
@@ -204,6 +268,8 @@ export const MODEL_CONFIG_SCHEMA: MessageSchema = {
     cc_model_filenames: ignored,
     model_metrics: ignored,
   },
+  // Triton's `scheduling_choice` oneof (ensembles are ignored here, so not listed).
+  oneofs: [['dynamic_batching', 'sequence_batching']],
 };
 
 const INT_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {

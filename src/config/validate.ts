@@ -10,6 +10,7 @@ import { InvalidArgument } from '../errors/errors.js';
 import type {
   ModelConfig, ModelInputConfig, ModelOutputConfig, ModelWarmupConfig, OnnxModelInfo, OnnxTensorInfo,
 } from './model-config.js';
+import { validateSequenceBatching } from './sequence.js';
 
 export interface ValidateOptions {
   gpuCount?: number;
@@ -30,6 +31,7 @@ export function validateConfig(
   validateIO('output', cfg.output, onnx.outputs, cfg.max_batch_size, fail, opts);
   validateInstanceGroups(cfg, opts.gpuCount ?? 0);
   validateDynamicBatching(cfg, fail);
+  validateSequenceBatching(cfg, onnx, fail);
   for (const w of cfg.model_warmup) validateWarmup(w, cfg, fail);
   return deepFreeze(cfg);
 }

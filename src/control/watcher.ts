@@ -39,9 +39,9 @@
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { fromPbtxt } from '../config/from-pbtxt.js';
+import { readModelFileName } from '../repository/config-source.js';
 import { POLICY_FILE } from '../routing/policy.js';
-import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, readOptional, statTree } from '../repository/scan.js';
+import { type TreeEntry, fingerprint, listModels, listVersions, modifiedWithin, newestMtime, statTree } from '../repository/scan.js';
 
 export type ChangeKind = 'added' | 'changed' | 'removed';
 
@@ -325,13 +325,7 @@ export class RepositoryWatcher {
 
   async #modelFileName(m: WatchedModel, filesFp: string): Promise<string> {
     if (m.modelFile?.fp === filesFp) return m.modelFile.name;
-    let name = 'model.onnx';
-    try {
-      const text = await readOptional(join(m.dir, 'config.pbtxt'));
-      if (text !== undefined) name = fromPbtxt(text).default_model_filename || name;
-    } catch {
-      // A broken config.pbtxt is the registry's to report; assume the default here.
-    }
+    const name = await readModelFileName(m.dir);
     m.modelFile = { fp: filesFp, name };
     return name;
   }

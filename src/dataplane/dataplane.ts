@@ -24,9 +24,11 @@ import type { DataPlane } from './api.js';
 import { classify } from './classify.js';
 import type { ResponseCache } from './response-cache.js';
 import { prepare } from '../request/prepare.js';
+import { rawCorrId, sequenceFlags } from '../request/sequence.js';
+import { rawBodyInput } from '../codec/json-request.js';
 
 export const EXTENSIONS = Object.freeze([
-  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
 ]);
 
@@ -147,7 +149,11 @@ export class ServingDataPlane implements DataPlane {
   }
 
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
-    if (!this.#accepting) throw new Unavailable('Server is shutting down');
+    // Shutting down: only the live sequences' requests still come in (they finish before the
+    // versions unload, up to the exit timeout).
+    if (!this.#accepting && (req.parameters.sequence_id === undefined || !this.#liveSequence(req))) {
+      throw new Unavailable('Server is shutting down');
+    }
     // Counted in and out around everything (the worker pool's hot hand-off reads the count).
     const activity = this.#o.activity;
     activity?.beginRequest();
@@ -156,14 +162,19 @@ export class ServingDataPlane implements DataPlane {
       // A traffic policy may pick the version (requests that name one bypass it).
       const traffic = this.#o.traffic;
       const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
-      const v = route.primary === undefined
+      // A live sequence's requests stay on the version it started on, even once swapped out.
+      const held = req.parameters.sequence_id === undefined ? undefined : this.#sequenceHolder(req);
+      const v = held ?? (route.primary === undefined
         ? this.#o.registry.resolve(req.modelName, req.modelVersion)
-        : traffic!.servingVersion(req.modelName, req.modelVersion, route);
+        : traffic!.servingVersion(req.modelName, req.modelVersion, route));
+      // A raw-body request's input takes its shape from the version just resolved.
+      if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
       try {
         if (req.deadline <= start) throw new DeadlineExceeded();
         const p = prepare(v.config, req);
         this.#o.observer?.prepared(v, p);
-        const cache = v.config.response_cache?.enable === true ? this.#o.cache : undefined;
+        // A stateful model's answer depends on the sequence so far: never from the cache.
+        const cache = v.config.response_cache?.enable === true && v.sequence === undefined ? this.#o.cache : undefined;
         let cacheKey = '';
         if (cache !== undefined) {
           const t = performance.now();
@@ -178,9 +189,12 @@ export class ServingDataPlane implements DataPlane {
         }
         const priority = numberParam(req.parameters, 'priority');
         const timeoutUs = numberParam(req.parameters, 'timeout');
-        const r = await v.submit(p, priority, timeoutUs, req.deadline, req.signal);
+        const r = v.sequence === undefined
+          ? await v.submit(p, priority, timeoutUs, req.deadline, req.signal)
+          : await v.submitSequence(p, sequenceFlags(v.config, req.id, req.parameters, p.batchSize), timeoutUs, req.signal);
         // Shadows compare raw outputs; classification replaces entries of r.outputs.
-        const raw = route.shadows.length > 0 ? r.outputs.slice() : undefined;
+        // A sequence request is never shadowed: replayed alone it would corrupt the shadow's state.
+        const raw = route.shadows.length > 0 && v.sequence === undefined ? r.outputs.slice() : undefined;
         const outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
         if (cache !== undefined) cache.set(cacheKey, outputs);
         v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
@@ -201,7 +215,28 @@ export class ServingDataPlane implements DataPlane {
     }
   }
 
-  /** Apply `classification` where requested; outputs arrive in requested order. */
+  /** Whether this request continues a live sequence (on a serving or a swapped-out version). */
+  #liveSequence(req: InferenceRequest): boolean {
+    if (this.#sequenceHolder(req) !== undefined) return true;
+    const id = rawCorrId(req.parameters);
+    if (id === undefined || req.parameters.sequence_start === true) return false;
+    try {
+      return this.#o.registry.resolve(req.modelName, req.modelVersion).sequence?.has(id) === true;
+    } catch {
+      return false;
+    }
+  }
+
+    /** The swapped-out version holding this request's live sequence (not for a START). */
+  #sequenceHolder(req: InferenceRequest): ModelVersion | undefined {
+    if (req.parameters.sequence_start === true) return undefined;
+    const id = rawCorrId(req.parameters);
+    if (id === undefined) return undefined;
+    const h = this.#o.registry.sequenceHolder(req.modelName, id);
+    return h !== undefined && (req.modelVersion === '' || req.modelVersion === h.versionString) ? h : undefined;
+  }
+
+    /** Apply `classification` where requested; outputs arrive in requested order. */
   #shapeOutputs(v: ModelVersion, requested: ReadonlyArray<{ name: string; parameters?: Params }>, outputs: Tensor[]): Tensor[] {
     for (let i = 0; i < requested.length; i++) {
       const k = requested[i]!.parameters?.classification;

@@ -2,23 +2,17 @@
  * One class per failure. Each carries a stable `code`; the two tables in
  * `status.ts` map codes to HTTP and gRPC statuses, so the front ends never decide
  * a status themselves. Messages are part of the wire contract (Triton clients and
- * tests match them), so keep them exact.
+ * tests match them), so keep them exact. The catalogue of classes, codes, statuses
+ * and messages is README.md in this folder.
  */
 
-export type ErrorCode =
-  | 'INVALID_ARG'
-  | 'NOT_FOUND'
-  | 'UNAVAILABLE'
-  | 'UNSUPPORTED'
-  | 'ALREADY_EXISTS'
-  | 'CANCELLED'
-  | 'DEADLINE_EXCEEDED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'RESPONSE_TOO_LARGE'
-  | 'RATE_LIMITED'
-  | 'RESTRICTED'
-  | 'PERMISSION_DENIED'
-  | 'INTERNAL';
+/** Every code; the catalogue (README.md here) and the two status tables cover each (test/errors/catalogue.test.ts). */
+export const ERROR_CODES = [
+  'INVALID_ARG', 'NOT_FOUND', 'UNAVAILABLE', 'UNSUPPORTED', 'ALREADY_EXISTS', 'CANCELLED', 'DEADLINE_EXCEEDED',
+  'PAYLOAD_TOO_LARGE', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'RESTRICTED', 'PERMISSION_DENIED', 'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Longest quoted client string kept whole in a message (model names, ids, input names...). */
 const QUOTED_MAX = 256;

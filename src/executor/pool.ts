@@ -51,7 +51,7 @@ import {
 } from '../worker/channel.js';
 import type { ChannelWorkerData } from '../worker/channel-worker.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SequenceRun, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from '../worker/protocol.js';
 import type { WireTensor } from '../types/run.js';
 
@@ -115,7 +115,7 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(ta: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-type Result = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+type Result = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 function unwrap<T extends { ok: true }>(r: T | FailedResult): T {
   if (!r.ok) throw fromErrorData(r.error);
@@ -202,6 +202,12 @@ export class WorkerPool {
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
+  /**
+   * Per thread: sessions being created or released there now. That blocks the thread
+   * for as long as it takes, so a batch sent there waits behind it; `runOn` avoids
+   * such threads while another of the instance's threads can run the batch.
+   */
+  readonly #creating: Int32Array;
   readonly #maxResponseBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -212,6 +218,7 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
+    this.#creating = new Int32Array(this.capacity);
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
@@ -288,14 +295,39 @@ export class WorkerPool {
 
   /** Create the session on the given threads; returns the model's signature. */
   async loadOn(threads: readonly number[], spec: SessionSpec): Promise<OnnxModelInfo> {
-    const results = await Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec })));
+    const results = await this.#creatingOn(threads, () => Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec }))));
     let info: OnnxModelInfo | undefined;
     for (const r of results) info = unwrap(r as LoadResult | FailedResult).info;
     return info!;
   }
 
   async unloadOn(threads: readonly number[], key: string): Promise<void> {
-    await Promise.all(threads.map((t) => this.#call(t, { op: 'unload', key })));
+    await this.#creatingOn(threads, () => Promise.all(threads.map((t) => this.#call(t, { op: 'unload', key }))));
+  }
+
+  async #creatingOn<T>(threads: readonly number[], work: () => Promise<T>): Promise<T> {
+    for (const t of threads) this.#creating[t]!++;
+    try {
+      return await work();
+    } finally {
+      for (const t of threads) this.#creating[t]!--;
+    }
+  }
+
+  /**
+   * Run one batch on whichever of a model's instance threads should take it: the
+   * least work queued, avoiding threads creating or releasing a session, and among
+   * idle ones a worker that is awake (the hot hand-off). Buffers as in `run`.
+   */
+  runOn(threads: readonly number[], spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1): Promise<RunResult> {
+    let best = -1;
+    let bestCost = Infinity;
+    for (const t of threads) {
+      // A session being created counts as more work than any queue of batches.
+      const cost = this.load(t) + (this.#creating[t]! > 0 ? 1e6 : 0) + (this.awake(t) ? 0 : 0.5);
+      if (cost < bestCost) { best = t; bestCost = cost; }
+    }
+    return this.run(best, spec, inputs, outputs, rows, largest);
   }
 
   /**
@@ -305,9 +337,18 @@ export class WorkerPool {
    * rows of its largest request: the worker fails the run when that request's share
    * of the outputs would pass --max-response-bytes.
    */
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1): Promise<RunResult> {
-    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs, rows, largest });
+  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1, seq?: SequenceRun): Promise<RunResult> {
+    const task: RunTask = seq === undefined
+      ? { op: 'run', spec, inputs, outputs, rows, largest }
+      : { op: 'run', spec, inputs, outputs, rows, largest, seq };
+    const r = await this.#call(thread, task);
     return unwrap(r as RunResult | FailedResult);
+  }
+
+  /** Drop the sequence state a thread keeps for some slots of a session (their sequences were released). */
+  async freeState(thread: number, key: string, slots: string[]): Promise<number> {
+    const r = await this.#call(thread, { op: 'state-free', key, slots });
+    return unwrap(r as StateFreeResult | FailedResult).freed;
   }
 
   /** Session keys held by each thread (tests and the admin surface read it). */
@@ -416,7 +457,8 @@ export class WorkerPool {
       const task = job.task;
       let inline = false;
       if (task.op === 'run') {
-        inline = ch.known.has(task.spec.key)
+        // Sequence runs go by port: the worker's serve() path adds their state.
+        inline = task.seq === undefined && ch.known.has(task.spec.key)
           && inlineInputBytes(task.inputs) <= layout.slotDataBytes
           && writeRunRequest(v, task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1);
       } else if (task.op === 'unload') {

@@ -20,6 +20,8 @@ import type { ModelVersion } from '../registry/model-version.js';
 import type { FailureReason, StatsSink, VersionStats } from '../registry/stats.js';
 import type { ModelIndexEntry } from '../types/inference.js';
 import { type DriftEmitters, type ReferenceTable, VersionDrift, driftOptions, readReferenceFile } from './drift.js';
+import type { PendingSequence } from '../registry/sequence-runner.js';
+import type { SequenceScheduler } from '../batching/sequence-scheduler.js';
 import { type Emit, Hist, LATENCY_BUCKETS, type Labels, type MetricType, ScrapedFamily, batchBuckets } from './families.js';
 
 export const FAILURE_REASONS: readonly FailureReason[] = Object.freeze(['REJECTED', 'CANCELED', 'BACKEND', 'OTHER']);
@@ -156,6 +158,19 @@ export class OspreyMetrics {
       new ScrapedFamily(name, help, type, each((s, emit) => emit(s.labels, read(s)))).register(reg);
     };
     perVersion('osprey_queue_depth', 'Requests waiting in the batcher queue', 'gauge', (s) => s.version.batcher.queued);
+    // Sequence models only (versions with a sequence batcher).
+    const perSequence = (name: string, help: string, type: MetricType, read: (q: SequenceScheduler<PendingSequence, unknown>) => number): void => {
+      new ScrapedFamily(name, help, type, each((s, emit) => {
+        const q = s.version.sequence?.scheduler;
+        if (q !== undefined) emit(s.labels, read(q));
+      })).register(reg);
+    };
+    perSequence('osprey_sequence_active', 'Sequences holding a slot of the sequence batcher', 'gauge', (q) => q.active);
+    perSequence('osprey_sequence_backlog', 'Sequences waiting for a free slot', 'gauge', (q) => q.backlogged);
+    perSequence('osprey_sequence_started_total', 'Sequences started (START requests accepted)', 'counter', (q) => q.stats.started);
+    perSequence('osprey_sequence_ended_total', 'Sequences whose END request ran', 'counter', (q) => q.stats.ended);
+    perSequence('osprey_sequence_timed_out_total', 'Sequences released after max_sequence_idle_microseconds without a request', 'counter', (q) => q.stats.timedOut);
+    perSequence('osprey_sequence_expired_total', 'Backlogged sequences dropped because a request timeout expired', 'counter', (q) => q.stats.expired);
     perVersion('osprey_inflight_batches', 'Batches running on worker threads', 'gauge', (s) => s.version.batcher.inFlight);
     perVersion('osprey_worker_busy_seconds_total', 'Worker-thread time spent running this version (ONNX Runtime input, run and output), in seconds', 'counter', (s) => s.busyNs / 1e9);
     new ScrapedFamily('osprey_model_state', 'Model version state (1 for the current state): LOADING, READY, UNLOADING, UNAVAILABLE', 'gauge', (emit) => {

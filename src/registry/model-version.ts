@@ -13,6 +13,8 @@ import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../re
 import type { ModelState } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { SessionSpec } from '../worker/protocol.js';
+import type { SequenceFlags } from '../request/sequence.js';
+import { SequenceRunner } from './sequence-runner.js';
 import { VersionStats } from './stats.js';
 
 /**
@@ -43,24 +45,19 @@ export class ModelVersion {
   readonly labels: ReadonlyMap<string, readonly string[]>;
   readonly stats = new VersionStats();
   readonly batcher: Batcher<PendingInfer, PendingResult>;
+  /** The sequence batcher, for a model with `sequence_batching` (its requests never use `batcher`). */
+  readonly sequence: SequenceRunner | undefined;
   state: ModelState = 'LOADING';
   reason = '';
   /** Seconds from load start to READY (nv_model_load_duration_secs). */
   loadSeconds = 0;
   readonly #pool: WorkerPool;
-  /**
-   * Per worker thread: sessions being created or released there now (shared by the
-   * registry). That blocks the thread for as long as it takes, so a batch sent there
-   * waits behind it; dispatch avoids such threads while another can run it.
-   */
-  readonly #creating: Int32Array | undefined;
   /** EWMA of batch run time, for deadline feasibility in the batcher. */
   #runMs = 0;
 
   constructor(
     name: string, version: number, config: Readonly<ModelConfig>, spec: SessionSpec,
     threads: readonly number[], labels: ReadonlyMap<string, readonly string[]>, pool: WorkerPool,
-    creating?: Int32Array,
   ) {
     this.name = name;
     this.version = version;
@@ -70,7 +67,6 @@ export class ModelVersion {
     this.threads = threads;
     this.labels = labels;
     this.#pool = pool;
-    this.#creating = creating;
     this.batcher = new Batcher<PendingInfer, PendingResult>({
       maxBatchSize: config.max_batch_size,
       dynamic: config.dynamic_batching,
@@ -79,6 +75,19 @@ export class ModelVersion {
       setTimer: armTimer,
       clearTimer: disarmTimer,
     }, (batch) => this.#run(batch));
+    this.sequence = config.sequence_batching === undefined ? undefined : new SequenceRunner({
+      config, spec, threads, pool,
+      onExecution: (rows, inNs, inferNs, outNs) => this.stats.recordExecution(rows, inNs, inferNs, outNs),
+    });
+  }
+
+  /**
+   * Queue a validated request of a sequence. Allowed while UNLOADING: a retiring
+   * version finishes its live sequences (the scheduler refuses new ones).
+   */
+  submitSequence(p: PreparedRequest, seq: SequenceFlags, timeoutUs: number, signal: CancelSignal | undefined): Promise<PendingResult> {
+    if (this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
+    return this.sequence!.submit(p, seq, timeoutUs, signal);
   }
 
   /** Queue a validated request; resolves with its outputs. */
@@ -90,22 +99,6 @@ export class ModelVersion {
     return item.promise;
   }
 
-  /**
-   * The instance thread with the least work queued, preferring threads not creating a
-   * session, and among idle ones a worker that is awake (see the pool's hot hand-off).
-   */
-  #leastLoaded(): number {
-    const creating = this.#creating;
-    let best = -1;
-    let bestCost = Infinity;
-    for (const t of this.threads) {
-      // A session being created counts as more work than any queue of batches.
-      const cost = this.#pool.load(t) + (creating !== undefined && creating[t]! > 0 ? 1e6 : 0) + (this.#pool.awake(t) ? 0 : 0.5);
-      if (cost < bestCost) { best = t; bestCost = cost; }
-    }
-    return best;
-  }
-
   async #run(batch: PendingInfer[]): Promise<PendingResult[]> {
     const startedAt = performance.now();
     const rows = batchRows(this.config, batch);
@@ -113,7 +106,7 @@ export class ModelVersion {
     const names = batchOutputNames(this.config, batch);
     let largest = 1;
     if (this.config.max_batch_size > 0) for (const p of batch) if (p.batchSize > largest) largest = p.batchSize;
-    const r = await this.#pool.run(this.#leastLoaded(), this.spec, inputs, names, rows, largest);
+    const r = await this.#pool.runOn(this.threads, this.spec, inputs, names, rows, largest);
     this.stats.recordExecution(rows, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
     const ms = performance.now() - startedAt;
     this.#runMs = this.#runMs === 0 ? ms : this.#runMs * 0.8 + ms * 0.2;
@@ -123,18 +116,12 @@ export class ModelVersion {
   /** Stop taking requests, finish what is queued or running, release the sessions. */
   async retire(): Promise<void> {
     this.state = 'UNLOADING';
+    // Live sequences finish here (or idle out) before the sessions, and their state, go.
+    if (this.sequence !== undefined) await this.sequence.retire(this.versionString);
     await this.batcher.drain();
-    // Thread by thread, marked like a load: releasing a large session holds its
-    // thread for a moment, and other models' batches can go elsewhere meanwhile.
-    const creating = this.#creating;
-    for (const t of this.threads) {
-      if (creating !== undefined) creating[t]!++;
-      try {
-        await this.#pool.unloadOn([t], this.spec.key);
-      } finally {
-        if (creating !== undefined) creating[t]!--;
-      }
-    }
+    // Thread by thread: releasing a large session holds its thread for a moment
+    // (the pool marks it), and other models' batches can go elsewhere meanwhile.
+    for (const t of this.threads) await this.#pool.unloadOn([t], this.spec.key);
     // Its threads may now host other instances.
     this.#pool.release(this.threads);
   }

@@ -98,13 +98,19 @@ export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
   /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
-  readonly #creating: Int32Array;
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
+  /**
+   * Per model: swapped-out sequence versions still finishing their live sequences.
+   * A sequence's later requests go there (`sequenceHolder`), new sequences to the
+   * serving version.
+   */
+  readonly #holders = new Map<string, Set<ModelVersion>>();
+  /** Retirements left running after a swap (sequence versions): shutdown waits for them. */
+  readonly #background = new Set<Promise<void>>();
 
   constructor(opts: RegistryOptions) {
     this.#opts = opts;
-    this.#creating = new Int32Array(opts.pool.capacity);
   }
 
   /** The version that serves a request. Hot path: two map lookups. */
@@ -115,12 +121,23 @@ export class ModelRegistry {
       if (e.latest !== undefined) return e.latest;
       throw new ModelNotReady(name);
     }
-    if (!/^[0-9]+$/.test(version)) throw new InvalidArgument(`failed to parse model version '${version}' for model '${name}': not an integer`);
+    // The version string was checked where the request came in (codec/version.ts).
     const v = e.serving.get(Number(version));
     if (v !== undefined) return v;
     const n = Number(version);
     if (e.loading.has(n) || e.failures.has(n)) throw new ModelNotReady(name, version);
     throw new ModelNotFound(name, version);
+  }
+
+  /**
+   * The swapped-out version where sequence `id` of model `name` is still live, if any.
+   * Hot path for sequence models only: one map lookup when nothing is retiring.
+   */
+  sequenceHolder(name: string, id: bigint | string): ModelVersion | undefined {
+    const set = this.#holders.get(name);
+    if (set === undefined) return undefined;
+    for (const v of set) if (v.sequence?.has(id)) return v;
+    return undefined;
   }
 
   /** Serving versions of a model, newest first; [] when unknown. */
@@ -231,6 +248,7 @@ export class ModelRegistry {
   /** Retire everything (shutdown): in-flight requests finish first. */
   async close(): Promise<void> {
     await Promise.all([...this.#models.keys()].map((n) => this.unload(n)));
+    await Promise.all([...this.#background]);
   }
 
   #swap(e: ModelEntry, serving: ReadonlyMap<number, ModelVersion>): void {
@@ -242,14 +260,29 @@ export class ModelRegistry {
   }
 
   async #retire(v: ModelVersion): Promise<void> {
+    let holders: Set<ModelVersion> | undefined;
+    if (v.sequence !== undefined) {
+      holders = this.#holders.get(v.name) ?? new Set();
+      this.#holders.set(v.name, holders);
+      holders.add(v);
+    }
     try {
       await v.retire();
     } catch (err) {
       this.#opts.logger.error({ model: v.name, version: v.version, err }, 'error while unloading version');
     }
+    if (holders !== undefined) {
+      holders.delete(v);
+      if (holders.size === 0 && this.#holders.get(v.name) === holders) this.#holders.delete(v.name);
+    }
     this.#opts.logger.info({ model: v.name, version: v.version }, 'model version unloaded');
     this.#opts.onVersionRetired?.(v);
     await this.#releaseUpload(v.spec.path, -1);
+  }
+
+  #retireInBackground(v: ModelVersion): void {
+    const p = this.#retire(v).finally(() => this.#background.delete(p));
+    this.#background.add(p);
   }
 
   /** Count versions using an upload folder; remove the folder when none does. */
@@ -287,7 +320,7 @@ export class ModelRegistry {
     let src: ConfigSource;
     let present: number[];
     try {
-      src = await readConfigSource(e.name, e.dir, options);
+      src = await readConfigSource(e.name, e.dir, this.#opts.gpuCount, options);
       present = hints.versions !== undefined && !src.uploaded ? [...hints.versions] : await listVersions(src.dir);
     } catch (err) {
       // What serves keeps serving (with its old config).
@@ -368,7 +401,9 @@ export class ModelRegistry {
       this.#opts.logger.info({ model: e.name, version: v.version }, 'model version serving');
       this.#opts.onVersionReady?.(v);
     }
-    await Promise.all(retired.map((v) => this.#retire(v)));
+    // A sequence version retires once its live sequences end or idle out, which can
+    // take long: the swap does not wait for it (shutdown does, see close()).
+    await Promise.all(retired.map((v) => (v.sequence !== undefined ? this.#retireInBackground(v) : this.#retire(v))));
 
     const failed = toLoad.filter((n) => !loaded.has(n));
     if (failed.length > 0) {
@@ -382,9 +417,7 @@ export class ModelRegistry {
     const started = performance.now();
     const key = `${e.name}/${n}/${++generation}`;
     const partialCfg = src.partial as Readonly<ModelConfig>;
-    const filename = src.partial.default_model_filename || 'model.onnx';
-    const count = (src.partial.instance_group ?? []).reduce((s, g) => s + (g?.count ?? 1), 0) || 2;
-    const threads = this.#pickThreads(count);
+    const threads = this.#pickThreads(src.instances);
     const spec = {
       key,
       path: '',
@@ -397,21 +430,16 @@ export class ModelRegistry {
       // there), and batches queued on that thread wait behind it. On threads no
       // serving version uses (the pool's usual placement: a thread per instance),
       // all instances load at once. On shared threads they load one at a time,
-      // marked in `#creating` so dispatch (every model's) sends new batches to the
+      // marked by the pool (loadOn) so dispatch (every model's) sends new batches to the
       // model's other threads meanwhile.
       // Checked here, not in the config: a failed check fails this version only.
-      spec.path = await resolveInside(src.dir, filename, `model file of version ${n}`, String(n));
+      spec.path = await resolveInside(src.dir, src.modelFile, `model file of version ${n}`, String(n));
       let info;
       const busy = this.#servingThreads();
       const together = threads.every((t) => !busy.has(t));
       for (const group of together ? [threads] : threads.map((t) => [t])) {
         done.push(...group);
-        for (const t of group) this.#creating[t]!++;
-        try {
-          info = await this.#opts.pool.loadOn(group, spec);
-        } finally {
-          for (const t of group) this.#creating[t]!--;
-        }
+        info = await this.#opts.pool.loadOn(group, spec);
       }
       const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount);
       const labels = new Map<string, string[]>();
@@ -420,7 +448,7 @@ export class ModelRegistry {
         const path = await resolveInside(src.dir, o.label_filename, `label file for output '${o.name}'`);
         labels.set(o.name, (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0));
       }
-      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool, this.#creating);
+      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
       await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;

@@ -5,12 +5,13 @@
  * that version's ONNX signature.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { fromJsonConfig, fromPbtxt } from '../config/from-pbtxt.js';
 import type { ModelConfig, OnnxModelInfo, PartialModelConfig } from '../config/model-config.js';
-import { buildModelConfig } from '../config/normalize.js';
+import { completeInstanceGroups, finishConfig, instanceCount, modelFileName } from '../config/normalize.js';
 import { InvalidArgument, ModelPollFailed } from '../errors/errors.js';
 import { staysInside } from './contained.js';
 import { fingerprint, readOptional, statTree } from './scan.js';
@@ -30,6 +31,10 @@ export interface ConfigSource {
    * warmup data): a changed stamp reloads every version.
    */
   stamp: string;
+  /** The model file in each version folder (default_model_filename completed). */
+  modelFile: string;
+  /** Model instances, as the frozen config's instance_group will count them: a worker thread each. */
+  instances: number;
 }
 
 /** Sizes and mtimes of the label files and warmup data a config refers to. */
@@ -58,7 +63,27 @@ async function writeUploadedFiles(name: string, files: ReadonlyMap<string, Uint8
   return root;
 }
 
-export async function readConfigSource(name: string, dir: string, options?: LoadOptions): Promise<ConfigSource> {
+/**
+ * The facts a load needs before any session exists, from the config as written,
+ * by the same rules config normalization applies (one owner for each default).
+ */
+function facts(name: string, partial: PartialModelConfig, gpuCount: number): { modelFile: string; instances: number } {
+  return { modelFile: modelFileName(partial), instances: instanceCount(completeInstanceGroups(partial.instance_group, name, gpuCount)) };
+}
+
+/** The model file a version folder of `dir` must hold (reads config.pbtxt; model.onnx when it cannot). */
+export async function readModelFileName(dir: string): Promise<string> {
+  try {
+    const path = join(dir, 'config.pbtxt');
+    const text = await readOptional(path);
+    return modelFileName(text === undefined ? {} : fromPbtxt(text, path));
+  } catch {
+    // A broken config.pbtxt is the registry's to report when it loads.
+    return modelFileName({});
+  }
+}
+
+export async function readConfigSource(name: string, dir: string, gpuCount: number, options?: LoadOptions): Promise<ConfigSource> {
   if (options?.files !== undefined && options.files.size > 0 && options.config === undefined) {
     throw new InvalidArgument(`failed to load '${name}', must provide 'config' parameter when 'file:' contents are supplied`);
   }
@@ -74,15 +99,18 @@ export async function readConfigSource(name: string, dir: string, options?: Load
       throw new ModelPollFailed(name, err instanceof Error ? err.message : String(err));
     }
     const stamp = createHash('sha1').update(options.config).update(folder).update(await auxFingerprint(folder, partial)).digest('hex');
-    return { dir: folder, partial, text: undefined, path: undefined, json: options.config, uploaded, stamp };
+    return { dir: folder, partial, text: undefined, path: undefined, json: options.config, uploaded, stamp, ...facts(name, partial, gpuCount) };
   }
   const path = join(dir, 'config.pbtxt');
   const text = await readOptional(path);
   const partial = text === undefined ? {} : fromPbtxt(text, path);
   const stamp = createHash('sha1').update(text ?? '').update(await auxFingerprint(dir, partial)).digest('hex');
-  return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, uploaded: false, stamp };
+  return { dir, partial, text, path: text === undefined ? undefined : path, json: undefined, uploaded: false, stamp, ...facts(name, partial, gpuCount) };
 }
 
+/** The frozen config of one version: the parsed config completed from its ONNX signature, validated. */
 export function completeConfig(name: string, src: ConfigSource, onnx: OnnxModelInfo, gpuCount: number): Readonly<ModelConfig> {
-  return buildModelConfig({ modelName: name, configText: src.text, configPath: src.path, jsonOverride: src.json, onnx, gpuCount });
+  // Label files are checked next to config.pbtxt (a JSON override names none there).
+  const labelFileExists = src.path === undefined ? undefined : (f: string) => existsSync(join(src.dir, f));
+  return finishConfig(src.partial, name, onnx, { gpuCount, labelFileExists });
 }

@@ -19,7 +19,11 @@ export function batchRows(cfg: Readonly<ModelConfig>, batch: readonly PendingInf
   return n;
 }
 
-/** Concatenate the batch's inputs along dim 0 (or pass the single request through). */
+/**
+ * Concatenate the batch's inputs along dim 0, each into one fresh buffer: a single
+ * request is copied too, since the buffer is handed (transferred) to the worker while
+ * the request's data is a view into a body or message that stays the caller's.
+ */
 export function assembleInputs(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number): WireTensor[] {
   const first = batch[0]!;
   const out: WireTensor[] = [];

@@ -26,6 +26,13 @@ export interface InferenceRequest {
    * capture (`DataPlane.routingHeader`: a sticky routing key); lower-case names.
    */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * HTTP `Inference-Header-Content-Length: 0`: the body is the raw data of the
+   * model's only input, `inputs` is empty, and the data plane makes the input from
+   * the metadata of the version it resolves (once: a traffic policy could pick
+   * another version, with another signature, on a second resolution).
+   */
+  rawBody?: Uint8Array;
 }
 
 export interface InferenceResponse {

@@ -108,7 +108,8 @@ async function servePort(v: SlotView): Promise<void> {
     return;
   }
   const task = m.message as WorkerTask;
-  if (task.op === 'run' && existingSession(task.spec.key) !== undefined) {
+  // Sequence runs take serve()'s path, which adds and keeps their implicit state.
+  if (task.op === 'run' && task.seq === undefined && existingSession(task.spec.key) !== undefined) {
     try {
       const r = await runOn(task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1, toWire);
       reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);

@@ -23,6 +23,7 @@
  * `Atomics.waitAsync`, so its event loop stays free while the worker computes.
  * Sequence numbers are int32 and wrap; compare them with `seqBefore`.
  */
+import type { RunTiming } from '../types/run.js';
 import { DATATYPES, type DataType } from '../types/tensor.js';
 
 /** Int32 indices in the control block. REQ is written by the main thread, the rest by the worker (a different cache line). */
@@ -286,7 +287,6 @@ export function readRunRequest(v: SlotView): DecodedRunRequest {
 
 // --- responses (worker writes, main thread reads) -----------------------------------------
 
-export interface Timing3 { inputNs: number; inferNs: number; outputNs: number }
 
 /** Whether the outputs fit the slot (header and data). */
 export function fitsInline(v: SlotView, outputs: readonly InlineTensor[]): boolean {
@@ -318,7 +318,7 @@ export function writeRunResponse(v: SlotView, outputs: readonly InlineTensor[]):
   i32[0] = RESP_INLINE;
 }
 
-export function setTiming(v: SlotView, timing: Timing3): void {
+export function setTiming(v: SlotView, timing: RunTiming): void {
   v.f64[RESP_TIMING_F64] = timing.inputNs;
   v.f64[RESP_TIMING_F64 + 1] = timing.inferNs;
   v.f64[RESP_TIMING_F64 + 2] = timing.outputNs;
@@ -326,7 +326,7 @@ export function setTiming(v: SlotView, timing: Timing3): void {
 
 export interface DecodedRunResponse {
   outputs: { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer }[];
-  timing: Timing3;
+  timing: RunTiming;
 }
 
 /** Read outputs out of the slot into fresh (caller-owned) ArrayBuffers. */

@@ -6,23 +6,30 @@
  * crash, say) creates the session from the spec on first use.
  *
  * `channel-worker.ts` is the thread entry the pool starts (shared-memory channel);
- * the default export is the same logic as a piscina task handler, which the idle-path
- * benchmark uses to measure the previous design.
+ * `serve` is the whole task logic (bench/baselines/piscina-task.ts wraps it as a
+ * piscina task handler to measure the previous design).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { InvalidArgument, ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
 import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, UnloadResult, WorkerTask,
+  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
 } from './protocol.js';
 import type { WireTensor } from '../types/run.js';
 import type { DataType } from '../types/tensor.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
+import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
+
+// onnxruntime-node 1.30 keeps float16 tensors in a Float16Array where the runtime has
+// one (Node 24+), and its native binding then refuses them ("not enough space: expected
+// 2, got 0"). This thread only runs sessions, so it hides Float16Array before ONNX
+// Runtime's first tensor (ORT looks once, lazily): float16 stays in a Uint16Array, as
+// on Node 20 and 22.
+Reflect.deleteProperty(globalThis, 'Float16Array');
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 /** Solo sessions (SessionSettings.soloIntraOpThreads), by the same keys. */
@@ -259,8 +266,19 @@ export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: 
 }
 
 async function run(task: RunTask): Promise<RunResult> {
+  const s = await session(task.spec);
+  const rows = task.rows ?? 1;
+  const largest = task.largest ?? 1;
+  const seq = task.seq;
   try {
-    return await execute(await session(task.spec), task.inputs, task.outputs, toWire, task.rows ?? 1, task.largest ?? 1);
+    if (seq === undefined) return await execute(s, task.inputs, task.outputs, toWire, rows, largest);
+    // A sequence batch: the implicit state joins the inputs here and its outputs stay here.
+    const key = task.spec.key;
+    const inputs = task.inputs.slice();
+    const outputs = task.outputs.slice();
+    addStateInputs(key, seq, inputs, outputs);
+    return await execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
+      toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2), rows, largest);
   } catch (err) {
     if (err instanceof ResponseTooLarge) await renewSessions(task.spec.key);
     throw err;
@@ -277,15 +295,7 @@ export function existingSolo(key: string): Promise<ort.InferenceSession> | undef
   return solos.get(key);
 }
 
-/**
- * Wrap a result so piscina transfers its buffers instead of cloning them: an object
- * implementing piscina's Transferable interface, marked movable by `move()`.
- */
-function transferring<T extends object>(value: T, buffers: ArrayBuffer[]): T {
-  return move({ [transferableSymbol]: buffers, [valueSymbol]: value } as never) as unknown as T;
-}
-
-export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | FailedResult;
+export type TaskResult = LoadResult | RunResult | UnloadResult | ListResult | StateFreeResult | FailedResult;
 
 /** Serve one task; errors come back as data. `transfer` lists the buffers to move with the result. */
 export async function serve(task: WorkerTask): Promise<{ result: TaskResult; transfer: ArrayBuffer[] }> {
@@ -305,11 +315,14 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
         const solo = solos.get(task.key);
         sessions.delete(task.key);
         solos.delete(task.key);
+        dropSessionState(task.key);
         specs.delete(task.key);
         if (s !== undefined) await (await s).release();
         if (solo !== undefined) await solo.then((x) => x.release(), () => undefined);
         return { result: { ok: true, released: s !== undefined }, transfer: [] };
       }
+      case 'state-free':
+        return { result: { ok: true, freed: freeState(task.key, task.slots) }, transfer: [] };
       case 'list':
         return { result: { ok: true, keys: [...sessions.keys()], soloKeys: [...solos.keys()], threadId }, transfer: [] };
       case 'exit':
@@ -319,10 +332,4 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
   } catch (err) {
     return { result: { ok: false, error: toErrorData(err) }, transfer: [] };
   }
-}
-
-/** Piscina task handler (the previous pool design; kept for the idle-path benchmark). */
-export default async function handle(task: WorkerTask): Promise<TaskResult> {
-  const { result, transfer } = await serve(task);
-  return transfer.length > 0 ? transferring(result, transfer) : result;
 }

@@ -8,35 +8,7 @@ import { Cancellation } from '../../src/types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, OspreyError, QueueFull, RequestTimeout,
 } from '../../src/errors/errors.js';
-
-/** Fake clock and timers, so every test is deterministic and takes no real time. */
-class FakeClock {
-  t = 0;
-  private seq = 0;
-  timers: { at: number; fn: () => void; id: number }[] = [];
-  now = (): number => this.t;
-  setTimer = (fn: () => void, ms: number): unknown => {
-    const id = ++this.seq;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  };
-  clearTimer = (id: unknown): void => {
-    this.timers = this.timers.filter((x) => x.id !== id);
-  };
-  /** Move time forward by `ms`, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: { at: number; fn: () => void; id: number } | undefined;
-      for (const x of this.timers) if (x.at <= end && (next === undefined || x.at < next.at)) next = x;
-      if (next === undefined) break;
-      this.timers = this.timers.filter((x) => x !== next);
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from '../helpers/fake-clock.js';
 
 interface Item extends BatchItem<string> {
   readonly id: string;
@@ -633,9 +605,18 @@ describe('Batcher: instances, ordering, failures', () => {
 });
 
 describe('Batcher: drain and close', () => {
-  it('drain() resolves at once when idle', async () => {
-    const { b } = setup({ maxBatchSize: 8, dynamic: dyn() });
-    await b.drain();
+  it('drain() resolves at once when idle: no timer, no clock advance, no batch', async () => {
+    const { b, clock, runner } = setup({ maxBatchSize: 8, dynamic: dyn() });
+    let drained = false;
+    void b.drain().then(() => { drained = true; });
+    // A few microtask turns, the fake clock never advanced: nothing can have fired.
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    assert.ok(drained, 'drain() of an idle batcher waits for nothing');
+    assert.equal(clock.now(), 0);
+    assert.deepEqual(clock.timers, [], 'no timer armed');
+    assert.deepEqual(runner.batches, []);
+    assert.equal(b.queued, 0);
+    assert.equal(b.inFlight, 0);
   });
 
   it('drain() sends a held batch without waiting for the delay and resolves when all is answered', async () => {

@@ -46,7 +46,7 @@ test('lowerCamelCase names, enum numbers, null as unset, ignored fields', () => 
     input: [{ name: 'x', dataType: 11, dims: [-1] }],
     dynamicBatching: { preferredBatchSize: [2], defaultQueuePolicy: { timeoutAction: 1 } },
     backend: null,
-    sequence_batching: { anything: [1, 2] },
+    ensemble_scheduling: { anything: [1, 2] },
   })), {
     max_batch_size: 4,
     input: [{ name: 'x', data_type: 'TYPE_FP32', dims: [-1] }],

@@ -134,7 +134,7 @@ model_warmup [
   }
 ]
 response_cache { enable: true }
-sequence_batching { max_sequence_idle_microseconds: 5000000 control_input [ { name: "START" } ] }
+ensemble_scheduling { step [ { model_name: "a" } ] }
 model_transaction_policy { decoupled: false }
 `;
 

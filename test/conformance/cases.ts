@@ -556,13 +556,13 @@ export const ERROR_CASES: readonly InferCase[] = [
 
 // ---------------------------------------------------------------- control
 
-/** Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus sequence, shared memory, trace). */
+/** Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus shared memory, trace). */
 export const EXPECTED_EXTENSIONS = [
-  'classification', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
+  'classification', 'sequence', 'model_repository', 'model_repository(unload_dependents)', 'schedule_policy',
   'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'logging',
 ] as const;
 
-export const NOT_ADVERTISED = ['sequence', 'system_shared_memory', 'cuda_shared_memory', 'trace'] as const;
+export const NOT_ADVERTISED = ['system_shared_memory', 'cuda_shared_memory', 'trace'] as const;
 
 export interface MetadataCase {
   name: string;
@@ -756,7 +756,7 @@ export const INDEX_ENTRIES: readonly IndexEntry[] = [
 
 /** Every model the three repositories hold, failed ones included. */
 export const ALL_MODELS = [
-  'autocomplete', 'bad_config', 'classifier', 'cnn', 'cnn_fp16', 'cnn_int8', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
+  'accumulator', 'autocomplete', 'bad_config', 'classifier', 'cnn', 'cnn_fp16', 'cnn_int8', 'flaky', 'identity_all', 'identity_fp32_batched', 'mismatch',
   'scaler', 'simple', 'simple_cached', 'slow', 'string_identity', 'tabular', ...TYPED_DATATYPES.map(typedModelName),
 ].sort();
 

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import {
-  decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse,
+  decodeModelInferRequest, decodeOrMalformed, encodeModelInferResponse, encodeModelStreamInferResponse,
 } from '../../codec/grpc-wire.js';
 import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
@@ -72,7 +72,7 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     ...service,
     ModelInfer: {
       ...service['ModelInfer']!,
-      requestDeserialize: decodeModelInferRequest,
+      requestDeserialize: decodeOrMalformed,
       responseSerialize: encodeModelInferResponse as (value: unknown) => Buffer,
     },
     ModelStreamInfer: {

@@ -23,7 +23,7 @@ async function runInfer(ctx: HttpContext, ex: Exchange, model: string, version: 
   if (ex.finished) return;
   const headerLength = parseHeaderLength(head.inferHeaderLength, body.byteLength);
   const decoded = headerLength === 0
-    ? decodeRawInferRequest(body, ctx.dp.modelMetadata(model, version), model, version)
+    ? decodeRawInferRequest(body, model, version)
     : decodeJsonInferRequest(body, headerLength, model, version);
   // HTTP carries no deadline (Triton has no such header); `timeout` rides in parameters.
   decoded.request.signal = ex.signal();

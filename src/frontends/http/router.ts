@@ -3,6 +3,7 @@
  * tested on its own. Path segments are URL-decoded, so model names may hold any
  * character but '/'. Methods are lower case, as uWS's getMethod() gives them.
  */
+import { checkVersion as checkModelVersion } from '../../codec/version.js';
 import type { RestrictedCategory } from '../../config/restricted.js';
 import { InvalidArgument } from '../../errors/errors.js';
 
@@ -134,7 +135,5 @@ const VERSION = /^\d+$/;
 
 /** `{v}` must be decimal digits; '' (no /versions/ segment) means the policy's version. */
 export function checkVersion(version: string): void {
-  if (version !== '' && !VERSION.test(version)) {
-    throw new InvalidArgument(`invalid model version '${version}': a version must be a decimal number`);
-  }
+  checkModelVersion(version, 'http');
 }

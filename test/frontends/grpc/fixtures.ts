@@ -3,6 +3,9 @@
  * metadata and config, infer echoes the inputs back as outputs, unknown models
  * throw ModelNotFound. Records what it was called with.
  */
+import { rawBodyInput } from '../../../src/codec/json-request.js';
+import { checkRawSize } from '../../../src/codec/raw.js';
+import { checkReservedParameters } from '../../../src/codec/reserved-params.js';
 import { DEFAULT_OPTIONS } from '../../../src/config/cli.js';
 import type { ModelConfig } from '../../../src/config/model-config.js';
 import type { DataPlane } from '../../../src/dataplane/api.js';
@@ -68,6 +71,17 @@ export const STATS: ModelStatistics = {
   memory_usage: [{ type: 'CPU', id: 0, byte_size: 4096 }],
 };
 
+/**
+ * What the real data plane checks of every request whatever its model (request/
+ * prepare.ts): reserved parameters and each input's byte size; and a raw-body
+ * request's input, shaped by the model's metadata. The front ends leave these to it.
+ */
+function dataPlaneChecks(dp: { modelMetadata(name: string, version: string): ModelMetadata }, request: InferenceRequest): void {
+  if (request.rawBody !== undefined) request.inputs = [rawBodyInput(request.rawBody, dp.modelMetadata(request.modelName, request.modelVersion).inputs, request.modelName)];
+  checkReservedParameters(request.parameters);
+  for (const t of request.inputs) checkRawSize(t.datatype, t.shape, t.data, t.name);
+}
+
 export class FakeDataPlane implements DataPlane {
   ready = true;
   live = true;
@@ -110,6 +124,7 @@ export class FakeDataPlane implements DataPlane {
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
     this.requests.push(request);
     this.known(request.modelName);
+    dataPlaneChecks(this, request);
     if (request.modelName === 'boom') throw new Error('kaboom');
     if (request.modelName === 'slow') {
       const signal = request.signal!;

@@ -275,6 +275,35 @@ describe('gRPC front end: ModelInfer', () => {
       await roomy.close();
     }
   });
+
+  it('a malformed ModelInferRequest is INVALID_ARGUMENT with the reason (not INTERNAL), every class of damage', async () => {
+    const raw = new grpc.Client(`127.0.0.1:${h.server.port}`, grpc.credentials.createInsecure());
+    const send = (bytes: Buffer) => new Promise<grpc.ServiceError | undefined>((resolve) => {
+      raw.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, bytes,
+        (err: grpc.ServiceError | null) => resolve(err ?? undefined));
+    });
+    try {
+      const cases: Array<[string, Buffer, RegExp]> = [
+        ['length past the end', Buffer.from([0x0a, 0x05, 0x61]), /^malformed ModelInferRequest: length past the end$/],
+        ['wire type 7', Buffer.from([0x0f]), /^malformed ModelInferRequest: wire type 7$/],
+        ['truncated varint', Buffer.from([0x08, 0xff]), /^malformed ModelInferRequest: truncated varint$/],
+        ['varint too long', Buffer.from([0x08, ...new Array(11).fill(0xff), 0x01]), /^malformed ModelInferRequest: varint too long$/],
+      ];
+      const before = h.dp.requests.length;
+      const logged = h.logged.length;
+      for (const [what, bytes, details] of cases) {
+        const err = await send(bytes);
+        assert.equal(err?.code, grpc.status.INVALID_ARGUMENT, what);
+        assert.match(err!.details, details, what);
+      }
+      assert.equal(h.dp.requests.length, before, 'nothing reached the data plane');
+      assert.deepEqual(h.logged.slice(logged), [], 'a client error is not logged as a server error');
+      // The server still serves.
+      await h.client.infer(rawInferRequest('echo', [tensor('A', 'FP32', [1, 4], f32(1, 2, 3, 4))]));
+    } finally {
+      raw.close();
+    }
+  });
 });
 
 describe('gRPC front end: ModelStreamInfer', () => {

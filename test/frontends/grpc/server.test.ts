@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { createGrpcClient } from '../../helpers/grpc-client.js';
 import { ECHO_CONFIG, type Harness, startHarness } from './fixtures.js';
 
 describe('gRPC front end: non-inference RPCs', () => {
@@ -8,8 +9,20 @@ describe('gRPC front end: non-inference RPCs', () => {
   before(async () => { h = await startHarness(); });
   after(async () => { await h.close(); });
 
-  it('binds an ephemeral port', () => {
-    assert.ok(h.server.port > 0);
+  it('binds an ephemeral port: the one it reports serves, and a second server gets another', async () => {
+    assert.ok(Number.isInteger(h.server.port) && h.server.port > 0 && h.server.port < 65536);
+    const other = await startHarness();
+    try {
+      assert.notEqual(other.server.port, h.server.port);
+      const fresh = createGrpcClient(`127.0.0.1:${h.server.port}`);
+      try {
+        assert.deepEqual(await fresh.unary('ServerLive', {}), { live: true });
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      await other.close();
+    }
   });
 
   it('ServerLive / ServerReady', async () => {

@@ -3,6 +3,9 @@
  * `infer` echoes the inputs back as outputs of the same name, unknown models throw
  * ModelNotFound. Every call is recorded so tests can assert what the front end passed.
  */
+import { rawBodyInput } from '../../../src/codec/json-request.js';
+import { checkRawSize } from '../../../src/codec/raw.js';
+import { checkReservedParameters } from '../../../src/codec/reserved-params.js';
 import type { ModelConfig } from '../../../src/config/model-config.js';
 import type { DataPlane } from '../../../src/dataplane/api.js';
 import { InvalidArgument, ModelNotFound } from '../../../src/errors/errors.js';
@@ -27,6 +30,17 @@ export const MODELS: Record<string, ModelMetadata> = {
   slow: meta('slow', [{ name: 'INPUT0', datatype: 'FP32', shape: [1] }]),
   nan: meta('nan', [{ name: 'OUT', datatype: 'FP32', shape: [4] }]),
 };
+
+/**
+ * What the real data plane checks of every request whatever its model (request/
+ * prepare.ts): reserved parameters and each input's byte size; and a raw-body
+ * request's input, shaped by the model's metadata. The front ends leave these to it.
+ */
+function dataPlaneChecks(dp: { modelMetadata(name: string, version: string): ModelMetadata }, request: InferenceRequest): void {
+  if (request.rawBody !== undefined) request.inputs = [rawBodyInput(request.rawBody, dp.modelMetadata(request.modelName, request.modelVersion).inputs, request.modelName)];
+  checkReservedParameters(request.parameters);
+  for (const t of request.inputs) checkRawSize(t.datatype, t.shape, t.data, t.name);
+}
 
 export class FakeDataPlane implements DataPlane {
   live = true;
@@ -79,6 +93,7 @@ export class FakeDataPlane implements DataPlane {
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
     this.requests.push(request);
     this.model(request.modelName, request.modelVersion);
+    dataPlaneChecks(this, request);
     if (this.failNext !== undefined) {
       const e = this.failNext;
       this.failNext = undefined;

@@ -221,7 +221,18 @@ describe('unknown paths and wrong methods', () => {
     assertError(await get('/v2/systemsharedmemory/unregister'), 405, 'method GET is not allowed');
   });
 
-  it('still serves after errors', async () => {
+  it('still serves after errors: health, metadata and an inference answer correctly', async () => {
+    // Everything above (404s, 405s, bad versions, bad bodies) ran on this server first.
     assert.equal((await get('/v2/health/live')).status, 200);
+    const meta = await get('/v2/models/echo');
+    assert.equal(meta.status, 200);
+    assert.deepEqual(replyJson(meta), dp.modelMetadata('echo', ''));
+    const r = await post('/v2/models/echo/infer', JSON.stringify({
+      id: 'after-errors', inputs: [{ name: 'IN', datatype: 'INT32', shape: [3], data: [7, -8, 9] }],
+    }));
+    assert.equal(r.status, 200, r.body.toString());
+    const body = replyJson(r) as { id: string; outputs: Array<{ name: string; data: number[] }> };
+    assert.equal(body.id, 'after-errors');
+    assert.deepEqual(body.outputs.map((o) => [o.name, o.data]), [['IN', [7, -8, 9]]]);
   });
 });
