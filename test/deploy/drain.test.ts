@@ -93,7 +93,9 @@ test('SIGTERM: not ready at once, serving through the grace period, in-flight fi
     // period ends, a burst of slow requests is still in flight when accepting stops.
     sending = false;
     await Promise.all(loops);
-    const slow = Array.from({ length: 6 }, async (_, i) => {
+    // Enough of them that they outlast the grace period on a quiet machine too (6 finished
+    // within the last 900 ms there): two instances run them two at a time.
+    const slow = Array.from({ length: 24 }, async (_, i) => {
       try {
         const { reply, result } = await infer(p.httpUrl, 'slow', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [i] }] });
         if (reply.status !== 200) failures.push(`slow ${reply.status} ${reply.body.toString()}`);

@@ -31,8 +31,8 @@ const SCHEMAS: Record<string, string> = {
   'apps/v1/Deployment': 'kubernetes-models/_schemas/IoK8sApiAppsV1Deployment',
   'policy/v1/PodDisruptionBudget': 'kubernetes-models/_schemas/IoK8sApiPolicyV1PodDisruptionBudget',
   'autoscaling/v2/HorizontalPodAutoscaler': 'kubernetes-models/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler',
-  'keda.sh/v1alpha1/ScaledObject': '@kubernetes-models/keda/_schemas/ComGithubKedacoreKedaV2ApisKedaV1alpha1ScaledObject',
-  'monitoring.coreos.com/v1/ServiceMonitor': '@kubernetes-models/prometheus-operator/_schemas/ComGithubPrometheusOperatorPrometheusOperatorPkgApisMonitoringV1ServiceMonitor',
+  'keda.sh/v1alpha1/ScaledObject': '@kubernetes-models/keda/_schemas/KedaShV1alpha1ScaledObject',
+  'monitoring.coreos.com/v1/ServiceMonitor': '@kubernetes-models/prometheus-operator/_schemas/MonitoringCoreosComV1ServiceMonitor',
 };
 
 export function hasSchema(apiVersion: string, kind: string): boolean {
@@ -43,7 +43,7 @@ async function validatorFor(type: string): Promise<ValidateFn> {
   const mod = SCHEMAS[type];
   if (mod === undefined) throw new Error(`no schema for ${type}`);
   // By file: the CRD packages do not list their generated schemas in "exports".
-  return ((await import(pathToFileURL(join(NODE_MODULES, `${mod}.js`)).href)) as { validate: ValidateFn }).validate;
+  return ((await import(pathToFileURL(join(NODE_MODULES, `${mod}.mjs`)).href)) as { validate: ValidateFn }).validate;
 }
 
 /** Wraps `value` so that reads of its own properties (deeply) are recorded as JSON pointers. */
