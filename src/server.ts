@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import type { ServerOptions } from './config/cli.js';
+import { loadTls } from './config/tls.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
 import { runShadow } from './dataplane/shadow.js';
 import { ResponseCache } from './dataplane/response-cache.js';
@@ -76,7 +77,10 @@ export interface RunningServer {
 export async function startServer(opts: Readonly<ServerOptions>, logDestination?: DestinationStream): Promise<RunningServer> {
   checkRepositoryRoots(opts.modelRepositories);
   // Chosen before anything starts, so an engine that cannot load costs no cleanup.
-  const httpEngine = opts.allowHttp ? selectHttpEngine(opts.httpEngine) : undefined;
+  const httpEngine = opts.allowHttp ? selectHttpEngine(opts.httpEngine, undefined, opts.httpTls.mutual) : undefined;
+  // PEM files read and tried once, before any thread or port is taken.
+  const httpTls = opts.allowHttp ? loadTls('http', opts.httpTls) : undefined;
+  const grpcTls = opts.allowGrpc ? loadTls('grpc', opts.grpcTls) : undefined;
   const logs = new LogControl({
     log_file: opts.logFile, log_info: opts.logInfo, log_warning: opts.logWarning, log_error: opts.logError,
     log_verbose_level: opts.logVerbose, log_format: opts.logFormat,
@@ -124,12 +128,12 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
-      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger, access });
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger, access, tls: httpTls });
       listeners.push(http);
     }
     if (opts.allowGrpc) {
       grpc = await startGrpcServer(dataPlane, {
-        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access,
+        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access, tls: grpcTls,
         keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
       });
       listeners.push(grpc);
@@ -149,9 +153,10 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   if (http !== undefined) {
     const { name, description, uwsUnavailable } = http.engine;
     if (uwsUnavailable.length === 0) logger.info({ httpEngine: name }, `HTTP served by ${description}`);
-    else logger.info({ httpEngine: name, uwsUnavailable }, `HTTP served by ${description}: no native uWebSockets.js loads here`);
+    else logger.info({ httpEngine: name, uwsUnavailable }, `HTTP served by ${description}: ${opts.httpTls.mutual ? 'mutual TLS' : 'no native uWebSockets.js loads here'}`);
   }
-  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name }, 'osprey is serving');
+  const scheme = (t: { mutual: boolean } | undefined): string => (t === undefined ? 'plain' : t.mutual ? 'mutual-tls' : 'tls');
+  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name, httpTls: scheme(httpTls), grpcTls: scheme(grpcTls) }, 'osprey is serving');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -6,6 +6,7 @@
  * Forms accepted: `--flag value`, `--flag=value`; boolean flags also alone
  * (`--strict-readiness` = true) or with true/false/1/0/on/off.
  */
+import { NO_TLS, type TlsFlags, tlsFlagProblem } from './tls.js';
 import { RESTRICTED_CATEGORIES, type RestrictedCategory, type Restriction, type Restrictions, addRestriction } from './restricted.js';
 
 /** `watch` is Osprey's: `poll` driven by file-system events, the poll kept as a safety net. */
@@ -98,6 +99,10 @@ export interface ServerOptions {
   httpRestrictedApi: Restrictions;
   /** `--grpc-restricted-protocol`: category -> the metadata key (after `triton-grpc-protocol-`) it requires. */
   grpcRestrictedProtocol: Restrictions;
+  /** `--http-use-ssl` and friends: HTTPS on the HTTP port (files read at startup). */
+  httpTls: TlsFlags;
+  /** `--grpc-use-ssl` and friends (tritonserver's): TLS on the gRPC port. */
+  grpcTls: TlsFlags;
 }
 
 export class CliError extends Error {
@@ -157,6 +162,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   maxResponseBytes: 256 * 1024 * 1024,
   httpRestrictedApi: new Map(),
   grpcRestrictedProtocol: new Map(),
+  httpTls: NO_TLS,
+  grpcTls: NO_TLS,
 } satisfies ServerOptions);
 
 type Apply = (o: ServerOptions & { responseCacheBytes?: number }, value: string, flag: string) => void;
@@ -252,6 +259,25 @@ const anyInt = (v: string, flag: string): void => {
 };
 const anyBool = (v: string, flag: string): void => { parseBool(v, flag); };
 
+/** Sets one field of a port's TLS flags (copied: the defaults are frozen). */
+const tls = (port: 'httpTls' | 'grpcTls', field: keyof TlsFlags): Apply => (o, v, flag) => {
+  if (field !== 'useSsl' && field !== 'mutual' && v === '') throw invalid(v, flag, 'expected a PEM file path');
+  o[port] = { ...o[port], [field]: field === 'useSsl' || field === 'mutual' ? parseBool(v, flag) : v };
+};
+
+/** The five TLS flags of one port, tritonserver's names for gRPC and the same for HTTP. */
+function tlsSpecs(port: 'http' | 'grpc'): FlagSpec[] {
+  const key = port === 'http' ? 'httpTls' : 'grpcTls';
+  const what = port === 'http' ? 'HTTPS on the HTTP port' : 'TLS on the gRPC port';
+  return [
+    { flags: [`--${port}-use-ssl`], arg: 'bool', meta: '<bool>', help: `Serve ${what}; needs --${port}-server-cert and --${port}-server-key (default false).`, apply: tls(key, 'useSsl') },
+    { flags: [`--${port}-server-cert`], arg: 'value', meta: '<pem file>', help: `Server certificate (chain) for ${what}.`, apply: tls(key, 'serverCert') },
+    { flags: [`--${port}-server-key`], arg: 'value', meta: '<pem file>', help: `Server private key for ${what}.`, apply: tls(key, 'serverKey') },
+    { flags: [`--${port}-root-cert`], arg: 'value', meta: '<pem file>', help: `CA certificate(s) that client certificates must chain to (mutual TLS).`, apply: tls(key, 'rootCert') },
+    { flags: [`--${port}-use-ssl-mutual`], arg: 'bool', meta: '<bool>', help: `Mutual TLS: ${what}, and refuse clients without a certificate signed by --${port}-root-cert; overrides --${port}-use-ssl (default false).`, apply: tls(key, 'mutual') },
+  ];
+}
+
 const SPECS: readonly FlagSpec[] = [
   { flags: ['--model-repository', '--model-store'], arg: 'value', meta: '<path>', help: 'Model repository (repeatable).',
     apply: (o, v, f) => { if (v === '') throw invalid(v, f, 'expected a path'); o.modelRepositories.push(v); } },
@@ -327,6 +353,8 @@ const SPECS: readonly FlagSpec[] = [
     apply: (o, v, f) => addRestriction(o.httpRestrictedApi as Map<RestrictedCategory, Restriction>, f, v) },
   { flags: ['--grpc-restricted-protocol'], arg: 'value', meta: '<category>[,<category>...]:<key>=<value>', help: "The same for gRPC: metadata 'triton-grpc-protocol-<key>' must carry the value.",
     apply: (o, v, f) => addRestriction(o.grpcRestrictedProtocol as Map<RestrictedCategory, Restriction>, f, v) },
+  ...tlsSpecs('http'),
+  ...tlsSpecs('grpc'),
   { flags: ['--max-response-bytes'], arg: 'value', meta: '<bytes>', help: "Most output bytes one request may get back, checked on the worker before they reach the front ends; larger: 400 / RESOURCE_EXHAUSTED, the server and other requests unaffected (default 268435456).", apply: int('maxResponseBytes', 1) },
 ];
 
@@ -379,6 +407,8 @@ export function resolveOptions(given: Partial<ServerOptions>): Readonly<ServerOp
     loadModels: [...(given.loadModels ?? [])],
     ignoredFlags: [...(given.ignoredFlags ?? [])],
     cache: given.cache ? { ...given.cache } : null,
+    httpTls: { ...(given.httpTls ?? NO_TLS) },
+    grpcTls: { ...(given.grpcTls ?? NO_TLS) },
   });
 }
 
@@ -387,6 +417,12 @@ function checkAndFreeze(o: ServerOptions): Readonly<ServerOptions> {
     throw new CliError('--load-model requires --model-control-mode=explicit');
   }
   checkPorts(o);
+  for (const [port, flags] of [['http', o.httpTls], ['grpc', o.grpcTls]] as const) {
+    const problem = tlsFlagProblem(port, flags);
+    if (problem !== null) throw new CliError(problem);
+  }
+  Object.freeze(o.httpTls);
+  Object.freeze(o.grpcTls);
   Object.freeze(o.modelRepositories);
   Object.freeze(o.loadModels);
   Object.freeze(o.ignoredFlags);

@@ -61,6 +61,8 @@ test('defaults (tritonserver values)', () => {
     maxResponseBytes: 268435456,
     httpRestrictedApi: new Map(),
     grpcRestrictedProtocol: new Map(),
+    httpTls: { useSsl: false, mutual: false, serverCert: '', serverKey: '', rootCert: '' },
+    grpcTls: { useSsl: false, mutual: false, serverCert: '', serverKey: '', rootCert: '' },
   } satisfies ServerOptions);
 });
 
@@ -81,6 +83,8 @@ test('every flag', () => {
     '--metrics-interval-ms', '250.5', '--grpc-keepalive-time', '10000', '--grpc-keepalive-timeout=500', '--grpc-keepalive-permit-without-calls=1',
     '--http-restricted-api', 'model-repository,traffic:Admin-Key=s3cret', '--http-restricted-api=inference:k=v=w',
     '--grpc-restricted-protocol', 'logging:admin-key=x',
+    '--http-use-ssl', 'on', '--http-server-cert', '/h.crt', '--http-server-key=/h.key',
+    '--grpc-use-ssl=1', '--grpc-server-cert', '/g.crt', '--grpc-server-key', '/g.key', '--grpc-root-cert', '/ca.crt', '--grpc-use-ssl-mutual', 'true',
   ]);
   assert.deepEqual(o, {
     help: false,
@@ -130,6 +134,8 @@ test('every flag', () => {
     maxResponseBytes: 2048,
     httpRestrictedApi: new Map([['model-repository', { key: 'Admin-Key', value: 's3cret' }], ['traffic', { key: 'Admin-Key', value: 's3cret' }], ['inference', { key: 'k', value: 'v=w' }]]),
     grpcRestrictedProtocol: new Map([['logging', { key: 'admin-key', value: 'x' }]]),
+    httpTls: { useSsl: true, mutual: false, serverCert: '/h.crt', serverKey: '/h.key', rootCert: '' },
+    grpcTls: { useSsl: true, mutual: true, serverCert: '/g.crt', serverKey: '/g.key', rootCert: '/ca.crt' },
   } satisfies ServerOptions);
 });
 
@@ -228,7 +234,9 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--shutdown-grace-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help']) {
+    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help',
+    '--http-use-ssl', '--http-server-cert', '--http-server-key', '--http-root-cert', '--http-use-ssl-mutual',
+    '--grpc-use-ssl', '--grpc-server-cert', '--grpc-server-key', '--grpc-root-cert', '--grpc-use-ssl-mutual']) {
     assert.ok(text.includes(flag), flag);
   }
   // One limit for both protocols, counted after decompression (issue 16, item 4).
@@ -290,4 +298,22 @@ test('restricted API flags: tritonserver\'s texts (main prints the usage and exi
   // The same category may be restricted on each protocol.
   const o = parseArgs(['--http-restricted-api', 'traffic:a=1', '--grpc-restricted-protocol', 'traffic:a=2']);
   assert.deepEqual([o.httpRestrictedApi.get('traffic'), o.grpcRestrictedProtocol.get('traffic')], [{ key: 'a', value: '1' }, { key: 'a', value: '2' }]);
+});
+
+test('TLS flags: bools take true/on/1 and false/off/0; TLS on needs a certificate and key; mutual needs the root CA', () => {
+  const base = ['--grpc-server-cert', '/c', '--grpc-server-key', '/k'];
+  for (const on of ['true', 'on', '1', 'ON']) assert.equal(parseArgs(['--grpc-use-ssl', on, ...base]).grpcTls.useSsl, true);
+  for (const off of ['false', 'off', '0']) assert.equal(parseArgs(['--grpc-use-ssl', off]).grpcTls.useSsl, false);
+  assert.throws(() => parseArgs(['--http-use-ssl=yes']), new CliError("invalid value 'yes' for --http-use-ssl: expected true, false, 1 or 0"));
+  assert.throws(() => parseArgs(['--http-server-cert=']), new CliError("invalid value '' for --http-server-cert: expected a PEM file path"));
+  assert.throws(() => parseArgs(['--grpc-use-ssl']), new CliError('--grpc-use-ssl requires --grpc-server-cert'));
+  assert.throws(() => parseArgs(['--http-use-ssl', '--http-server-cert', '/c']), new CliError('--http-use-ssl requires --http-server-key'));
+  // Mutual wins: it turns TLS on by itself and needs the CA client certificates chain to.
+  assert.throws(() => parseArgs(['--grpc-use-ssl-mutual', ...base]),
+    new CliError('--grpc-use-ssl-mutual requires --grpc-root-cert (the CA client certificates must chain to)'));
+  assert.throws(() => parseArgs(['--grpc-use-ssl', 'false', '--grpc-use-ssl-mutual', 'on', '--grpc-server-key', '/k']),
+    new CliError('--grpc-use-ssl-mutual requires --grpc-server-cert'));
+  // Files named while TLS is off are ignored (as tritonserver does).
+  assert.equal(parseArgs(['--http-server-cert', '/nowhere']).httpTls.serverCert, '/nowhere');
+  assert.ok(Object.isFrozen(parseArgs(base).grpcTls));
 });

@@ -5,6 +5,7 @@
  * end-to-end conformance suite.
  */
 import http from 'node:http';
+import https from 'node:https';
 import zlib from 'node:zlib';
 import { parseJsonExact } from '../../src/codec/json-parse.js';
 import { decodeValues, encodeValues, type ScalarValue } from '../../src/codec/raw.js';
@@ -22,14 +23,18 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Send the body with Transfer-Encoding: chunked instead of a Content-Length. */
   chunked?: boolean;
+  /** For an https: base: the CA to trust and any client certificate to present. */
+  tls?: Pick<https.RequestOptions, 'ca' | 'cert' | 'key'>;
 }
 
-/** One HTTP request on a fresh connection (so a server-side close affects only it). */
+/** One HTTP(S) request on a fresh connection (so a server-side close affects only it). */
 export function httpRequest(base: string, method: string, path: string, opts: RequestOptions = {}): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.body !== undefined && !opts.chunked) headers['content-length'] = String(Buffer.byteLength(opts.body));
-    const req = http.request(new URL(path, base), { method, headers, agent: false }, (res) => {
+    const url = new URL(path, base);
+    const client = url.protocol === 'https:' ? https : http;
+    const req = client.request(url, { method, headers, agent: false, ...opts.tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

@@ -9,6 +9,7 @@ import { ReflectionService } from '@grpc/reflection';
 import {
   decodeModelInferRequest, decodeOrMalformed, encodeModelInferResponse, encodeModelStreamInferResponse,
 } from '../../codec/grpc-wire.js';
+import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
@@ -35,6 +36,8 @@ export interface GrpcServerOptions {
   maxReceiveBytes: number;
   /** Restricted protocols and the loopback-only default for admin calls (none: all open). */
   access?: AccessControl;
+  /** Serve TLS (loadTls); plaintext h2c when absent. */
+  tls?: TlsMaterial;
 }
 
 export interface GrpcServerHandle {
@@ -82,6 +85,13 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
   };
 }
 
+function credentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  // checkClientCertificate: the handshake fails unless the client presents a
+  // certificate that chains to rootCert (mutual TLS).
+  return grpc.ServerCredentials.createSsl(tls.mutual ? tls.rootCert ?? null : null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.mutual);
+}
+
 function address(host: string, port: number): string {
   // Bare IPv6 literals need brackets in a gRPC target.
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -110,7 +120,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   new ReflectionService(definition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address(opts.host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(address(opts.host, opts.port), credentials(opts.tls), (err, bound) => {
       if (err) reject(err);
       else resolve(bound);
     });

@@ -5,6 +5,7 @@
  * the shutting-down answer, and the order of closing. All work past decoding goes
  * through the DataPlane.
  */
+import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import type { AccessControl } from '../access.js';
 import type { HttpContext } from './context.js';
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   logger?: HttpLogger;
   /** Restricted APIs and the loopback-only default for admin calls (none: all open). */
   access?: AccessControl;
+  /** Serve HTTPS (loadTls); plain HTTP when absent. */
+  tls?: TlsMaterial;
 }
 
 export interface HttpServer {
@@ -53,7 +56,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
     },
   };
 
-  const listening = await engine.listen(opts.host, opts.port, front);
+  const listening = await engine.listen(opts.host, opts.port, front, opts.tls);
   let closed: Promise<void> | undefined;
   return {
     port: listening.port,

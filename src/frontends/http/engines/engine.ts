@@ -6,6 +6,7 @@
  */
 import type { Exchange } from '../exchange.js';
 import type { HeaderReader } from '../dispatch.js';
+import type { TlsMaterial } from '../../../config/tls.js';
 export type { HttpEngineChoice } from '../../../config/cli.js';
 
 export type HttpEngineName = 'uws' | 'node';
@@ -34,5 +35,6 @@ export interface HttpEngine {
   readonly name: HttpEngineName;
   /** What serves, for the startup log line. */
   readonly description: string;
-  listen(host: string, port: number, front: FrontEnd): Promise<Listening>;
+  /** `tls`: serve HTTPS (and, when it says mutual, only to clients with a certificate signed by its root). */
+  listen(host: string, port: number, front: FrontEnd, tls?: TlsMaterial): Promise<Listening>;
 }

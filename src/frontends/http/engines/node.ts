@@ -4,7 +4,9 @@
  * answers; it costs more CPU per request than uWS (see bench/README.md).
  */
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
 import { type BodyChunkHandler, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
 import type { FrontEnd, HttpEngine, Listening } from './engine.js';
@@ -62,12 +64,18 @@ function pathOf(url: string): string {
 export const nodeEngine: HttpEngine = {
   name: 'node',
   description: `node:http (Node ${process.version})`,
-  listen(host: string, port: number, front: FrontEnd): Promise<Listening> {
-    const server = http.createServer({ noDelay: true }, (req, res) => {
+  listen(host: string, port: number, front: FrontEnd, tls?: TlsMaterial): Promise<Listening> {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const ex = new NodeExchange(req, res, header(req, 'accept-encoding'), front.release);
       const method = req.method ?? 'GET';
       front.handle(ex, LOWER.get(method) ?? method.toLowerCase(), pathOf(req.url ?? '/'), req, header);
-    });
+    };
+    // https.Server is an http.Server over TLS sockets: everything below applies to both.
+    const server: http.Server = tls === undefined ? http.createServer({ noDelay: true }, onRequest) : https.createServer({
+      noDelay: true, cert: tls.cert, key: tls.key,
+      // Mutual TLS: the handshake fails for a client without a certificate from this CA.
+      ...(tls.mutual ? { ca: tls.rootCert, requestCert: true, rejectUnauthorized: true } : {}),
+    }, onRequest);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`HTTP server failed to listen on ${host}:${port}: ${err.message}`));
       server.once('error', onError);

@@ -15,8 +15,20 @@ export interface EngineSelection {
   readonly uwsUnavailable: readonly string[];
 }
 
-export function selectHttpEngine(choice: HttpEngineChoice, candidates: readonly UwsCandidate[] = UWS_CANDIDATES): EngineSelection {
+/**
+ * uSockets verifies a client certificate that is presented against its CA file but
+ * lets a client that presents none through (measured: test/frontends/tls.test.ts), and
+ * uWS offers no way to see the certificate in a handler; so mutual TLS is node:https.
+ */
+export const UWS_NO_MUTUAL_TLS = 'uWebSockets.js cannot require a client certificate (mutual TLS is served by node:https)';
+
+/** `requireClientCert`: HTTP mutual TLS was asked for (--http-use-ssl-mutual). */
+export function selectHttpEngine(choice: HttpEngineChoice, candidates: readonly UwsCandidate[] = UWS_CANDIDATES, requireClientCert = false): EngineSelection {
   if (choice === 'node') return { engine: nodeEngine, uwsUnavailable: [] };
+  if (requireClientCert) {
+    if (choice === 'uws') throw new StartupError(`--http-engine uws with --http-use-ssl-mutual: ${UWS_NO_MUTUAL_TLS}; use --http-engine node or auto`);
+    return { engine: nodeEngine, uwsUnavailable: [UWS_NO_MUTUAL_TLS] };
+  }
   const load = loadNativeUws(candidates);
   if (load.ok) return { engine: uwsEngine(load.native), uwsUnavailable: [] };
   if (choice === 'uws') {

@@ -8,6 +8,7 @@
  * read only inside the handler.
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uws-btc-vision';
+import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
 import { type BodyChunkHandler, Exchange, type ResponseHead, statusLine } from '../exchange.js';
 import type { FrontEnd, HttpEngine, Listening } from './engine.js';
@@ -47,8 +48,11 @@ export function uwsEngine(native: NativeUws): HttpEngine {
   return {
     name: 'uws',
     description: `uWebSockets.js ${native.description}`,
-    listen(host: string, port: number, front: FrontEnd): Promise<Listening> {
-      const app: TemplatedApp = uws.App();
+    listen(host: string, port: number, front: FrontEnd, tls?: TlsMaterial): Promise<Listening> {
+      // uSockets reads the PEM files itself. Mutual TLS never comes here: uSockets
+      // cannot require a client certificate (select.ts sends it to node:https).
+      if (tls?.mutual === true) throw new Error('mutual TLS is served by node:https');
+      const app: TemplatedApp = tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
       app.any('/*', (res: HttpResponse, req: HttpRequest) => {
         const ex = new UwsExchange(res, req.getHeader('accept-encoding'), front.release);
         // uWS gives the method in lower case and the path without the query string.
