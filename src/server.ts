@@ -13,6 +13,8 @@ import { runShadow } from './dataplane/shadow.js';
 import { ResponseCache } from './dataplane/response-cache.js';
 import { WorkerPool, threadBudget } from './executor/pool.js';
 import { AccessControl } from './frontends/access.js';
+import { Admission, registerAdmissionMetrics } from './frontends/admission.js';
+import { RateLimiter } from './frontends/rate-limit.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { selectHttpEngine } from './frontends/http/engines/select.js';
 import { startHttpServer } from './frontends/http/server.js';
@@ -122,18 +124,23 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   await manager.start();
 
   const access = new AccessControl({ http: opts.httpRestrictedApi, grpc: opts.grpcRestrictedProtocol, audit: logger });
+  const limiter = opts.clientRateLimit > 0
+    ? new RateLimiter({ rate: opts.clientRateLimit, burst: opts.clientRateBurst > 0 ? opts.clientRateBurst : Math.max(1, Math.ceil(opts.clientRateLimit)), keyHeader: opts.clientRateKey })
+    : undefined;
+  if (limiter !== undefined && obs.metrics !== undefined) registerAdmissionMetrics(obs.metrics.registry, limiter);
+  const admission = new Admission(dataPlane, limiter);
   const listeners: Listener[] = [];
   let http: (Listener & { engine: { name: string; description: string; uwsUnavailable: readonly string[] } }) | undefined;
   let grpc: Listener | undefined;
   let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
-      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, engine: httpEngine, logger, access, tls: httpTls });
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, maxInflightBodyBytes: opts.maxInflightRequestBytes, admission, engine: httpEngine, logger, access, tls: httpTls });
       listeners.push(http);
     }
     if (opts.allowGrpc) {
       grpc = await startGrpcServer(dataPlane, {
-        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access, tls: grpcTls,
+        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access, admission, tls: grpcTls,
         keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
       });
       listeners.push(grpc);

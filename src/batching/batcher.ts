@@ -256,6 +256,19 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
   /** Batches running now. */
   get inFlight(): number { return this.running; }
 
+  /**
+   * Every priority level's queue is bounded and at its bound: any request would be
+   * refused with QueueFull, whatever its priority (front ends refuse it before reading it).
+   */
+  get full(): boolean {
+    const levels = this.levelCount.length;
+    for (let l = 0; l < levels; l++) {
+      const max = this.maxQueue[l]!;
+      if (max === 0 || this.levelCount[l]! < max) return false;
+    }
+    return levels > 0;
+  }
+
   /** Change how many batches may run at once (instance count changed). */
   setInstances(n: number): void {
     this.instances = Math.max(0, n);

@@ -69,6 +69,13 @@ export interface ServerOptions {
   workerSpinUs: number;
   /** Largest request accepted, after decompression: an HTTP body or a gRPC message. */
   maxRequestBytes: number;
+  /** Most body bytes all HTTP requests in flight may hold together (503 above). */
+  maxInflightRequestBytes: number;
+  /** Per-client token bucket for inference requests: tokens a second (0 = off), bucket size (0 = the rate, at least 1). */
+  clientRateLimit: number;
+  clientRateBurst: number;
+  /** HTTP header / gRPC metadata key (lower case) naming the client for the rate limit; '' = the peer address. */
+  clientRateKey: string;
   /** `--log-file`: every log line goes there instead of stdout/stderr ('' = console). */
   logFile: string;
   /** `--exit-on-error`: exit when a model fails to load at start (Triton's default: true). */
@@ -146,6 +153,10 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   workerSpinUs: 500,
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
+  maxInflightRequestBytes: 1024 * 1024 * 1024,
+  clientRateLimit: 0,
+  clientRateBurst: 0,
+  clientRateKey: '',
   logFile: '',
   exitOnError: true,
   autoCompleteConfig: true,
@@ -355,6 +366,12 @@ const SPECS: readonly FlagSpec[] = [
     apply: (o, v, f) => addRestriction(o.grpcRestrictedProtocol as Map<RestrictedCategory, Restriction>, f, v) },
   ...tlsSpecs('http'),
   ...tlsSpecs('grpc'),
+  { flags: ['--max-inflight-request-bytes'], arg: 'value', meta: '<bytes>', help: 'Most request-body bytes all HTTP requests in flight may hold together (bodies grow as bytes arrive, not at their declared size); over it: 503 and the connection closed (default 1073741824).', apply: int('maxInflightRequestBytes', 1) },
+  { flags: ['--client-rate-limit'], arg: 'value', meta: '<per second>', help: 'Inference requests a second each client may send (token bucket per client; HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED; counted in osprey_rate_limited_total); 0 = no limit (default 0).',
+    apply: (o, v, f) => { const n = Number(v); if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw invalid(v, f, 'expected a non-negative number'); o.clientRateLimit = n; } },
+  { flags: ['--client-rate-burst'], arg: 'value', meta: '<n>', help: 'Requests a client may send at once after a quiet spell (bucket size); 0 = the rate, at least 1 (default 0).', apply: int('clientRateBurst', 0) },
+  { flags: ['--client-rate-key'], arg: 'value', meta: '<header>', help: 'HTTP header / gRPC metadata key that names the client for --client-rate-limit (e.g. a restricted-API key header set by a trusted proxy); requests without it, or with no key set, are limited per peer address.',
+    apply: (o, v, f) => { if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v)) throw invalid(v, f, 'expected a header name'); o.clientRateKey = v.toLowerCase(); } },
   { flags: ['--max-response-bytes'], arg: 'value', meta: '<bytes>', help: "Most output bytes one request may get back, checked on the worker before they reach the front ends; larger: 400 / RESOURCE_EXHAUSTED, the server and other requests unaffected (default 268435456).", apply: int('maxResponseBytes', 1) },
 ];
 

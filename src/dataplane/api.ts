@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/model-config.js';
+import type { OspreyError } from '../errors/errors.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata,
   ModelStatistics, ServerMetadata,
@@ -22,6 +23,12 @@ export interface DataPlane {
   /** name '' = every model; version '' = every loaded version. */
   modelStatistics(name: string, version: string): ModelStatistics[];
   infer(request: InferenceRequest): Promise<InferenceResponse>;
+  /**
+   * Before a request's body is read or decoded: the refusal `infer` would give it
+   * anyway, known from the model alone (its queue is full), or undefined. Cheap and
+   * never throws; counted as a rejected request, as `infer` would count it.
+   */
+  refuseEarly?(name: string, version: string): OspreyError | undefined;
   repositoryIndex(readyOnly: boolean): ModelIndexEntry[];
   loadModel(name: string, options: LoadOptions): Promise<void>;
   unloadModel(name: string, unloadDependents: boolean): Promise<void>;

@@ -6,7 +6,7 @@
 import { configDataTypeToWire as wireDataType } from '../config/datatype.js';
 import type { ModelConfig } from '../config/model-config.js';
 import {
-  Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, QueueFull, RequestTimeout, Unavailable, Unsupported,
+  Cancelled, DeadlineExceeded, InvalidArgument, ModelNotFound, type OspreyError, QueueFull, RequestTimeout, Unavailable, Unsupported,
 } from '../errors/errors.js';
 import type { FailureReason } from '../registry/stats.js';
 import type { ModelRegistry } from '../registry/registry.js';
@@ -77,6 +77,10 @@ function failureReason(err: unknown): FailureReason {
   if (err instanceof InvalidArgument) return 'OTHER';
   return 'BACKEND';
 }
+
+/** One instance for every early refusal: an Error's stack costs microseconds, and no one reads it. */
+const QUEUE_FULL = new QueueFull();
+const DIGITS = /^[0-9]+$/;
 
 export class ServingDataPlane implements DataPlane {
   readonly #o: DataPlaneOptions;
@@ -235,6 +239,21 @@ export class ServingDataPlane implements DataPlane {
     } finally {
       activity?.endRequest();
     }
+  }
+
+  refuseEarly(name: string, version: string): OspreyError | undefined {
+    // A traffic policy may send the request to another version; a malformed version is
+    // the decoder's to answer; sequence models queue in their own scheduler.
+    if (this.#o.traffic?.strategyOf(name) !== undefined || (version !== '' && !DIGITS.test(version))) return undefined;
+    let v: ModelVersion;
+    try {
+      v = this.#o.registry.resolve(name, version);
+    } catch {
+      return undefined; // answered by infer, with the request decoded
+    }
+    if (v.sequence !== undefined || !v.batcher.full) return undefined;
+    v.stats.recordFailure(0, 'REJECTED');
+    return QUEUE_FULL;
   }
 
   /** Whether this request continues a live sequence (on a serving or a swapped-out version). */

@@ -143,6 +143,16 @@ export class ResponseTooLarge extends OspreyError {
   }
 }
 
+/** --client-rate-limit: this client's token bucket is empty. */
+export class RateLimited extends OspreyError {
+  /** Whole seconds until the client has a token again (HTTP Retry-After). */
+  readonly retryAfterSecs: number;
+  constructor(retryAfterSecs: number) {
+    super('RATE_LIMITED', `rate limit exceeded for this client (--client-rate-limit); retry after ${retryAfterSecs} s`);
+    this.retryAfterSecs = retryAfterSecs;
+  }
+}
+
 export class Internal extends OspreyError {
   constructor(message: string) { super('INTERNAL', message); }
 }

@@ -59,6 +59,10 @@ test('defaults (tritonserver values)', () => {
     grpcKeepalivePermitWithoutCalls: false,
     ignoredFlags: [],
     maxResponseBytes: 268435456,
+    maxInflightRequestBytes: 1073741824,
+    clientRateLimit: 0,
+    clientRateBurst: 0,
+    clientRateKey: '',
     httpRestrictedApi: new Map(),
     grpcRestrictedProtocol: new Map(),
     httpTls: { useSsl: false, mutual: false, serverCert: '', serverKey: '', rootCert: '' },
@@ -78,6 +82,7 @@ test('every flag', () => {
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
     '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node',
+    '--max-inflight-request-bytes', '4096', '--client-rate-limit', '2.5', '--client-rate-burst=10', '--client-rate-key', 'X-Api-Key',
     '--log-file', '/tmp/x.log', '--exit-on-error=false', '--strict-model-config', 'true', '--model-load-thread-count=2',
     '--model-config-name', 'h100', '--backend-config', 'default-max-batch-size=8', '--id=triton-a', '--allow-cpu-metrics', 'false',
     '--metrics-interval-ms', '250.5', '--grpc-keepalive-time', '10000', '--grpc-keepalive-timeout=500', '--grpc-keepalive-permit-without-calls=1',
@@ -132,6 +137,10 @@ test('every flag', () => {
     grpcKeepalivePermitWithoutCalls: true,
     ignoredFlags: [],
     maxResponseBytes: 2048,
+    maxInflightRequestBytes: 4096,
+    clientRateLimit: 2.5,
+    clientRateBurst: 10,
+    clientRateKey: 'x-api-key',
     httpRestrictedApi: new Map([['model-repository', { key: 'Admin-Key', value: 's3cret' }], ['traffic', { key: 'Admin-Key', value: 's3cret' }], ['inference', { key: 'k', value: 'v=w' }]]),
     grpcRestrictedProtocol: new Map([['logging', { key: 'admin-key', value: 'x' }]]),
     httpTls: { useSsl: true, mutual: false, serverCert: '/h.crt', serverKey: '/h.key', rootCert: '' },
@@ -241,6 +250,19 @@ test('--help and -h', () => {
   }
   // One limit for both protocols, counted after decompression (issue 16, item 4).
   assert.match(text, /--max-request-bytes.*after decompression.*gRPC message.*RESOURCE_EXHAUSTED/);
+  // Issue 16, items 7 and 9: the global body bound and the per-client rate limit, with their defaults.
+  assert.match(text, /--max-inflight-request-bytes <bytes> +Most request-body bytes all HTTP requests in flight.*503.*\(default 1073741824\)/);
+  assert.match(text, /--client-rate-limit <per second> +.*429 with Retry-After.*RESOURCE_EXHAUSTED.*osprey_rate_limited_total.*\(default 0\)/);
+  assert.match(text, /--client-rate-burst <n> /);
+  assert.match(text, /--client-rate-key <header> .*peer address/);
+});
+
+test('rate-limit and in-flight body flags: bad values', () => {
+  rejects(['--client-rate-limit', '-1'], "invalid value '-1' for --client-rate-limit: expected a non-negative number");
+  rejects(['--client-rate-limit', 'fast'], "invalid value 'fast' for --client-rate-limit: expected a non-negative number");
+  rejects(['--client-rate-burst', '1.5'], "invalid value '1.5' for --client-rate-burst: expected a non-negative integer");
+  rejects(['--client-rate-key', 'a b'], "invalid value 'a b' for --client-rate-key: expected a header name");
+  rejects(['--max-inflight-request-bytes', '0'], "invalid value '0' for --max-inflight-request-bytes: expected an integer >= 1");
 });
 
 test('exact error messages', () => {

@@ -13,6 +13,7 @@ import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
+import type { Admission } from '../admission.js';
 import { guardService } from './guard.js';
 import { type GrpcLogger, decodeStreamMessage, healthService, inferenceService, trafficAdminService } from './service.js';
 
@@ -38,6 +39,8 @@ export interface GrpcServerOptions {
   access?: AccessControl;
   /** Serve TLS (loadTls); plaintext h2c when absent. */
   tls?: TlsMaterial;
+  /** Rate limits and early refusals of inference requests; none: every request is decoded. */
+  admission?: Admission;
 }
 
 export interface GrpcServerHandle {
@@ -113,7 +116,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
     }),
   });
   const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log), INFERENCE_SERVICE));
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log, opts.admission), INFERENCE_SERVICE));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
   // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.

@@ -21,6 +21,8 @@ import {
 } from '../../errors/errors.js';
 import { GRPC_STATUS } from '../../errors/status.js';
 import { Cancellation } from '../../types/cancel.js';
+import type { Admission } from '../admission.js';
+import { earlyRefusal, refusalStatus } from './early.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelStatistics, StatDuration,
 } from '../../types/inference.js';
@@ -302,8 +304,10 @@ function streamOk(res: InferenceResponse): ModelStreamInferResponseMsg {
   return { error_message: '', infer_response: encodeInferResponse(res) };
 }
 
-function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelInferRequestMsg, ModelInferResponseMsg> {
+function modelInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined): grpc.handleUnaryCall<ModelInferRequestMsg, ModelInferResponseMsg> {
   return (call, callback) => {
+    const refused = admission === undefined ? undefined : earlyRefusal(admission, call.request, call);
+    if (refused !== undefined) { callback(refusalStatus(refused)); return; }
     const cancellation = new CallCancellation(call);
     let promise: Promise<InferenceResponse>;
     try {
@@ -331,7 +335,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
  * request has been answered. One Cancellation per stream: cancelling the stream
  * cancels every request still in flight on it.
  */
-function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg> {
+function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined): grpc.handleBidiStreamingCall<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg> {
   return (call: DuplexCall) => {
     const cancellation = new CallCancellation(call);
     const signal = cancellation.signal;
@@ -364,6 +368,12 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
         settle();
         return;
       }
+      const refused = admission === undefined ? undefined : earlyRefusal(admission, msg, call);
+      if (refused !== undefined) {
+        write(streamError(msg, refused.message));
+        settle();
+        return;
+      }
       let promise: Promise<InferenceResponse>;
       try {
         promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, { deadline: deadlineOf(call), signal }), call.metadata));
@@ -386,7 +396,8 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
 
 // ---- the services ----
 
-export function inferenceService(dp: DataPlane, log: GrpcLogger): grpc.UntypedServiceImplementation {
+/** `admission`: rate limits and early refusals of inference requests (none: every request is decoded). */
+export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Admission): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(log, () => ({ live: dp.isLive() })),
     ServerReady: unary(log, () => ({ ready: dp.isReady() })),
@@ -431,8 +442,8 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger): grpc.UntypedSe
       const update = decodeLogSettings(req.settings);
       return encodeLogSettings(Object.keys(update).length === 0 ? dp.logSettings() : dp.updateLogSettings(update));
     }),
-    ModelInfer: modelInfer(dp, log),
-    ModelStreamInfer: modelStreamInfer(dp, log),
+    ModelInfer: modelInfer(dp, log, admission),
+    ModelStreamInfer: modelStreamInfer(dp, log, admission),
     ...sharedMemoryRpcs(dp, log),
     // Not advertised in server metadata extensions; answer clearly rather than hang.
     TraceSetting: unimplemented('trace is not supported by this server'),

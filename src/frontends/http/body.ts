@@ -1,42 +1,118 @@
 /**
  * Request body reading with a size cap, on any engine. Must be called synchronously
  * from the engine's request handler (uWS needs onData registered before it returns).
+ *
+ * Memory follows the bytes that arrived, never what a header declares: a client that
+ * declares 60 MiB and sends 10 bytes holds 64 KiB. All bodies in flight together are
+ * bounded by one BodyBudget (--max-inflight-request-bytes); over it: 503 and close.
  */
-import { PayloadTooLarge } from '../../errors/errors.js';
+import { InvalidArgument, PayloadTooLarge, Unavailable } from '../../errors/errors.js';
 import { type Exchange, replyError } from './exchange.js';
 
 const EMPTY = Buffer.alloc(0);
+/** First buffer of a body that arrives in pieces; it doubles (up to the declared size) as bytes come. */
+const FIRST_PIECE = 64 * 1024;
+
+/** Body bytes held by every HTTP request in flight, and their bound. One per server. */
+export class BodyBudget {
+  held = 0;
+  constructor(readonly limit: number) {}
+
+  /** Count `n` more bytes for `ex`; false (nothing counted) when that would pass the bound. */
+  take(ex: Exchange, n: number): boolean {
+    if (this.held + n > this.limit) return false;
+    this.held += n;
+    ex.bodyBytes += n;
+    return true;
+  }
+
+  /** The exchange is answered (or its client gone): its bytes no longer count. */
+  giveBack(ex: Exchange): void {
+    this.held -= ex.bodyBytes;
+    ex.bodyBytes = 0;
+  }
+}
+
+export interface BodyLimits {
+  /** Largest one body may be (413 above). */
+  readonly maxBodyBytes: number;
+  readonly bodyBudget: BodyBudget;
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * The Content-Length header as the engine reports it ('' when absent) -> the declared
+ * size, -1 for none, or the error that ends the request. Engines join repeated
+ * headers with ', ' (RFC 9110 5.3); identical repeats are one length (RFC 9112 6.3),
+ * differing ones are a framing error: 400 and close, since client and server (or a
+ * proxy in between) would disagree on where this request ends.
+ */
+export function declaredLength(value: string): number | InvalidArgument {
+  if (value === '') return -1;
+  if (DIGITS.test(value)) return Number(value);
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.every((p) => DIGITS.test(p))) {
+    if (parts.every((p) => Number(p) === Number(parts[0]))) return Number(parts[0]);
+    return new InvalidArgument('conflicting Content-Length headers');
+  }
+  return new InvalidArgument('invalid Content-Length header: expected a non-negative decimal integer');
+}
+
+function overBudget(budget: BodyBudget): Unavailable {
+  return new Unavailable(`request bodies in flight exceed the server's limit of ${budget.limit} bytes (--max-inflight-request-bytes); retry later`);
+}
 
 /**
  * Collect the body into one Buffer and hand it to `onBody`. Chunks are only valid
- * during the callback (uWS neuters them), so each is copied: straight into a buffer of
- * the declared Content-Length when there is one (a single copy), else into a list.
- * Over `limit`: answer 413 and close the connection without reading the rest.
+ * during the callback (uWS neuters them), so each is copied: a body that comes in one
+ * chunk (most) is copied once into a buffer of its size; one that comes in pieces
+ * into a buffer that grows as they arrive. Over `maxBodyBytes`: 413; over the budget:
+ * 503; a bad Content-Length: 400. Each closes the connection without reading the rest.
  */
-export function readBody(ex: Exchange, contentLength: string, limit: number, onBody: (body: Buffer) => void): void {
-  const declared = contentLength === '' ? -1 : Number(contentLength);
+export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits, onBody: (body: Buffer) => void): void {
+  const declared = declaredLength(contentLength);
+  if (typeof declared !== 'number') {
+    replyError(ex, declared, undefined, { close: true });
+    return;
+  }
+  const limit = limits.maxBodyBytes;
   if (declared > limit) {
     replyError(ex, new PayloadTooLarge(limit), undefined, { close: true });
     return;
   }
+  const budget = limits.bodyBudget;
   // allocUnsafeSlow: the body gets an ArrayBuffer of its own (not a slice of Node's
   // shared pool), since the input tensors are views of it for the request's lifetime.
-  const whole = declared > 0 ? Buffer.allocUnsafeSlow(declared) : undefined;
+  let whole: Buffer | undefined;
   let chunks: Buffer[] | undefined;
   let size = 0;
   let failed = false;
+  const fail = (err: Error): void => {
+    failed = true;
+    replyError(ex, err, undefined, { close: true });
+  };
   ex.onData((chunk, isLast) => {
     if (failed || ex.finished) return;
     const n = chunk.byteLength;
-    if (size + n > limit || (whole !== undefined && size + n > whole.length)) {
-      failed = true;
-      replyError(ex, new PayloadTooLarge(limit), undefined, { close: true });
-      return;
-    }
+    const need = size + n;
+    if (need > limit || (declared >= 0 && need > declared)) return fail(new PayloadTooLarge(limit));
     if (n > 0) {
-      if (whole !== undefined) whole.set(chunk, size);
-      else (chunks ??= []).push(Buffer.from(chunk));
-      size += n;
+      if (declared > 0) {
+        if (whole === undefined || need > whole.length) {
+          const had = whole === undefined ? 0 : whole.length;
+          const cap = need === declared ? declared : Math.min(declared, Math.max(need, had * 2, FIRST_PIECE));
+          if (!budget.take(ex, cap - had)) return fail(overBudget(budget));
+          const grown = Buffer.allocUnsafeSlow(cap);
+          if (whole !== undefined) grown.set(whole.subarray(0, size));
+          whole = grown;
+        }
+        whole.set(chunk, size);
+      } else {
+        if (!budget.take(ex, n)) return fail(overBudget(budget));
+        (chunks ??= []).push(Buffer.from(chunk));
+      }
+      size = need;
     }
     if (!isLast) return;
     if (whole !== undefined) onBody(size === whole.length ? whole : whole.subarray(0, size));

@@ -1,11 +1,17 @@
 import type { DataPlane } from '../../dataplane/api.js';
 import type { AccessControl } from '../access.js';
+import type { Admission } from '../admission.js';
+import type { BodyBudget, BodyLimits } from './body.js';
 import type { HttpLogger } from './exchange.js';
 
 /** What every handler needs; built once per server. */
-export interface HttpContext {
+export interface HttpContext extends BodyLimits {
   readonly dp: DataPlane;
   readonly maxBodyBytes: number;
+  /** Body bytes held by every request in flight, bounded (--max-inflight-request-bytes). */
+  readonly bodyBudget: BodyBudget;
+  /** Per-client rate limits and early refusals of inference requests (none: every request goes on). */
+  readonly admission: Admission | undefined;
   readonly logger: HttpLogger | undefined;
   /** Restrictions and the loopback-only default for admin calls; none: everything open (tests of other parts). */
   readonly access: AccessControl | undefined;

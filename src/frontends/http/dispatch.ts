@@ -9,6 +9,7 @@ import type { DataPlane } from '../../dataplane/api.js';
 import { NotFound, Unavailable } from '../../errors/errors.js';
 import type { HttpContext, RequestHead } from './context.js';
 import { errorJson, type Exchange, JSON_TYPE, reply, replyError } from './exchange.js';
+import { refusedEarly } from './early.js';
 import { handleRoute } from './handlers.js';
 import { type Route, changesState, checkVersion, matchRoute, routeCategory } from './router.js';
 import type { AccessControl } from '../access.js';
@@ -64,6 +65,7 @@ export function dispatch<R>(ctx: HttpContext, ex: Exchange, method: string, path
     }
     const route = match.route;
     if ('version' in route) checkVersion(route.version);
+    if (route.kind === 'model-infer' && ctx.admission !== undefined && refusedEarly(ctx.admission, ex, route.model, route.version, req, header)) return;
     const head: RequestHead = method === 'post' || method === 'put'
       ? {
         contentLength: header(req, 'content-length'),

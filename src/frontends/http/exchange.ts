@@ -53,11 +53,13 @@ export abstract class Exchange {
   private cancellation: Cancellation | undefined = undefined;
   /** Called with the status once the answer is written (audit lines of admin calls). */
   answered: ((status: number) => void) | undefined = undefined;
+  /** Body bytes this request holds, counted in the server's BodyBudget until it finishes. */
+  bodyBytes = 0;
 
   /** `acceptEncoding` is read from the request inside the engine's handler. */
   constructor(
     readonly acceptEncoding: string,
-    private readonly release: () => void,
+    private readonly release: (ex: Exchange) => void,
   ) {}
 
   /**
@@ -91,7 +93,7 @@ export abstract class Exchange {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.release();
+    this.release(this);
   }
 
   /** Write the answer once; later calls, and calls after an abort, do nothing. */

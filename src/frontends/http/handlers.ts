@@ -101,7 +101,7 @@ function statsJson(ctx: HttpContext, model: string, version: string): string {
 
 /** Read (and decompress) the body, run `fn`, answer its errors. */
 function withBody(ctx: HttpContext, ex: Exchange, head: RequestHead, fn: (body: Buffer) => void | Promise<void>): void {
-  readBody(ex, head.contentLength, ctx.maxBodyBytes, (raw) => {
+  readBody(ex, head.contentLength, ctx, (raw) => {
     const run = async (): Promise<void> => {
       const body = head.contentEncoding === '' ? raw : await decodeContent(head.contentEncoding, raw, ctx.maxBodyBytes);
       if (!ex.finished) await fn(body);

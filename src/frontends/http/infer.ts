@@ -13,7 +13,7 @@ import { type Exchange, JSON_TYPE, OCTET_TYPE, reply, replyError } from './excha
 const HEADER_LENGTH = 'Inference-Header-Content-Length';
 
 export function handleInfer(ctx: HttpContext, ex: Exchange, model: string, version: string, head: RequestHead): void {
-  readBody(ex, head.contentLength, ctx.maxBodyBytes, (body) => {
+  readBody(ex, head.contentLength, ctx, (body) => {
     runInfer(ctx, ex, model, version, head, body).catch((err: unknown) => replyError(ex, err, ctx.logger));
   });
 }

@@ -8,11 +8,16 @@
 import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import type { AccessControl } from '../access.js';
+import type { Admission } from '../admission.js';
+import { BodyBudget } from './body.js';
 import type { HttpContext } from './context.js';
 import { dispatch, type HeaderReader } from './dispatch.js';
 import type { HttpEngineChoice, HttpEngineName } from './engines/engine.js';
 import { type EngineSelection, selectHttpEngine } from './engines/select.js';
 import type { Exchange, HttpLogger } from './exchange.js';
+
+/** --max-inflight-request-bytes's default: 1 GiB. */
+export const DEFAULT_INFLIGHT_BODY_BYTES = 1024 * 1024 * 1024;
 
 export interface HttpServerOptions {
   host: string;
@@ -20,6 +25,10 @@ export interface HttpServerOptions {
   port: number;
   /** Largest accepted request body, before and after decompression (413 above). */
   maxBodyBytes: number;
+  /** Most body bytes all requests in flight may hold together (503 above); default DEFAULT_INFLIGHT_BODY_BYTES. */
+  maxInflightBodyBytes?: number;
+  /** Rate limits and early refusals of inference requests; none: every request goes on to its body. */
+  admission?: Admission;
   /** An engine already selected (selectHttpEngine), or the choice to select by; default 'auto'. */
   engine?: HttpEngineChoice | EngineSelection;
   logger?: HttpLogger;
@@ -41,13 +50,15 @@ export interface HttpServer {
 export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise<HttpServer> {
   const choice = opts.engine ?? 'auto';
   const { engine, uwsUnavailable } = typeof choice === 'string' ? selectHttpEngine(choice) : choice;
-  const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, logger: opts.logger, access: opts.access };
+  const bodyBudget = new BodyBudget(opts.maxInflightBodyBytes ?? DEFAULT_INFLIGHT_BODY_BYTES);
+  const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, bodyBudget, logger: opts.logger, access: opts.access, admission: opts.admission };
   let inFlight = 0;
   let closing = false;
   let onIdle: (() => void) | undefined;
 
   const front = {
-    release: (): void => {
+    release: (ex: Exchange): void => {
+      if (ex.bodyBytes !== 0) bodyBudget.giveBack(ex);
       if (--inFlight === 0 && onIdle !== undefined) onIdle();
     },
     handle<R>(ex: Exchange, method: string, path: string, req: R, header: HeaderReader<R>): void {

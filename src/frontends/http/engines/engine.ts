@@ -14,7 +14,7 @@ export type HttpEngineName = 'uws' | 'node';
 /** What the front end gives an engine. */
 export interface FrontEnd {
   /** Released by the exchange once its answer is written or the client went away. */
-  readonly release: () => void;
+  readonly release: (ex: Exchange) => void;
   /**
    * Handle one request: `method` lower case, `path` without the query string. Called
    * synchronously from the engine's request handler, after the exchange is made.

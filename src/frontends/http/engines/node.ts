@@ -6,15 +6,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
-import { type BodyChunkHandler, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
+import { type BodyChunkHandler, errorJson, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
 import type { FrontEnd, HttpEngine, Listening } from './engine.js';
 
 const EMPTY = new Uint8Array(0);
 
 class NodeExchange extends Exchange {
-  constructor(private readonly req: http.IncomingMessage, private readonly res: http.ServerResponse, acceptEncoding: string, release: () => void) {
+  constructor(private readonly req: http.IncomingMessage, private readonly res: http.ServerResponse, acceptEncoding: string, release: (ex: Exchange) => void) {
     super(acceptEncoding, release);
     // 'close' comes after our answer is flushed too; before it, the client went away.
     res.on('close', () => { if (!this.finished) this.clientGone(); });
@@ -61,6 +62,35 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
+/** What llhttp refused, as {"error": ...} with a status (conflicting Content-Length: 400, as on uWS). */
+function clientErrorAnswer(err: Error & { code?: string; reason?: string }): [number, string, string] {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'Request Header Fields Too Large', `request headers exceed the server's limit of ${http.maxHeaderSize} bytes`];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'Request Timeout', 'the request was not received in time'];
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      if (err.reason === 'Duplicate Content-Length') return [400, 'Bad Request', 'conflicting Content-Length headers'];
+  }
+  return [400, 'Bad Request', `malformed HTTP request: ${err.reason ?? err.message}`];
+}
+
+/**
+ * node:http's own refusals, which it would answer with a bare status line, answered
+ * like every other error: JSON body, then the connection closes (the framing of what
+ * follows cannot be trusted). As node's default: only where no answer is half written.
+ */
+function onClientError(err: Error & { code?: string; reason?: string }, socket: Duplex): void {
+  const pending = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent === true) {
+    socket.destroy();
+    return;
+  }
+  const [status, phrase, message] = clientErrorAnswer(err);
+  const body = errorJson(message);
+  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 export const nodeEngine: HttpEngine = {
   name: 'node',
   description: `node:http (Node ${process.version})`,
@@ -76,6 +106,7 @@ export const nodeEngine: HttpEngine = {
       // Mutual TLS: the handshake fails for a client without a certificate from this CA.
       ...(tls.mutual ? { ca: tls.rootCert, requestCert: true, rejectUnauthorized: true } : {}),
     }, onRequest);
+    server.on('clientError', onClientError);
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`HTTP server failed to listen on ${host}:${port}: ${err.message}`));
       server.once('error', onError);

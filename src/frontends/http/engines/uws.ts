@@ -15,7 +15,7 @@ import type { FrontEnd, HttpEngine, Listening } from './engine.js';
 import type { NativeUws } from './uws-native.js';
 
 class UwsExchange extends Exchange {
-  constructor(private readonly res: HttpResponse, acceptEncoding: string, release: () => void) {
+  constructor(private readonly res: HttpResponse, acceptEncoding: string, release: (ex: Exchange) => void) {
     super(acceptEncoding, release);
     res.onAborted(() => this.clientGone());
   }
@@ -41,7 +41,18 @@ class UwsExchange extends Exchange {
   }
 }
 
-const header: HeaderReader<HttpRequest> = (req, name) => req.getHeader(name);
+/**
+ * uWS's getHeader gives the first of repeated headers, and uWS frames the body by the
+ * first Content-Length: every Content-Length is read here, joined as node:http joins
+ * repeats, so body.ts refuses differing ones (400 and close, RFC 9112 6.3).
+ */
+function contentLength(req: HttpRequest): string {
+  let all = '';
+  req.forEach((k, v) => { if (k === 'content-length') all = all === '' ? v : `${all}, ${v}`; });
+  return all;
+}
+
+const header: HeaderReader<HttpRequest> = (req, name) => (name === 'content-length' ? contentLength(req) : req.getHeader(name));
 
 export function uwsEngine(native: NativeUws): HttpEngine {
   const uws = native.uws;
