@@ -1,0 +1,153 @@
+/**
+ * Issue 16, item 7: HTTP/1.1 edges, on every HTTP engine this machine runs, against a
+ * real server over raw sockets. Pipelined POST infer requests are answered in order
+ * (node:http; uWS closes such a connection natively, never mixing answers up);
+ * conflicting Content-Length headers get 400 JSON and a close (RFC 9112 6.3); node's
+ * own refusals are JSON; a body declared huge with few bytes sent holds only what
+ * arrived; all bodies in flight together are bounded (503 and close). After each,
+ * the server still answers a good request.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { availableEngines } from '../../helpers/engines.js';
+import { settledRss } from '../../helpers/memory.js';
+import { rawHttp, rawPost } from '../../helpers/raw-http.js';
+import { startTestServer, type TestServer } from '../../helpers/server.js';
+import net from 'node:net';
+
+const INFER = '/v2/models/simple/infer';
+
+function inferBody(a: number, pad = 0): string {
+  const json = JSON.stringify({
+    inputs: [
+      { name: 'INPUT0', shape: [1, 16], datatype: 'INT32', data: Array(16).fill(a) },
+      { name: 'INPUT1', shape: [1, 16], datatype: 'INT32', data: Array(16).fill(1) },
+    ],
+    outputs: [{ name: 'OUTPUT0' }],
+  });
+  return json + ' '.repeat(Math.max(0, pad - json.length));
+}
+
+/** OUTPUT0 = INPUT0 + INPUT1: the answer tells which request it belongs to. */
+function sumOf(body: string): number {
+  return (JSON.parse(body) as { outputs: Array<{ data: number[] }> }).outputs[0]!.data[0]!;
+}
+
+for (const engine of availableEngines()) {
+  describe(`HTTP/1.1 edges (${engine})`, () => {
+    let s: TestServer;
+
+    before(async () => {
+      s = await startTestServer({
+        httpEngine: engine, allowGrpc: false, allowMetrics: false, modelControlMode: 'explicit', loadModels: ['simple'],
+        // Small enough for the bound test below; far above what the other tests hold.
+        maxInflightRequestBytes: 1024 * 1024,
+      });
+    });
+    after(async () => { await s?.shutdown(); });
+
+    async function servesGoodRequest(): Promise<void> {
+      const r = await rawHttp(s.httpPort, rawPost(INFER, inferBody(41)), { expect: 1 });
+      assert.equal(r.responses[0]?.status, 200, JSON.stringify(r.responses[0]));
+      assert.equal(sumOf(r.responses[0]!.body), 42);
+    }
+
+    test('pipelined POST infer requests are answered in order', async () => {
+      const n = 4;
+      const data = Buffer.concat(Array.from({ length: n }, (_, i) => rawPost(INFER, inferBody(i * 10))));
+      const r = await rawHttp(s.httpPort, data, { expect: n });
+      if (engine === 'uws' && r.responses.length === 0) {
+        // uWS closes a connection whose next request arrives while an answer is pending
+        // ("denying async pipelining", HttpContext.h): no answer, but never a wrong one.
+        assert.equal(r.closed, true, 'uWS neither answered nor closed');
+      } else {
+        assert.deepEqual(r.responses.map((x) => x.status), Array(n).fill(200));
+        assert.deepEqual(r.responses.map((x) => sumOf(x.body)), Array.from({ length: n }, (_, i) => i * 10 + 1));
+      }
+      await servesGoodRequest();
+    });
+
+    if (engine === 'node') {
+      test('pipelined POSTs behind a slow body keep their order (node:http)', async () => {
+        // The first request's body comes last: the second must still be answered after it.
+        const first = rawPost(INFER, inferBody(7));
+        const cut = first.length - 10;
+        const r = await rawHttp(s.httpPort, first.subarray(0, cut), { expect: 2, later: [[100, Buffer.concat([first.subarray(cut), rawPost(INFER, inferBody(8))])]] });
+        assert.deepEqual(r.responses.map((x) => sumOf(x.body)), [8, 9]);
+      });
+    }
+
+    // `parserCloses`: uWS's own parser refuses this before any handler runs, closing the
+    // connection without an answer (native; nothing to make JSON). Still never accepted.
+    for (const [what, headers, parserCloses] of [
+      ['two Content-Length headers that differ', 'Content-Length: 5\r\nContent-Length: 7\r\n', false],
+      ['one Content-Length header listing two values', 'Content-Length: 5, 7\r\n', true],
+      ['a Content-Length that is not a decimal number', 'Content-Length: 0x5\r\n', true],
+    ] as const) {
+      test(`${what}: 400 with a JSON error, and the connection closed`, async () => {
+        const r = await rawHttp(s.httpPort, `POST ${INFER} HTTP/1.1\r\nHost: osprey\r\n${headers}\r\nabcdefg`);
+        assert.equal(r.closed, true, 'the connection stays open');
+        if (!(engine === 'uws' && parserCloses && r.responses.length === 0)) {
+          assert.equal(r.responses.length, 1, JSON.stringify(r.responses));
+          assert.equal(r.responses[0]!.status, 400);
+          assert.match(r.responses[0]!.headers['content-type'] ?? '', /application\/json/);
+          assert.match((JSON.parse(r.responses[0]!.body) as { error: string }).error, /Content-Length/);
+        }
+        await servesGoodRequest();
+      });
+    }
+
+    if (engine === 'node') {
+      test('headers over the limit: 431 with a JSON error (node:http)', async () => {
+        const r = await rawHttp(s.httpPort, `GET /v2 HTTP/1.1\r\nHost: osprey\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+        assert.equal(r.closed, true);
+        assert.equal(r.responses[0]?.status, 431);
+        assert.match((JSON.parse(r.responses[0]!.body) as { error: string }).error, /request headers exceed/);
+        await servesGoodRequest();
+      });
+    }
+
+    test('bodies declared huge with a few bytes sent hold only what arrived', async () => {
+      const rssBefore = await settledRss(); // collects first: earlier tests' buffers do not count
+      const before = process.memoryUsage().arrayBuffers;
+      const conns = 40;
+      const declared = 60 * 1024 * 1024;
+      // 40 x 60 MiB declared = 2.4 GB: allocated at the declared size, this shows in arrayBuffers.
+      const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<net.Socket>((resolve) => {
+        const c = net.connect(s.httpPort, '127.0.0.1', () => {
+          c.write(`POST ${INFER} HTTP/1.1\r\nHost: osprey\r\nContent-Length: ${declared}\r\n\r\n{"inputs":`, () => resolve(c));
+        });
+        c.on('error', () => {});
+      })));
+      await new Promise((r) => setTimeout(r, 300));
+      const grown = process.memoryUsage().arrayBuffers - before;
+      const rssGrown = process.memoryUsage().rss - rssBefore;
+      for (const c of sockets) c.destroy();
+      assert.ok(grown < 32 * 1024 * 1024, `array buffers grew ${(grown / 1048576).toFixed(1)} MiB for ${conns} bodies of 10 bytes`);
+      assert.ok(rssGrown < 256 * 1024 * 1024, `RSS grew ${(rssGrown / 1048576).toFixed(1)} MiB`);
+      await new Promise((r) => setTimeout(r, 100));
+      await servesGoodRequest();
+      const rssAfter = await settledRss();
+      assert.ok(rssAfter - rssBefore < 256 * 1024 * 1024, `RSS stayed ${((rssAfter - rssBefore) / 1048576).toFixed(1)} MiB up`);
+    });
+
+    test('bodies in flight together are bounded: 503 with a JSON error and a close over --max-inflight-request-bytes', async () => {
+      // A holds ~800 KiB of its 900 KiB body; B then needs 500 KiB more than the 1 MiB bound allows.
+      const a = rawPost(INFER, inferBody(1, 900 * 1024));
+      const cut = 800 * 1024;
+      const aDone = rawHttp(s.httpPort, a.subarray(0, cut), { expect: 1, later: [[1500, a.subarray(cut)]] });
+      await new Promise((r) => setTimeout(r, 400));
+      const b = await rawHttp(s.httpPort, rawPost(INFER, inferBody(2, 500 * 1024)));
+      assert.equal(b.responses[0]?.status, 503, JSON.stringify(b.responses));
+      assert.equal(b.closed, true);
+      assert.match((JSON.parse(b.responses[0]!.body) as { error: string }).error, /request bodies in flight exceed the server's limit of 1048576 bytes/);
+      // A finishes normally, and once it is answered its bytes no longer count.
+      const ra = await aDone;
+      assert.equal(ra.responses[0]?.status, 200);
+      assert.equal(sumOf(ra.responses[0]!.body), 2);
+      const again = await rawHttp(s.httpPort, rawPost(INFER, inferBody(2, 500 * 1024)), { expect: 1 });
+      assert.equal(again.responses[0]?.status, 200);
+      await servesGoodRequest();
+    });
+  });
+}
