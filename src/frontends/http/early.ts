@@ -5,11 +5,10 @@
  * (node:http dumps it; uWS parses past it), so the connection stays usable.
  */
 import type { Admission } from '../admission.js';
-import type { HeaderReader } from './dispatch.js';
 import { type Exchange, replyError } from './exchange.js';
 
 /** True when the request was answered here. Called inside the engine's handler (uWS's req dies after it). */
-export function refusedEarly<R>(a: Admission, ex: Exchange, model: string, version: string, req: R, header: HeaderReader<R>): boolean {
+export function refusedEarly<R>(a: Admission, ex: Exchange, model: string, version: string, req: R, header: (req: R, name: string) => string): boolean {
   const limiter = a.limiter;
   if (limiter !== undefined) {
     const limited = a.limit('http', limiter.keyHeader === '' ? '' : header(req, limiter.keyHeader), ex.remoteAddress());
