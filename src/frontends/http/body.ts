@@ -64,6 +64,15 @@ function overBudget(budget: BodyBudget): Unavailable {
 }
 
 /**
+ * A decompressed body is held as well: counted like the bytes that arrived, 503 over
+ * the bound. (While it inflates it is bounded by --max-request-bytes per body and by
+ * libuv's thread pool, which runs four inflations at once.)
+ */
+export function holdDecoded(ex: Exchange, budget: BodyBudget, decoded: Buffer): void {
+  if (!budget.take(ex, decoded.byteLength)) throw overBudget(budget);
+}
+
+/**
  * Collect the body into one Buffer and hand it to `onBody`. Chunks are only valid
  * during the callback (uWS neuters them), so each is copied: a body that comes in one
  * chunk (most) is copied once into a buffer of its size; one that comes in pieces

@@ -6,7 +6,7 @@ import {
   decodeCudaRegisterBody, decodeIndexBody, decodeLoadBody, decodeLogSettingsBody, decodeShmRegisterBody, decodeUnloadBody,
 } from '../../codec/json-control.js';
 import { InvalidArgument, Unsupported } from '../../errors/errors.js';
-import { readBody } from './body.js';
+import { holdDecoded, readBody } from './body.js';
 import { decodeContent } from './compress.js';
 import type { HttpContext, RequestHead } from './context.js';
 import { type Exchange, reply, replyError, replyJson } from './exchange.js';
@@ -104,7 +104,9 @@ function withBody(ctx: HttpContext, ex: Exchange, head: RequestHead, fn: (body: 
   readBody(ex, head.contentLength, ctx, (raw) => {
     const run = async (): Promise<void> => {
       const body = head.contentEncoding === '' ? raw : await decodeContent(head.contentEncoding, raw, ctx.maxBodyBytes);
-      if (!ex.finished) await fn(body);
+      if (ex.finished) return;
+      if (body !== raw) holdDecoded(ex, ctx.bodyBudget, body);
+      await fn(body);
     };
     run().catch((err: unknown) => replyError(ex, err, ctx.logger));
   });

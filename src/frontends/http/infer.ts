@@ -5,7 +5,7 @@
  */
 import { decodeJsonInferRequest, decodeRawInferRequest, parseHeaderLength } from '../../codec/json-request.js';
 import { encodeInferResponse } from '../../codec/http-response.js';
-import { readBody } from './body.js';
+import { holdDecoded, readBody } from './body.js';
 import { decodeContent } from './compress.js';
 import type { HttpContext, RequestHead } from './context.js';
 import { type Exchange, JSON_TYPE, OCTET_TYPE, reply, replyError } from './exchange.js';
@@ -21,6 +21,7 @@ export function handleInfer(ctx: HttpContext, ex: Exchange, model: string, versi
 async function runInfer(ctx: HttpContext, ex: Exchange, model: string, version: string, head: RequestHead, raw: Buffer): Promise<void> {
   const body = head.contentEncoding === '' ? raw : await decodeContent(head.contentEncoding, raw, ctx.maxBodyBytes);
   if (ex.finished) return;
+  if (body !== raw) holdDecoded(ex, ctx.bodyBudget, body);
   const headerLength = parseHeaderLength(head.inferHeaderLength, body.byteLength);
   const decoded = headerLength === 0
     ? decodeRawInferRequest(body, model, version)

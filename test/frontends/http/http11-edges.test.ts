@@ -14,6 +14,7 @@ import { settledRss } from '../../helpers/memory.js';
 import { rawHttp, rawPost } from '../../helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 const INFER = '/v2/models/simple/infer';
 
@@ -148,6 +149,18 @@ for (const engine of availableEngines()) {
       const again = await rawHttp(s.httpPort, rawPost(INFER, inferBody(2, 500 * 1024)), { expect: 1 });
       assert.equal(again.responses[0]?.status, 200);
       await servesGoodRequest();
+    });
+
+    test('a decompressed body counts against the in-flight bound too', async () => {
+      // 40 kB of gzip that inflates to 1.5 MiB: within --max-request-bytes, over the 1 MiB in-flight bound.
+      const z = gzipSync(Buffer.from(inferBody(3, 1536 * 1024)));
+      const r = await rawHttp(s.httpPort, rawPost(INFER, z, { 'Content-Encoding': 'gzip' }), { expect: 1 });
+      assert.equal(r.responses[0]?.status, 503, JSON.stringify(r.responses[0]));
+      assert.match((JSON.parse(r.responses[0]!.body) as { error: string }).error, /request bodies in flight exceed/);
+      // Under the bound it is served.
+      const ok = await rawHttp(s.httpPort, rawPost(INFER, gzipSync(Buffer.from(inferBody(3, 512 * 1024))), { 'Content-Encoding': 'gzip' }), { expect: 1 });
+      assert.equal(ok.responses[0]?.status, 200);
+      assert.equal(sumOf(ok.responses[0]!.body), 4);
     });
   });
 }
