@@ -10,20 +10,19 @@
  * each request --rows images as binary tensor data (12 KiB a row). Targets: 503 p50
  * <= 5 ms, goodput >= 90% of capacity.
  *
- *   node dist/bench/overload.js [--engines uws,node] [--seconds 6] [--factor 6]
- *     [--rows 4] [--queue 16] [--concurrency 24] [--out bench/results/overload.json]
+ *   node dist/overload.js   (in bench/, after npm run build) [--engines uws,node] [--seconds 6] [--factor 6]
+ *     [--rows 4] [--queue 16] [--concurrency 24] [--out results/overload.json]
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { performance as perf } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 import { freePort } from './harness/ports.js';
 import { spawnServer, waitReady } from './harness/server-process.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
@@ -35,7 +34,7 @@ const ROWS = Number(arg('rows', '4'));
 const QUEUE = Number(arg('queue', '16'));
 // Up to 8 requests of 4 rows run in a batch of 32 and 16 wait: 24 in flight never meet a full queue.
 const CONCURRENCY = Number(arg('concurrency', '24'));
-const OUT = arg('out', join(ROOT, 'bench', 'results', 'overload.json'));
+const OUT = arg('out', join(BENCH_ROOT, 'results', 'overload.json'));
 
 const CONFIG = `name: "cnn_q"
 platform: "onnxruntime_onnx"
@@ -135,10 +134,10 @@ async function openLoop(port: number, req: ReturnType<typeof requestBody>, rate:
 async function runEngine(engine: string, repo: string): Promise<Record<string, unknown>> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const server = spawnServer(process.execPath, [
-    join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--http-engine', engine,
+    OSPREY_MAIN, '--model-repository', repo, '--http-engine', engine,
     '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--allow-metrics', 'false',
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--log-format', 'json',
-  ], join(ROOT, 'bench', 'results', 'tmp', `overload-${engine}.server.log`));
+  ], join(BENCH_ROOT, 'results', 'tmp', `overload-${engine}.server.log`));
   try {
     await waitReady(server, `127.0.0.1:${httpPort}`, ['/v2/models/cnn_q/ready'], 120_000);
     const req = requestBody();
@@ -171,7 +170,7 @@ async function runEngine(engine: string, repo: string): Promise<Record<string, u
 
 async function main(): Promise<void> {
   const repo = mkdtempSync(join(tmpdir(), 'osprey-overload-'));
-  cpSync(join(ROOT, 'model-repository', 'cnn', '1'), join(repo, 'cnn_q', '1'), { recursive: true });
+  cpSync(join(OSPREY_REPOSITORY, 'cnn', '1'), join(repo, 'cnn_q', '1'), { recursive: true });
   writeFileSync(join(repo, 'cnn_q', 'config.pbtxt'), CONFIG);
   try {
     const runs = [];
