@@ -139,7 +139,7 @@ test('every flag', () => {
   } satisfies ServerOptions);
 });
 
-/** Every flag of tritonserver's table (PROTOCOL.md) in both forms: `--flag value` and `--flag=value`. */
+/** Every tritonserver flag Osprey accepts, in both forms: `--flag value` and `--flag=value`. */
 const TRITON_FLAGS: ReadonlyArray<[string, string]> = [
   ['--model-repository', '/m'], ['--model-store', '/m'], ['--strict-model-config', 'false'], ['--exit-on-error', 'true'],
   ['--exit-timeout-secs', '30'], ['--strict-readiness', 'true'], ['--model-control-mode', 'poll'], ['--repository-poll-secs', '15'],
