@@ -1,6 +1,7 @@
 /**
  * Connection-level behaviour on raw sockets, on every HTTP engine this machine runs:
- * close() drains in-flight requests, requests arriving while closing get 503, a client
+ * close() drains in-flight requests, requests arriving while closing get 503, answers
+ * during the shutdown grace period (drain()) close their connections, a client
  * disconnect aborts the request's signal, and an oversized body closes the connection.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { describe, it } from 'node:test';
 import { startHttpServer } from '../../../src/frontends/http/server.js';
 import { availableEngines } from '../../helpers/engines.js';
 import { httpRequest } from '../../helpers/http-client.js';
+import { startTestServer } from '../../helpers/server.js';
 import { FakeDataPlane } from './fake-dataplane.js';
 
 /** A keep-alive HTTP/1.1 connection that reads whole answers (Content-Length framed). */
@@ -96,6 +98,56 @@ for (const engine of availableEngines()) describe(`server lifecycle (${engine})`
     await closing;
     assert.equal(closed, true);
     await busy.waitClosed();
+  });
+
+  it('drain(): answers still served, each saying Connection: close and ending its keep-alive connection', async () => {
+    const dp = new FakeDataPlane();
+    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, engine });
+    try {
+      const c = new RawConnection(server.port);
+      c.send('GET', '/v2/health/live');
+      const before = await c.answer();
+      assert.equal(before.status, 200);
+      assert.doesNotMatch(before.head, /^connection: close$/im, 'keep-alive before the grace period');
+      c.send('GET', '/v2/health/live');
+      assert.equal((await c.answer()).status, 200, 'the same connection serves again');
+
+      server.drain();
+      c.send('POST', '/v2/models/slow/infer', SLOW_BODY);
+      await until(() => dp.pendingSlow.length === 1);
+      dp.pendingSlow[0]!();
+      const during = await c.answer();
+      assert.equal(during.status, 200, 'still served during the grace period');
+      assert.match(during.head, /^connection: close$/im);
+      await c.waitClosed();
+
+      // A fresh connection is served too, and closed after its one answer.
+      const fresh = new RawConnection(server.port);
+      fresh.send('GET', '/v2/health/live');
+      const again = await fresh.answer();
+      assert.equal(again.status, 200);
+      assert.match(again.head, /^connection: close$/im);
+      await fresh.waitClosed();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('RunningServer.drain() reaches the HTTP front end: answers close their connections', async () => {
+    const s = await startTestServer({ modelControlMode: 'explicit', httpEngine: engine, allowGrpc: false, allowMetrics: false });
+    try {
+      const c = new RawConnection(s.httpPort);
+      c.send('GET', '/v2/health/live');
+      assert.doesNotMatch((await c.answer()).head, /^connection: close$/im);
+      s.drain();
+      c.send('GET', '/v2/health/live');
+      const during = await c.answer();
+      assert.equal(during.status, 200);
+      assert.match(during.head, /^connection: close$/im);
+      await c.waitClosed();
+    } finally {
+      await s.shutdown();
+    }
   });
 
   it('a client disconnect aborts the request signal and frees the slot', async () => {
