@@ -61,6 +61,18 @@ class RawConnection {
 
 const SLOW_BODY = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1], data: [1] }] });
 
+const CLOSE = /^connection: close$/im;
+
+/** GET the live route on `c`: `closes` says whether the answer must end the connection (and it then does). */
+async function live(c: RawConnection, closes: boolean): Promise<void> {
+  c.send('GET', '/v2/health/live');
+  const a = await c.answer();
+  assert.equal(a.status, 200);
+  if (!closes) return assert.doesNotMatch(a.head, CLOSE, 'keep-alive outside the grace period');
+  assert.match(a.head, CLOSE);
+  await c.waitClosed();
+}
+
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await sleep(5);
   assert.ok(cond(), 'condition not reached');
@@ -105,12 +117,8 @@ for (const engine of availableEngines()) describe(`server lifecycle (${engine})`
     const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, engine });
     try {
       const c = new RawConnection(server.port);
-      c.send('GET', '/v2/health/live');
-      const before = await c.answer();
-      assert.equal(before.status, 200);
-      assert.doesNotMatch(before.head, /^connection: close$/im, 'keep-alive before the grace period');
-      c.send('GET', '/v2/health/live');
-      assert.equal((await c.answer()).status, 200, 'the same connection serves again');
+      await live(c, false);
+      await live(c, false); // the same connection serves again
 
       server.drain();
       c.send('POST', '/v2/models/slow/infer', SLOW_BODY);
@@ -118,16 +126,10 @@ for (const engine of availableEngines()) describe(`server lifecycle (${engine})`
       dp.pendingSlow[0]!();
       const during = await c.answer();
       assert.equal(during.status, 200, 'still served during the grace period');
-      assert.match(during.head, /^connection: close$/im);
+      assert.match(during.head, CLOSE);
       await c.waitClosed();
-
       // A fresh connection is served too, and closed after its one answer.
-      const fresh = new RawConnection(server.port);
-      fresh.send('GET', '/v2/health/live');
-      const again = await fresh.answer();
-      assert.equal(again.status, 200);
-      assert.match(again.head, /^connection: close$/im);
-      await fresh.waitClosed();
+      await live(new RawConnection(server.port), true);
     } finally {
       await server.close();
     }
@@ -137,14 +139,9 @@ for (const engine of availableEngines()) describe(`server lifecycle (${engine})`
     const s = await startTestServer({ modelControlMode: 'explicit', httpEngine: engine, allowGrpc: false, allowMetrics: false });
     try {
       const c = new RawConnection(s.httpPort);
-      c.send('GET', '/v2/health/live');
-      assert.doesNotMatch((await c.answer()).head, /^connection: close$/im);
+      await live(c, false);
       s.drain();
-      c.send('GET', '/v2/health/live');
-      const during = await c.answer();
-      assert.equal(during.status, 200);
-      assert.match(during.head, /^connection: close$/im);
-      await c.waitClosed();
+      await live(c, true);
     } finally {
       await s.shutdown();
     }
