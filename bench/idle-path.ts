@@ -31,8 +31,8 @@ import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import { WorkerPool } from '../src/executor/pool.js';
-import type { WireTensor } from '../src/types/run.js';
-import type { FailedResult, RunResult, SessionSpec, WorkerTask } from '../src/worker/protocol.js';
+import type { RunInput, RunTensor, SessionSpec } from '../src/types/run.js';
+import type { FailedResult, RunResult, WorkerTask } from '../src/worker/protocol.js';
 import { arg, repoRoot } from './harness/args.js';
 
 // --- arguments ------------------------------------------------------------------------
@@ -96,8 +96,9 @@ class PiscinaPool {
     }
   }
 
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
-    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs }, inputs.map((i) => i.buffer));
+  async run(thread: number, spec: SessionSpec, inputs: RunInput[], outputs: string[]): Promise<RunResult> {
+    const tensors: RunTensor[] = inputs.map((i) => ({ name: i.name, datatype: i.datatype, shape: i.shape, data: i.parts[0]! }));
+    const r = await this.#call(thread, { op: 'run', spec, inputs: tensors, outputs, rows: 1, largest: 1, solo: false }, tensors.map((i) => i.data.buffer as ArrayBuffer));
     if (!r.ok) throw new Error(r.error.message);
     return r;
   }
@@ -115,10 +116,10 @@ interface Runner {
   close(): Promise<void>;
 }
 
-function input(m: ModelCase): WireTensor {
+function input(m: ModelCase): RunInput {
   const f = new Float32Array(m.features);
   for (let i = 0; i < f.length; i++) f[i] = (i % 7) * 0.25;
-  return { name: m.input, datatype: 'FP32', shape: [1, m.features], buffer: f.buffer };
+  return { name: m.input, datatype: 'FP32', shape: [1, m.features], parts: [new Uint8Array(f.buffer)] };
 }
 
 async function inlineRunner(m: ModelCase): Promise<Runner> {
@@ -128,7 +129,7 @@ async function inlineRunner(m: ModelCase): Promise<Runner> {
   return {
     async run() {
       const t = input(m);
-      const r = await s.run({ [m.input]: new ort.Tensor('float32', new Float32Array(t.buffer), t.shape) }, [m.output]);
+      const r = await s.run({ [m.input]: new ort.Tensor('float32', new Float32Array(t.parts[0]!.buffer), t.shape) }, [m.output]);
       const out = r[m.output]!;
       const data = out.data as Float32Array;
       out.dispose();
@@ -143,7 +144,7 @@ interface PoolLike {
   beginRequest?(): void;
   endRequest?(): void;
   loadOn(threads: readonly number[], spec: SessionSpec): Promise<unknown>;
-  run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult>;
+  run(thread: number, spec: SessionSpec, inputs: RunInput[], outputs: string[]): Promise<RunResult>;
   close(): Promise<void>;
 }
 
@@ -158,7 +159,7 @@ async function poolRunner(m: ModelCase, pool: PoolLike, key: string): Promise<Ru
       pool.beginRequest?.();
       try {
         const r = await pool.run(best, spec, [input(m)], [m.output]);
-        return r.outputs[0]!.buffer;
+        return r.outputs[0]!.data.buffer as ArrayBuffer;
       } finally {
         pool.endRequest?.();
       }
