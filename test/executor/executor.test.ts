@@ -5,29 +5,17 @@
  * Real worker threads, real onnxruntime-node sessions, a real server.
  */
 import { strict as assert } from 'node:assert';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { Executor } from '../../src/executor/executor.js';
 import { MAIN_SPIN_US, RunEstimate, SOLO_MIN_US } from '../../src/executor/estimate.js';
-import type { RunInput, RunTensor, SessionSpec } from '../../src/types/run.js';
+import type { RunInput, RunTensor } from '../../src/types/run.js';
 import { createGrpcClient, rawInferRequest, responseTensors, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { infer } from '../helpers/http-client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { fixtureSpec } from '../helpers/session-spec.js';
 
-const MODELS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'models');
-
-function spec(model: string, key = `${model}/1`): SessionSpec {
-  return {
-    key,
-    path: join(MODELS, model, '1', 'model.onnx'),
-    settings: {
-      intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
-    },
-  };
-}
+const spec = fixtureSpec;
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const floats = (t: RunTensor | Uint8Array): number[] => {

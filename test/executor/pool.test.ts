@@ -6,39 +6,19 @@
  * BYTES included) and flaky (fails at run time on an out-of-range index).
  */
 import { strict as assert } from 'node:assert';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { joinBytes } from '../../src/codec/raw.js';
 import { OspreyError } from '../../src/errors/errors.js';
 import { WorkerPool } from '../../src/executor/pool.js';
 import type { RunInput, RunTensor, SessionSpec } from '../../src/types/run.js';
+import { FIXTURE_MODELS, fixtureSpec } from '../helpers/session-spec.js';
 import type { DataType } from '../../src/types/tensor.js';
 
-function fixtures(): string {
-  // Works from test/executor (sources) and dist/test/executor (compiled).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!dir.endsWith('/test') || dir.endsWith('/dist/test')) {
-    if (dir.endsWith('/dist/test')) return join(dir, '..', '..', 'test', 'fixtures', 'models');
-    dir = dirname(dir);
-  }
-  return join(dir, 'fixtures', 'models');
-}
-
-const MODELS = fixtures();
-
-function spec(model: string, key = `${model}/1`): SessionSpec {
-  return {
-    key,
-    path: join(MODELS, model, '1', 'model.onnx'),
-    settings: {
-      intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
-    },
-  };
-}
+const MODELS = FIXTURE_MODELS;
+const spec = fixtureSpec;
 
 const AC = spec('autocomplete');
 const SLOW = spec('slow');
