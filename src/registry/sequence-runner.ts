@@ -17,7 +17,8 @@ import type { RequestedOutput } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
 import type { SequenceRun, StateSpec } from '../types/run.js';
 import type { SequenceFlags } from '../request/sequence.js';
-import { SequenceScheduler, type CorrId, type SeqBatch, type SeqItem } from '../batching/sequence-scheduler.js';
+import { SequenceScheduler } from '../batching/sequence-scheduler.js';
+import type { CorrId, SeqBatch, SeqItem } from '../batching/sequence-types.js';
 import { controlInputs, rowInputs, splitRows } from '../request/sequence-tensors.js';
 
 /** One queued request of a sequence (the scheduler's item). */

@@ -12,7 +12,7 @@ import type { PreparedInput } from './prepare.js';
 import { Internal } from '../errors/errors.js';
 import type { Tensor } from '../types/tensor.js';
 import type { RunInput, RunTensor } from '../types/run.js';
-import type { CorrId, SeqRow } from '../batching/sequence-scheduler.js';
+import type { CorrId, SeqRow } from '../batching/sequence-types.js';
 
 const utf8 = new TextEncoder();
 

@@ -6,8 +6,7 @@
  * crash, say) creates the session from the spec on first use.
  *
  * `channel-worker.ts` is the thread entry the pool starts (shared-memory channel);
- * `serve` is the whole task logic (bench/baselines/piscina-task.ts wraps it as a
- * piscina task handler to measure the previous design).
+ * `serve` is the whole task logic.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
