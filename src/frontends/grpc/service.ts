@@ -31,7 +31,7 @@ export interface GrpcLogger {
 
 type UnaryCall = grpc.ServerUnaryCall<any, any>;
 type UnaryCallback = grpc.sendUnaryData<any>;
-type DuplexCall = grpc.ServerDuplexStream<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg>;
+type DuplexCall = grpc.ServerDuplexStream<ModelInferRequestMsg, ModelStreamInferResponseMsg>;
 /** What unary and streaming calls share (grpc-js does not export its name for it). */
 interface SurfaceCall {
   readonly cancelled: boolean;
@@ -266,24 +266,6 @@ function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc
   return request;
 }
 
-/**
- * What ModelStreamInfer's deserializer hands over for bytes that are not a
- * ModelInferRequest. grpc-js ends a whole stream with INTERNAL when a deserializer
- * throws, dropping the good requests behind the bad one; this way the bad one is
- * answered in-band like any other bad request and the stream stays open.
- */
-export interface UndecodableMessage { readonly undecodable: string }
-
-export function decodeStreamMessage(decode: (buf: Buffer) => ModelInferRequestMsg): (buf: Buffer) => ModelInferRequestMsg | UndecodableMessage {
-  return (buf) => {
-    try {
-      return decode(buf);
-    } catch (err) {
-      return { undecodable: `failed to parse the ModelInferRequest message: ${err instanceof Error ? err.message : String(err)}` };
-    }
-  };
-}
-
 /** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
 function streamError(msg: ModelInferRequestMsg | undefined, message: string): ModelStreamInferResponseMsg {
   return {
@@ -331,7 +313,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
  * request has been answered. One Cancellation per stream: cancelling the stream
  * cancels every request still in flight on it.
  */
-function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg> {
+function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {
   return (call: DuplexCall) => {
     const cancellation = new CallCancellation(call);
     const signal = cancellation.signal;
@@ -357,13 +339,8 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
       write(streamError(msg, e.message));
     };
 
-    call.on('data', (msg: ModelInferRequestMsg | UndecodableMessage) => {
+    call.on('data', (msg: ModelInferRequestMsg) => {
       pending++;
-      if ('undecodable' in msg) {
-        write(streamError(undefined, new InvalidArgument(msg.undecodable).message));
-        settle();
-        return;
-      }
       let promise: Promise<InferenceResponse>;
       try {
         promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, { deadline: deadlineOf(call), signal }), call.metadata));
