@@ -36,7 +36,7 @@ type DuplexCall = grpc.ServerDuplexStream<ModelInferRequestMsg, ModelStreamInfer
 interface SurfaceCall {
   readonly cancelled: boolean;
   getDeadline(): grpc.Deadline;
-  once(event: 'cancelled', listener: () => void): unknown;
+  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 // ---- shared helpers ----
@@ -62,14 +62,15 @@ export function deadlineOf(call: SurfaceCall): number {
  * Cancellation of one call: it fires when the client cancels (or the deadline
  * expires and grpc-js cancels). grpc-js also emits 'cancelled' when the HTTP/2 stream
  * closes after a normal answer, so `done()` must be called before answering: a
- * completed call never cancels its signal.
+ * completed call never cancels its signal. It is the signal itself (one object per
+ * call), and listens with `on`, not `once` (no wrapper per call; cancel() runs once).
  */
-class CallCancellation {
-  readonly signal = new Cancellation();
+class CallCancellation extends Cancellation {
   #done = false;
   constructor(call: SurfaceCall) {
-    if (call.cancelled) this.signal.cancel();
-    else call.once('cancelled', () => { if (!this.#done) this.signal.cancel(); });
+    super();
+    if (call.cancelled) this.cancel();
+    else call.on('cancelled', () => { if (!this.#done) this.cancel(); });
   }
   done(): void { this.#done = true; }
 }
@@ -267,13 +268,15 @@ function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc
 }
 
 /** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
-function streamError(msg: ModelInferRequestMsg | undefined, message: string): ModelStreamInferResponseMsg {
+type RequestIdentity = Pick<ModelInferRequestMsg, 'model_name' | 'model_version' | 'id'>;
+
+function streamError(who: RequestIdentity, message: string): ModelStreamInferResponseMsg {
   return {
     error_message: message,
     infer_response: {
-      model_name: msg?.model_name ?? '',
-      model_version: msg?.model_version ?? '',
-      id: msg?.id ?? '',
+      model_name: who.model_name,
+      model_version: who.model_version,
+      id: who.id,
       outputs: [],
       raw_output_contents: [],
     },
@@ -289,9 +292,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
     const cancellation = new CallCancellation(call);
     let promise: Promise<InferenceResponse>;
     try {
-      const request = decodeInferRequest(call.request, {
-        deadline: deadlineOf(call), signal: cancellation.signal,
-      });
+      const request = decodeInferRequest(call.request, { deadline: deadlineOf(call), signal: cancellation });
       promise = dp.infer(captureRouting(dp, request, call.metadata));
     } catch (err) {
       cancellation.done();
@@ -315,8 +316,9 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
  */
 function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {
   return (call: DuplexCall) => {
-    const cancellation = new CallCancellation(call);
-    const signal = cancellation.signal;
+    const signal = new CallCancellation(call);
+    // The stream's deadline bounds every request on it: read it once.
+    const ctx = { deadline: deadlineOf(call), signal };
     let pending = 0;
     let halfClosed = false;
     let ended = false;
@@ -329,27 +331,38 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
       pending--;
       if (halfClosed && pending === 0 && !ended) {
         ended = true;
-        cancellation.done();
+        signal.done();
         if (!call.cancelled) call.end();
       }
     };
-    const fail = (msg: ModelInferRequestMsg, err: unknown): void => {
+    const fail = (msg: RequestIdentity, err: unknown): void => {
       const e = asOspreyError(err);
       if (!(err instanceof OspreyError)) log.error({ err }, 'unexpected error in gRPC stream handler');
       write(streamError(msg, e.message));
+    };
+    const succeeded = (res: InferenceResponse): void => {
+      try {
+        write(streamOk(res));
+      } catch (err) {
+        fail({ model_name: res.modelName, model_version: res.modelVersion, id: res.id }, err);
+      }
+      settle();
     };
 
     call.on('data', (msg: ModelInferRequestMsg) => {
       pending++;
       let promise: Promise<InferenceResponse>;
       try {
-        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, { deadline: deadlineOf(call), signal }), call.metadata));
+        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, ctx), call.metadata));
       } catch (err) {
         fail(msg, err);
         settle();
         return;
       }
-      promise.then((res) => write(streamOk(res)), (err: unknown) => fail(msg, err)).finally(settle);
+      promise.then(succeeded, (err: unknown) => {
+        fail(msg, err);
+        settle();
+      });
     });
     call.on('end', () => {
       halfClosed = true;
