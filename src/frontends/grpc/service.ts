@@ -267,9 +267,10 @@ function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc
   return request;
 }
 
-/** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
+/** What identifies a request in its in-band error answer. */
 type RequestIdentity = Pick<ModelInferRequestMsg, 'model_name' | 'model_version' | 'id'>;
 
+/** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
 function streamError(who: RequestIdentity, message: string): ModelStreamInferResponseMsg {
   return {
     error_message: message,
