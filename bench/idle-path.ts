@@ -1,203 +1,69 @@
 /**
- * Idle-path benchmark: what it costs to hand one small run to a worker thread.
+ * Idle-path benchmark: what it costs to hand one small run to a worker thread, seen
+ * from a client, through running servers. Four servers on the same HTTP stack
+ * (node:http), one model, batch-1 HTTP/JSON requests:
  *
- * For each model, in the same process and interleaved over several rounds (the order
- * of the modes rotates every round), it measures batch-1 runs at concurrency 1, 8 and
- * 64 with:
+ *  - inline:       the naive server (baselines/naive-server.ts): `session.run` on the
+ *                  main thread, no hand-off at all (the floor; Osprey never does this),
+ *  - piscina:      the same naive server with `--piscina`: the run goes to one piscina
+ *                  worker thread (the general-task-pool design: structured-clone
+ *                  messages, atomics 'sync'),
+ *  - osprey:       Osprey with `--http-engine node --worker-threads 1`: its own
+ *                  shared-memory channel and the hot hand-off (at concurrency 1 an idle
+ *                  worker polls for the next request, the main thread for short answers),
+ *  - osprey-cold:  the same with `--worker-spin-us 0`: every hand-off wakes a sleeping
+ *                  thread.
  *
- *  - inline:   ONNX Runtime on the main thread (the floor; the server never does this),
- *  - piscina:  the previous pool design, one single-thread piscina pool per worker
- *              thread (atomics 'sync', structured-clone messages, transferred buffers),
- *  - channel:  the current `WorkerPool` (shared-memory channel, Atomics wait/notify,
- *              Atomics.waitAsync on the main thread, and the hot hand-off: at most one
- *              request in flight, the idle worker polls and the main thread polls for
- *              short answers),
- *  - channel-cold: the same pool with the hot hand-off off (`spinUs: 0`): every
- *              hand-off wakes a sleeping thread.
+ * inline against piscina is the price of a general pool's hand-off; osprey against
+ * osprey-cold that of sleeping threads. Osprey against the naive servers also holds
+ * everything else a real server does per request (validation, the batcher, statistics).
+ * Interleaved: at every concurrency each server runs in turn, the order rotating every
+ * round, so drift on a shared machine hits them alike. Medians over rounds of throughput
+ * and of p50/p99 latency (us) are printed and written, with every round, as JSON.
  *
- * Each run is counted with the pool's beginRequest/endRequest, as the data plane
- * counts requests, so the hot hand-off only engages at concurrency 1 here too.
+ *   npm run build && node dist/idle-path.js [--rounds 5] [--duration-ms 2000]
+ *     [--model tabular] [--concurrency 1,8,64] [--modes inline,piscina,osprey,osprey-cold]
+ *     [--out results/idle-path-http.json]
  *
- * Each point reports throughput (runs/s) and latency p50/p99 (us); the medians over
- * rounds are printed and written, with every round, to bench/results/idle-path.json.
- *
- *   npm run build && node dist/bench/idle-path.js [--rounds 5] [--duration-ms 1000]
- *     [--models autocomplete,tabular] [--concurrency 1,8,64] [--workers 1]
- *     [--modes inline,piscina,channel,channel-cold] [--slots 4] [--out bench/results/idle-path.json]
+ * bench/results/idle-path.json is the earlier in-process form of this measurement
+ * (the pool and piscina driven directly, without HTTP), kept with the README figures
+ * quoted from it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { Piscina } from 'piscina';
-import { WorkerPool } from '../src/executor/pool.js';
-import type { WireTensor } from '../src/types/run.js';
-import type { FailedResult, RunResult, SessionSpec, WorkerTask } from '../src/worker/protocol.js';
-import { arg, repoRoot } from './harness/args.js';
+import { arg } from './harness/args.js';
+import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
+import { startTarget, type RunningTarget, type TargetId } from './harness/targets.js';
+import { runSweep } from './loadgen/sweep.js';
 
-// --- arguments ------------------------------------------------------------------------
-
-
-
-const ROOT = repoRoot();
 const ROUNDS = Number(arg('rounds', '5'));
-const DURATION_MS = Number(arg('duration-ms', '1000'));
-const WARMUP_MS = Math.min(300, DURATION_MS);
+const DURATION_MS = Number(arg('duration-ms', '2000'));
+const WARMUP_MS = Math.min(500, DURATION_MS);
+const MODEL = arg('model', 'tabular');
 const CONCURRENCY = arg('concurrency', '1,8,64').split(',').map(Number);
-const WORKERS = Number(arg('workers', '1'));
-const SLOTS = Number(arg('slots', '0'));
-const OUT = resolve(ROOT, arg('out', 'bench/results/idle-path.json'));
+const OUT = resolve(BENCH_ROOT, arg('out', 'results/idle-path-http.json'));
 
-interface ModelCase { name: string; path: string; input: string; output: string; features: number }
-const MODELS: Record<string, ModelCase> = {
-  // a*3, input [N,3]: nearly zero compute, pure hand-off cost.
-  autocomplete: { name: 'autocomplete', path: 'test/fixtures/models/autocomplete/1/model.onnx', input: 'a', output: 'b', features: 3 },
-  // The bundled small tabular MLP, input [N,64].
-  tabular: { name: 'tabular', path: 'model-repository/tabular/1/model.onnx', input: 'features', output: 'score', features: 64 },
+type Mode = 'inline' | 'piscina' | 'osprey' | 'osprey-cold';
+const SERVERS: Record<Mode, { id: TargetId; args: string[] }> = {
+  inline: { id: 'naive', args: [] },
+  piscina: { id: 'naive', args: ['--piscina'] },
+  osprey: { id: 'osprey-node', args: ['--worker-threads', '1'] },
+  'osprey-cold': { id: 'osprey-node', args: ['--worker-threads', '1', '--worker-spin-us', '0'] },
 };
-const MODEL_NAMES = arg('models', 'autocomplete,tabular').split(',').filter((m) => MODELS[m] !== undefined);
+const MODES = arg('modes', 'inline,piscina,osprey,osprey-cold').split(',') as Mode[];
+for (const m of MODES) if (SERVERS[m] === undefined) throw new Error(`unknown mode '${m}' (${Object.keys(SERVERS).join(', ')})`);
 
-const SETTINGS: SessionSpec['settings'] = {
-  intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-  enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
-};
+interface Point { requestsPerSec: number; p50us: number; p99us: number; requests: number; errors: number }
+interface Row { mode: Mode; concurrency: number; rounds: Point[]; median: Omit<Point, 'requests' | 'errors'> }
 
-// --- the previous design, kept here for comparison ------------------------------------------
-
-/** The pool as it was before the shared-memory channel: one single-thread piscina pool per worker thread. */
-class PiscinaPool {
-  readonly #threads: Piscina<WorkerTask, RunResult | FailedResult>[] = [];
-  readonly #busy: Int32Array;
-
-  constructor(workers: number) {
-    this.#busy = new Int32Array(workers);
-    const filename = new URL('./baselines/piscina-task.js', import.meta.url).href;
-    for (let i = 0; i < workers; i++) {
-      this.#threads.push(new Piscina({
-        filename, minThreads: 1, maxThreads: 1, concurrentTasksPerWorker: 1, idleTimeout: Infinity, atomics: 'sync',
-      }));
-    }
-  }
-
-  load(thread: number): number { return this.#busy[thread]!; }
-
-  async #call(thread: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<RunResult | FailedResult> {
-    this.#busy[thread]!++;
-    try {
-      return await this.#threads[thread]!.run(task, transferList ? { transferList } : undefined);
-    } finally {
-      this.#busy[thread]!--;
-    }
-  }
-
-  async loadOn(threads: readonly number[], spec: SessionSpec): Promise<void> {
-    for (const r of await Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec })))) {
-      if (!r.ok) throw new Error(r.error.message);
-    }
-  }
-
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult> {
-    const r = await this.#call(thread, { op: 'run', spec, inputs, outputs }, inputs.map((i) => i.buffer));
-    if (!r.ok) throw new Error(r.error.message);
-    return r;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#threads.map((p) => p.destroy()));
-  }
-}
-
-// --- runners --------------------------------------------------------------------------
-
-interface Runner {
-  /** One batch-1 run; resolves with the output bytes. */
-  run(): Promise<ArrayBuffer>;
-  close(): Promise<void>;
-}
-
-function input(m: ModelCase): WireTensor {
-  const f = new Float32Array(m.features);
-  for (let i = 0; i < f.length; i++) f[i] = (i % 7) * 0.25;
-  return { name: m.input, datatype: 'FP32', shape: [1, m.features], buffer: f.buffer };
-}
-
-async function inlineRunner(m: ModelCase): Promise<Runner> {
-  const s = await ort.InferenceSession.create(join(ROOT, m.path), {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+async function measure(t: RunningTarget, concurrency: number): Promise<Point> {
+  const r = await runSweep({
+    url: t.http, protocol: 'http', model: MODEL, batchSize: 1, inputData: 'zero', mode: 'concurrency', values: [concurrency],
+    warmupMs: WARMUP_MS, measurementMs: DURATION_MS, stabilityPct: 100, maxTrials: 1, serverStats: false,
   });
-  return {
-    async run() {
-      const t = input(m);
-      const r = await s.run({ [m.input]: new ort.Tensor('float32', new Float32Array(t.buffer), t.shape) }, [m.output]);
-      const out = r[m.output]!;
-      const data = out.data as Float32Array;
-      out.dispose();
-      return data.buffer as ArrayBuffer;
-    },
-    close: () => s.release(),
-  };
-}
-
-interface PoolLike {
-  load(thread: number): number;
-  beginRequest?(): void;
-  endRequest?(): void;
-  loadOn(threads: readonly number[], spec: SessionSpec): Promise<unknown>;
-  run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[]): Promise<RunResult>;
-  close(): Promise<void>;
-}
-
-async function poolRunner(m: ModelCase, pool: PoolLike, key: string): Promise<Runner> {
-  const spec: SessionSpec = { key, path: join(ROOT, m.path), settings: SETTINGS };
-  const threads = Array.from({ length: WORKERS }, (_, i) => i);
-  await pool.loadOn(threads, spec);
-  return {
-    async run() {
-      let best = 0;
-      for (let t = 1; t < WORKERS; t++) if (pool.load(t) < pool.load(best)) best = t;
-      pool.beginRequest?.();
-      try {
-        const r = await pool.run(best, spec, [input(m)], [m.output]);
-        return r.outputs[0]!.buffer;
-      } finally {
-        pool.endRequest?.();
-      }
-    },
-    close: () => pool.close(),
-  };
-}
-
-// --- measurement --------------------------------------------------------------------------
-
-interface Point { runsPerSec: number; p50us: number; p99us: number; samples: number }
-
-function percentile(sorted: Float64Array, q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
-}
-
-async function measure(r: Runner, concurrency: number, ms: number, record: boolean): Promise<Point> {
-  const lat: number[] = [];
-  const end = performance.now() + ms;
-  let n = 0;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      const out = await r.run();
-      if (out.byteLength === 0) throw new Error('empty output');
-      if (record) lat.push(performance.now() - t0);
-      n++;
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, loop));
-  const elapsed = performance.now() - t0;
-  const sorted = Float64Array.from(lat).sort();
-  return {
-    runsPerSec: Math.round((n * 1000) / elapsed),
-    p50us: sorted.length ? Math.round(percentile(sorted, 0.5) * 10000) / 10 : 0,
-    p99us: sorted.length ? Math.round(percentile(sorted, 0.99) * 10000) / 10 : 0,
-    samples: n,
-  };
+  const l = r.levels[0]!;
+  return { requestsPerSec: Math.round(l.requestsPerSec), p50us: l.latencyUs.p50, p99us: l.latencyUs.p99, requests: l.requests, errors: l.errorCount };
 }
 
 function median(xs: number[]): number {
@@ -206,95 +72,73 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-// --- main -----------------------------------------------------------------------------
-
-const MODES = arg('modes', 'inline,piscina,channel,channel-cold').split(',');
-
-async function makeRunner(mode: string, m: ModelCase): Promise<Runner> {
-  if (mode === 'inline') return inlineRunner(m);
-  if (mode === 'piscina') return poolRunner(m, new PiscinaPool(WORKERS), `${m.name}-piscina`);
-  if (mode === 'channel') return poolRunner(m, new WorkerPool(WORKERS, SLOTS > 0 ? { slots: SLOTS } : {}), `${m.name}-channel`);
-  if (mode === 'channel-cold') return poolRunner(m, new WorkerPool(WORKERS, { spinUs: 0, ...(SLOTS > 0 ? { slots: SLOTS } : {}) }), `${m.name}-cold`);
-  throw new Error(`unknown mode '${mode}' (inline, piscina, channel, channel-cold)`);
-}
-
-interface Row { model: string; mode: string; concurrency: number; rounds: Point[]; median: Omit<Point, 'samples'> }
-
 async function main(): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'osprey-idle-path-'));
+  const servers = new Map<Mode, RunningTarget>();
   const rows = new Map<string, Row>();
-  for (const name of MODEL_NAMES) {
-    const m = MODELS[name]!;
-    const runners = new Map<string, Runner>();
-    for (const mode of MODES) runners.set(mode, await makeRunner(mode, m));
-    for (const mode of MODES) await measure(runners.get(mode)!, 8, WARMUP_MS, false);
+  try {
+    for (const mode of MODES) {
+      servers.set(mode, await startTarget(SERVERS[mode].id, {
+        repo: OSPREY_REPOSITORY, noBatchRepo: '', models: [MODEL], logDir, readyTimeoutMs: 60_000,
+      }, { args: SERVERS[mode].args, name: mode }));
+    }
     for (let round = 0; round < ROUNDS; round++) {
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length]!);
       for (const c of CONCURRENCY) {
         for (const mode of order) {
-          const r = runners.get(mode)!;
-          await measure(r, c, Math.min(100, WARMUP_MS), false);
-          const p = await measure(r, c, DURATION_MS, true);
-          const key = `${name}/${mode}/${c}`;
+          const p = await measure(servers.get(mode)!, c);
+          if (p.errors > 0) throw new Error(`${mode} at concurrency ${c}: ${p.errors} failed requests (logs in ${logDir})`);
+          const key = `${mode}/${c}`;
           let row = rows.get(key);
-          if (row === undefined) {
-            row = { model: name, mode, concurrency: c, rounds: [], median: { runsPerSec: 0, p50us: 0, p99us: 0 } };
-            rows.set(key, row);
-          }
+          if (row === undefined) rows.set(key, row = { mode, concurrency: c, rounds: [], median: { requestsPerSec: 0, p50us: 0, p99us: 0 } });
           row.rounds.push(p);
         }
       }
-      process.stderr.write(`${name}: round ${round + 1}/${ROUNDS} done\n`);
+      process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
     }
-    for (const r of runners.values()) await r.close();
+  } finally {
+    for (const s of servers.values()) await s.stop();
+    rmSync(logDir, { recursive: true, force: true });
   }
 
   for (const row of rows.values()) {
     row.median = {
-      runsPerSec: median(row.rounds.map((p) => p.runsPerSec)),
+      requestsPerSec: median(row.rounds.map((p) => p.requestsPerSec)),
       p50us: median(row.rounds.map((p) => p.p50us)),
       p99us: median(row.rounds.map((p) => p.p99us)),
     };
   }
-
-  const get = (model: string, mode: string, c: number): Row['median'] | undefined => rows.get(`${model}/${mode}/${c}`)?.median;
-  const ratios: Record<string, Record<string, number>> = {};
+  const get = (mode: Mode, c: number): Row['median'] | undefined => rows.get(`${mode}/${c}`)?.median;
   const round2 = (x: number): number => Math.round(x * 100) / 100;
-  for (const name of MODEL_NAMES) {
-    const r: Record<string, number> = {};
-    const inl = get(name, 'inline', 1);
-    const pis = get(name, 'piscina', 1);
-    const chn = get(name, 'channel', 1);
-    const cold = get(name, 'channel-cold', 1);
-    if (inl && chn) r['c1_p50_channel_over_inline'] = round2(chn.p50us / inl.p50us);
-    if (inl && pis) r['c1_p50_piscina_over_inline'] = round2(pis.p50us / inl.p50us);
-    if (pis && chn) r['c1_p50_piscina_over_channel'] = round2(pis.p50us / chn.p50us);
-    if (cold && chn) r['c1_p50_cold_over_channel'] = round2(cold.p50us / chn.p50us);
-    for (const c of CONCURRENCY) {
-      const a = get(name, 'channel', c);
-      const b = get(name, 'piscina', c);
-      const i = get(name, 'inline', c);
-      if (a && b) r[`c${c}_throughput_channel_over_piscina`] = round2(a.runsPerSec / b.runsPerSec);
-      if (a && i) r[`c${c}_throughput_channel_over_inline`] = round2(a.runsPerSec / i.runsPerSec);
-      const k = get(name, 'channel-cold', c);
-      if (a && k) r[`c${c}_throughput_channel_over_cold`] = round2(a.runsPerSec / k.runsPerSec);
+  const ratios: Record<string, number> = {};
+  const pairs: [Mode, Mode][] = [['piscina', 'inline'], ['osprey', 'inline'], ['piscina', 'osprey'], ['osprey-cold', 'osprey']];
+  for (const [a, b] of pairs) {
+    const x = get(a, 1);
+    const y = get(b, 1);
+    if (x && y) ratios[`c1_p50_${a}_over_${b}`] = round2(x.p50us / y.p50us);
+  }
+  for (const c of CONCURRENCY) {
+    for (const [a, b] of pairs) {
+      const x = get(a, c);
+      const y = get(b, c);
+      if (x && y) ratios[`c${c}_throughput_${a}_over_${b}`] = round2(x.requestsPerSec / y.requestsPerSec);
     }
-    ratios[name] = r;
   }
 
-  console.log(`idle path: ${WORKERS} worker thread(s), ${ROUNDS} rounds x ${DURATION_MS} ms per point, medians over rounds`);
-  console.log('model         mode            conc   runs/s    p50 us    p99 us');
+  console.log(`idle path, ${MODEL} over HTTP/JSON (node:http everywhere): ${ROUNDS} rounds x ${DURATION_MS} ms per point, medians over rounds`);
+  console.log('mode           conc    req/s    p50 us    p99 us');
   for (const row of rows.values()) {
     const m = row.median;
-    console.log(`${row.model.padEnd(13)} ${row.mode.padEnd(15)} ${String(row.concurrency).padStart(4)} ${String(m.runsPerSec).padStart(8)} ${m.p50us.toFixed(1).padStart(9)} ${m.p99us.toFixed(1).padStart(9)}`);
+    console.log(`${row.mode.padEnd(13)} ${String(row.concurrency).padStart(5)} ${String(m.requestsPerSec).padStart(8)} ${m.p50us.toFixed(1).padStart(9)} ${m.p99us.toFixed(1).padStart(9)}`);
   }
-  for (const [name, r] of Object.entries(ratios)) console.log(name, JSON.stringify(r));
+  console.log(JSON.stringify(ratios));
 
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify({
-    bench: 'idle-path',
+    bench: 'idle-path-http',
     date: new Date().toISOString(),
     machine: { cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? '', node: process.version, loadavgAtEnd: loadavg() },
-    config: { rounds: ROUNDS, durationMs: DURATION_MS, concurrency: CONCURRENCY, workers: WORKERS, models: MODEL_NAMES, slots: SLOTS > 0 ? SLOTS : 4 },
+    config: { rounds: ROUNDS, durationMs: DURATION_MS, concurrency: CONCURRENCY, model: MODEL, modes: MODES, servers: SERVERS },
     rows: [...rows.values()],
     ratios,
   }, null, 2) + '\n');

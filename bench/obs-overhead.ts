@@ -11,7 +11,7 @@
  * per request (main thread and all threads, from /proc): throughput swings when
  * other work shares the machine, CPU per request much less.
  *
- *   npm run build && node dist/bench/obs-overhead.js [--rounds 4] [--duration-ms 10000]
+ *   npm run build && node dist/obs-overhead.js [--rounds 4] [--duration-ms 10000]
  *     [--warmup-ms 1000] [--concurrency 16] [--rows 1] [--scrape-ms 5000]
  *     [--worker-threads 0] [--out bench/results/obs-overhead.json]
  */
@@ -24,6 +24,7 @@ import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 
 const ROUNDS = Number(arg('rounds', '4'));
@@ -33,15 +34,14 @@ const CONCURRENCY = Number(arg('concurrency', '16'));
 const ROWS = Number(arg('rows', '1'));
 const SCRAPE_MS = Number(arg('scrape-ms', '5000'));
 const WORKERS = arg('worker-threads', '0');
-const OUT = arg('out', 'bench/results/obs-overhead.json');
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = arg('out', join(BENCH_ROOT, 'results/obs-overhead.json'));
 
 interface Server { name: string; proc: ChildProcess; http: number; metrics: number }
 
 async function startServer(name: string, extra: string[]): Promise<Server> {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const proc = spawn(process.execPath, [
-    join(ROOT, 'dist/src/main.js'), '--model-repository', join(ROOT, 'model-repository'),
+    OSPREY_MAIN, '--model-repository', OSPREY_REPOSITORY,
     '--model-control-mode', 'explicit', '--load-model', 'tabular', '--worker-threads', WORKERS,
     '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics),
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--metrics-address', '127.0.0.1', ...extra,

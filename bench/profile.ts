@@ -20,7 +20,7 @@
  * the server counted (its statistics). A worker asleep in Atomics.wait (`waitFor`) is
  * left out; at concurrency 1 the same frame also holds its polling (hot hand-off).
  *
- *   npm run build && node dist/bench/profile.js [--model tabular] [--wire http-json|http-binary|grpc]
+ *   npm run build && node dist/profile.js [--model tabular] [--wire http-json|http-binary|grpc]
  *     [--concurrency 64] [--duration 6] [--interval-us 200] [--out bench/results/tmp/profile.json]
  */
 import { spawn } from 'node:child_process';
@@ -28,7 +28,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { arg, repoRoot } from './harness/args.js';
+import { arg } from './harness/args.js';
 import { findTool, runH2load, runWrk } from './harness/external-tools.js';
 import { freePort } from './harness/ports.js';
 import { buildInputSteps } from './loadgen/input-data.js';
@@ -37,14 +37,14 @@ import { modelInfoHttp } from './loadgen/model-info.js';
 import { binaryBody, inferPath, jsonBody } from './loadgen/payload.js';
 import { httpStatsSource } from './loadgen/server-stats.js';
 import { pidCpuUs } from './loadgen/cpu.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
-const ROOT = repoRoot();
 const MODEL = arg('model', 'tabular');
 const WIRE = arg('wire', 'http-json') as 'http-json' | 'http-binary' | 'grpc';
 const CONCURRENCY = Number(arg('concurrency', '64'));
 const DURATION_S = Number(arg('duration', '6'));
 const INTERVAL_US = Number(arg('interval-us', '200'));
-const OUT = arg('out', join(ROOT, 'bench/results/tmp/profile.json'));
+const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/profile.json'));
 const EXTRA = arg('server-args', '').split(' ').filter(Boolean);
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string }; children?: number[] }
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   const [http, grpc] = [await freePort(), await freePort()];
   const server = spawn(process.execPath, [
     '--cpu-prof', '--cpu-prof-dir', dir, `--cpu-prof-interval`, String(INTERVAL_US),
-    join(ROOT, 'dist/src/main.js'), '--model-repository', join(ROOT, 'model-repository'),
+    OSPREY_MAIN, '--model-repository', OSPREY_REPOSITORY,
     '--model-control-mode', 'explicit', '--load-model', MODEL, '--http-port', String(http), '--grpc-port', String(grpc),
     '--allow-metrics', 'false', '--log-info', 'false', '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', ...EXTRA,
   ], { stdio: ['ignore', 'ignore', 'inherit'] });

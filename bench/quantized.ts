@@ -16,28 +16,27 @@
  * shared machine hits them alike; the summary gives medians over rounds, the ratio to
  * FP32, and the machine's load (loadavg and other programs' CPU during the levels).
  *
- *   npm run build && node dist/bench/quantized.js [--rounds 3] [--concurrency 16]
+ *   npm run build && node dist/quantized.js [--rounds 3] [--concurrency 16]
  *     [--duration-ms 2000] [--images 256] [--out bench/results/tmp/quantized.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { arg, repoRoot } from './harness/args.js';
+import { arg } from './harness/args.js';
 import { ceilingInChild } from './harness/ceiling-run.js';
 import { startTarget } from './harness/targets.js';
-import { decodeValues } from '../src/codec/raw.js';
-import { valuesToRaw } from './loadgen/tensor-values.js';
+import { fromHalf, valuesToRaw } from './loadgen/tensor-values.js';
 import { runSweep } from './loadgen/sweep.js';
 import type { Protocol } from './loadgen/types.js';
+import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
 const CONCURRENCY = Number(arg('concurrency', '16'));
 const DURATION_MS = Number(arg('duration-ms', '2000'));
 const IMAGES = Number(arg('images', '256'));
-const ROOT = repoRoot();
-const REPO = join(ROOT, 'model-repository');
-const OUT = arg('out', join(ROOT, 'bench/results/tmp/quantized.json'));
+const REPO = OSPREY_REPOSITORY;
+const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/quantized.json'));
 const MODELS = ['cnn', 'cnn_int8', 'cnn_fp16'] as const;
 type Model = typeof MODELS[number];
 const ROW = 3 * 32 * 32;
@@ -81,7 +80,8 @@ async function logitsOf(model: Model, values: number[], n: number): Promise<numb
       const t = new ort.Tensor(dt === 'FP16' ? 'float16' : 'float32', slice as never, [rows, 3, 32, 32]);
       const r = (await session.run({ image: t })).logits!;
       const d = r.data as Float32Array | Uint16Array;
-      for (const v of decodeValues(dt, new Uint8Array(d.buffer, d.byteOffset, d.byteLength), 'logits')) out.push(v as number);
+      // ORT hands float16 data over as its bits (Uint16Array).
+      for (const v of d) out.push(dt === 'FP16' ? fromHalf(v) : v);
     }
     return out;
   } finally {
@@ -131,13 +131,13 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   const target = await startTarget('osprey', {
-    root: ROOT, repo: REPO, noBatchRepo: '', models: [...MODELS], logDir: join(tmpdir(), 'osprey-quantized-bench'), readyTimeoutMs: 60_000,
+    repo: REPO, noBatchRepo: '', models: [...MODELS], logDir: join(tmpdir(), 'osprey-quantized-bench'), readyTimeoutMs: 60_000,
   });
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const order = rotate(MODELS, round);
       for (const m of order) {
-        const c = await ceilingInChild(ROOT, REPO, m, DURATION_MS / 2, [1, 8, 32]);
+        const c = await ceilingInChild(REPO, m, DURATION_MS / 2, [1, 8, 32]);
         const b1 = c.sweep.find((p) => p.batch === 1)!;
         samples.push({ round, model: m, what: 'ceiling-b1', rowsPerSec: b1.rowsPerSec });
         samples.push({ round, model: m, what: 'ceiling-best', rowsPerSec: c.best.rowsPerSec });

@@ -4,13 +4,12 @@
  * side on free loopback ports, measure the ORT ceiling, sweep every scenario against
  * every target (interleaved per level), and write results.json, report.md, chart.svg
  * and perf_analyzer CSVs to bench/results/<date>/ (quick: bench/results/tmp/<date>/).
- *   node dist/bench/report.js [--quick] [--out DIR] [--targets a,b] [--scenarios a,b]
+ *   node dist/report.js [--quick] [--out DIR] [--targets a,b] [--scenarios a,b]
  *     [--concurrency 1:256:x2] [--update-readme]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toCsv } from './loadgen/format.js';
 import { machineInfo } from './loadgen/machine.js';
@@ -24,9 +23,9 @@ import { copyWithoutBatching } from './harness/repo-copy.js';
 import { reportMarkdown } from './harness/report-md.js';
 import type { BenchResults, ScenarioResult } from './harness/results.js';
 import { ospreyBuilt, startTarget, TARGET_LABELS, TARGET_PROTOCOLS, type RunningTarget, type TargetId } from './harness/targets.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 import { updateReadme } from './update-readme.js';
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 
 const { values: v } = parseArgs({
   options: {
@@ -49,7 +48,7 @@ const localDate = (): string => {
 
 function commit(): string | null {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: BENCH_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return null;
   }
@@ -63,10 +62,10 @@ async function main(): Promise<void> {
   const only = v.targets?.split(',') as TargetId[] | undefined;
   if (only) plan.scenarios.forEach((s) => { s.targets = s.targets.filter((t) => only.includes(t)); });
   const date = localDate();
-  const out = resolve(v.out ?? join(ROOT, 'bench/results', v.quick ? 'tmp' : '', date));
-  const repo = resolve(v['model-repository'] ?? join(ROOT, 'model-repository'));
+  const out = resolve(v.out ?? join(BENCH_ROOT, 'results', v.quick ? 'tmp' : '', date));
+  const repo = resolve(v['model-repository'] ?? OSPREY_REPOSITORY);
   // Server logs are for post-mortems, not for the committed results.
-  const logDir = join(ROOT, 'bench/results/tmp/logs', `${date}-${plan.name}`);
+  const logDir = join(BENCH_ROOT, 'results/tmp/logs', `${date}-${plan.name}`);
   mkdirSync(out, { recursive: true });
   log(`bench (${plan.name}) -> ${out} (server logs: ${logDir})`);
 
@@ -77,7 +76,7 @@ async function main(): Promise<void> {
 
   // The ceiling is sampled several times on a shared machine; the best sample counts.
   const sampleCeiling = async (m: string, when: string): Promise<void> => {
-    const c = await ceilingInChild(ROOT, repo, m, plan.ceiling.durationMs, plan.ceiling.batches);
+    const c = await ceilingInChild(repo, m, plan.ceiling.durationMs, plan.ceiling.batches);
     const e = (res.ceilings[m] ??= { samples: [], rowsPerSec: 0, batch: 0 });
     e.samples.push({ ...c, when });
     if (c.best.rowsPerSec > e.rowsPerSec) Object.assign(e, { rowsPerSec: c.best.rowsPerSec, batch: c.best.batch });
@@ -98,13 +97,13 @@ async function main(): Promise<void> {
     const wanted = [...new Set(plan.scenarios.flatMap((s) => s.targets))];
     // Start side by side: they load models in parallel, and all must idle while one is measured.
     await Promise.all(wanted.map(async (id) => {
-      if (id.startsWith('osprey') && !ospreyBuilt(ROOT)) {
-        res.targets[id] = { label: TARGET_LABELS[id], status: 'failed', error: 'dist/src/main.js not built' };
+      if (id.startsWith('osprey') && !ospreyBuilt()) {
+        res.targets[id] = { label: TARGET_LABELS[id], status: 'failed', error: `${OSPREY_MAIN} not built (npm ci at the repository root builds it)` };
         return;
       }
       try {
         const t = await startTarget(id, {
-          root: ROOT, repo, noBatchRepo: noBatch.dir, models: plan.models, logDir, readyTimeoutMs: 60_000,
+          repo, noBatchRepo: noBatch.dir, models: plan.models, logDir, readyTimeoutMs: 60_000,
         });
         running.set(id, t);
         res.targets[id] = { label: TARGET_LABELS[id], status: 'ok' };
@@ -152,7 +151,7 @@ async function main(): Promise<void> {
       // The same servers, now under wrk and h2load (each skipped when not installed).
       res.independent = await runIndependent({
         rounds: plan.independent.rounds, durationS: plan.independent.durationS, running, log,
-        ceiling: async (m) => (await ceilingInChild(ROOT, repo, m, plan.ceiling.durationMs, plan.ceiling.batches)).best.rowsPerSec,
+        ceiling: async (m) => (await ceilingInChild(repo, m, plan.ceiling.durationMs, plan.ceiling.batches)).best.rowsPerSec,
       });
       for (const s of res.independent.skipped) res.notes.push(`independent generators: ${s}`);
     }

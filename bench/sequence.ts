@@ -13,32 +13,32 @@
  * (START on the first, END on the last), then start the next with a new id. Rounds
  * alternate the order of the three modes; each reports throughput and p50/p90/p99.
  *
- *   npm run build && node dist/bench/sequence.js [--sequences 64] [--length 10]
+ *   npm run build && node dist/sequence.js [--sequences 64] [--length 10]
  *     [--rounds 2] [--duration-ms 3000] [--warmup-ms 500] [--out bench/results/sequence.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { arg, repoRoot } from './harness/args.js';
+import { arg } from './harness/args.js';
 import { freePort } from './harness/ports.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 const SEQUENCES = Number(arg('sequences', '64'));
 const LENGTH = Number(arg('length', '10'));
 const ROUNDS = Number(arg('rounds', '2'));
 const DURATION_MS = Number(arg('duration-ms', '3000'));
 const WARMUP_MS = Number(arg('warmup-ms', '500'));
-const OUT = arg('out', 'bench/results/sequence.json');
-const ROOT = repoRoot();
+const OUT = arg('out', join(BENCH_ROOT, 'results/sequence.json'));
 
 type Mode = 'direct' | 'oldest' | 'plain';
 const MODES: Mode[] = ['direct', 'oldest', 'plain'];
 
 function makeRepo(): string {
   const repo = mkdtempSync(join(tmpdir(), 'osprey-seq-bench-'));
-  const src = join(ROOT, 'model-repository', 'accumulator');
+  const src = join(OSPREY_REPOSITORY, 'accumulator');
   const base = readFileSync(join(src, 'config.pbtxt'), 'utf8').replace('max_batch_size: 4', 'max_batch_size: 32');
   const configs: Record<Mode, string> = {
     direct: base.replace('name: "accumulator"', 'name: "acc_direct"'),
@@ -64,7 +64,7 @@ async function startServer(): Promise<Server> {
   const repo = makeRepo();
   const [http, grpc] = [await freePort(), await freePort()];
   const proc = spawn(process.execPath, [
-    join(ROOT, 'dist/src/main.js'), '--model-repository', repo,
+    OSPREY_MAIN, '--model-repository', repo,
     '--http-port', String(http), '--grpc-port', String(grpc), '--allow-metrics', 'false', '--log-info', 'false',
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });

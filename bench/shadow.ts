@@ -11,7 +11,7 @@
  * and throughput (closed loop, HTTP/JSON, batch-1 requests), the server's CPU per
  * request, and for "on" how many shadows ran, were dropped as busy, and compared.
  *
- *   npm run build && node dist/bench/shadow.js [--concurrency 1,8,32] [--rounds 3]
+ *   npm run build && node dist/shadow.js [--concurrency 1,8,32] [--rounds 3]
  *     [--duration-ms 3000] [--warmup-ms 500] [--worker-threads 0]
  *     [--out bench/results/tmp/shadow.json]
  */
@@ -25,6 +25,7 @@ import { pidCpuUs } from './loadgen/cpu.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 
 const LEVELS = arg('concurrency', '1,8,32').split(',').map(Number);
@@ -32,8 +33,7 @@ const ROUNDS = Number(arg('rounds', '3'));
 const DURATION_MS = Number(arg('duration-ms', '3000'));
 const WARMUP_MS = Number(arg('warmup-ms', '500'));
 const WORKERS = arg('worker-threads', '0');
-const OUT = arg('out', 'bench/results/tmp/shadow.json');
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/shadow.json'));
 const MODEL = 'tabular';
 
 type Mode = 'off' | 'on';
@@ -47,7 +47,7 @@ interface Server { proc: ChildProcess; http: number; repo: string }
 /** tabular with versions 1 and 2 (a copy of 1), both served. */
 function makeRepo(): string {
   const repo = mkdtempSync(join(tmpdir(), 'osprey-shadow-bench-'));
-  const src = join(ROOT, 'model-repository', MODEL);
+  const src = join(OSPREY_REPOSITORY, MODEL);
   const dst = join(repo, MODEL);
   cpSync(src, dst, { recursive: true });
   cpSync(join(src, '1'), join(dst, '2'), { recursive: true });
@@ -60,7 +60,7 @@ async function startServer(): Promise<Server> {
   const repo = makeRepo();
   const [http, grpc] = [await freePort(), await freePort()];
   const proc = spawn(process.execPath, [
-    join(ROOT, 'dist/src/main.js'), '--model-repository', repo, '--worker-threads', WORKERS,
+    OSPREY_MAIN, '--model-repository', repo, '--worker-threads', WORKERS,
     '--http-port', String(http), '--grpc-port', String(grpc), '--allow-metrics', 'false', '--log-info', 'false',
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });

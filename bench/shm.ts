@@ -8,7 +8,7 @@
  * shared-memory client does) and reads nothing back, in both modes; the server's CPU is
  * read from /proc for its process only.
  *
- *   node dist/bench/shm.js [--requests 200] [--rounds 3] [--out bench/results/shm.json]
+ *   node dist/shm.js [--requests 200] [--rounds 3] [--out bench/results/shm.json]
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -19,15 +19,15 @@ import * as protoLoader from '@grpc/proto-loader';
 import { waitReady, spawnServer } from './harness/server-process.js';
 import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_PROTO_DIR, OSPREY_REPOSITORY } from './harness/paths.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
 const REQUESTS = Number(arg('requests', '200'));
 const ROUNDS = Number(arg('rounds', '3'));
-const OUT = arg('out', join(ROOT, 'bench', 'results', 'shm.json'));
+const OUT = arg('out', join(BENCH_ROOT, 'results', 'shm.json'));
 
 interface Scenario { model: string; input: string; output: string; shape: number[] }
 const SCENARIOS: Scenario[] = [
@@ -39,7 +39,7 @@ const OUTPUT_BYTES: Record<string, number> = { big_identity: 4 << 20, cnn: 40 };
 type Mode = 'raw' | 'shm';
 
 function client(address: string): grpc.Client & Record<string, any> {
-  const def = protoLoader.loadSync('grpc_service.proto', { includeDirs: [join(ROOT, 'proto')], keepCase: true, longs: String, defaults: true, oneofs: true });
+  const def = protoLoader.loadSync('grpc_service.proto', { includeDirs: [OSPREY_PROTO_DIR], keepCase: true, longs: String, defaults: true, oneofs: true });
   const Ctor = (grpc.loadPackageDefinition(def) as any).inference.GRPCInferenceService;
   return new Ctor(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
 }
@@ -53,9 +53,9 @@ function quantile(sorted: number[], q: number): number {
 
 async function main(): Promise<void> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
-  const logPath = join(ROOT, 'bench', 'results', 'tmp', 'shm.server.log');
+  const logPath = join(BENCH_ROOT, 'results', 'tmp', 'shm.server.log');
   const server = spawnServer(process.execPath, [
-    join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', join(ROOT, 'bench', 'models'), '--model-repository', join(ROOT, 'model-repository'),
+    OSPREY_MAIN, '--model-repository', join(BENCH_ROOT, 'models'), '--model-repository', OSPREY_REPOSITORY,
     '--model-control-mode', 'explicit', '--load-model', 'big_identity', '--load-model', 'cnn',
     '--allow-client-shm=true', '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--allow-metrics', 'false',
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--log-format', 'json',

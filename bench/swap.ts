@@ -17,7 +17,7 @@
  * from the rename to the new version answering ready, and every failed request
  * (there should be none). Results go to bench/results/swap.json.
  *
- *   npm run build && node dist/bench/swap.js [--rounds 4] [--phase-ms 3000]
+ *   npm run build && node dist/swap.js [--rounds 4] [--phase-ms 3000]
  *     [--concurrency 2] [--protocols http,grpc] [--workers 0] [--settle-ms 100]
  *     [--swap-gap-ms 0] [--out bench/results/swap.json]
  *
@@ -36,13 +36,13 @@ import { machineInfo } from './loadgen/machine.js';
 import { prepare } from './loadgen/sweep.js';
 import { makeTransport, type Transport } from './loadgen/transport.js';
 import type { Protocol } from './loadgen/types.js';
-import { arg, repoRoot } from './harness/args.js';
+import { arg } from './harness/args.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 // --- arguments ------------------------------------------------------------------------
 
 
 
-const ROOT = repoRoot();
 const ROUNDS = Number(arg('rounds', '4'));
 const PHASE_MS = Number(arg('phase-ms', '3000'));
 const CONCURRENCY = Number(arg('concurrency', '2'));
@@ -51,7 +51,7 @@ const WORKERS = arg('workers', '0');
 const SETTLE_MS = arg('settle-ms', '100');
 /** Pause between swaps within a swap phase (0: back to back, the worst case). */
 const SWAP_GAP_MS = Number(arg('swap-gap-ms', '0'));
-const OUT = resolve(ROOT, arg('out', 'bench/results/swap.json'));
+const OUT = resolve(BENCH_ROOT, arg('out', 'results/swap.json'));
 const LOAD_MODEL = 'tabular';
 const SWAP_MODELS = ['tabular', 'cnn'] as const;
 type SwapModel = typeof SWAP_MODELS[number];
@@ -66,9 +66,9 @@ mkdirSync(staging);
 const current: Record<SwapModel, number> = { tabular: 1, cnn: 1 };
 for (const m of SWAP_MODELS) {
   mkdirSync(join(repo, m));
-  copyFileSync(join(ROOT, 'model-repository', m, 'config.pbtxt'), join(repo, m, 'config.pbtxt'));
-  cpSync(join(ROOT, 'model-repository', m, '1'), join(repo, m, '1'), { recursive: true });
-  copyFileSync(join(ROOT, 'model-repository', m, '1', 'model.onnx'), join(staging, `${m}.onnx`));
+  copyFileSync(join(OSPREY_REPOSITORY, m, 'config.pbtxt'), join(repo, m, 'config.pbtxt'));
+  cpSync(join(OSPREY_REPOSITORY, m, '1'), join(repo, m, '1'), { recursive: true });
+  copyFileSync(join(OSPREY_REPOSITORY, m, '1', 'model.onnx'), join(staging, `${m}.onnx`));
 }
 
 const old = new Date(Date.now() - 3600_000);
@@ -154,9 +154,9 @@ async function main(): Promise<void> {
   const http = `127.0.0.1:${httpPort}`;
   const grpc = `127.0.0.1:${grpcPort}`;
   // The server's log (JSON lines) is read back for its load times; kept with the quick runs.
-  const logPath = join(ROOT, 'bench', 'results', 'tmp', basename(OUT).replace(/\.json$/, '.server.log'));
+  const logPath = join(BENCH_ROOT, 'results', 'tmp', basename(OUT).replace(/\.json$/, '.server.log'));
   const server = spawnServer(process.execPath, [
-    join(ROOT, 'dist', 'src', 'main.js'), '--model-repository', repo, '--model-control-mode', 'watch',
+    OSPREY_MAIN, '--model-repository', repo, '--model-control-mode', 'watch',
     '--repository-poll-secs', '1', '--repository-settle-ms', SETTLE_MS, '--worker-threads', WORKERS,
     '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--allow-metrics', 'false',
     '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', '--log-format', 'json',

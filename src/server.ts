@@ -1,5 +1,5 @@
 /**
- * Composition root: builds the worker pool, registry, repository manager, data
+ * Composition root: builds the executor (worker threads), registry, repository manager, data
  * plane and front ends from validated options, and tears them down in order.
  * Nothing imports this but main.ts and the tests.
  */
@@ -11,7 +11,8 @@ import { loadTls } from './config/tls.js';
 import { ServingDataPlane } from './dataplane/dataplane.js';
 import { runShadow } from './dataplane/shadow.js';
 import { ResponseCache } from './dataplane/response-cache.js';
-import { WorkerPool, threadBudget } from './executor/pool.js';
+import { Executor } from './executor/executor.js';
+import { threadBudget } from './executor/budget.js';
 import { AccessControl } from './frontends/access.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { selectHttpEngine } from './frontends/http/engines/select.js';
@@ -59,7 +60,7 @@ export interface RunningServer {
   readonly dataPlane: ServingDataPlane;
   readonly registry: ModelRegistry;
   readonly manager: RepositoryManager;
-  readonly pool: WorkerPool;
+  readonly executor: Executor;
   readonly logger: Logger;
   /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
   readonly traffic: TrafficRouter<ModelVersion>;
@@ -90,7 +91,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     logger.warn(`ignoring tritonserver flags with no effect on this CPU-only ONNX Runtime server: ${opts.ignoredFlags.join(', ')}`);
   }
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const pool = new WorkerPool(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
+  const executor = new Executor(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({
@@ -98,7 +99,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     cpu: opts.allowCpuMetrics ? { intervalMs: opts.metricsIntervalMs } : false,
   });
   const registry = new ModelRegistry({
-    pool, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads, gpuCount, logger,
+    executor, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads, gpuCount, logger,
     configPolicy: Object.freeze({ configName: opts.modelConfigName, autoComplete: opts.autoCompleteConfig, defaultMaxBatchSize: opts.defaultMaxBatchSize }),
     loadThreads: opts.modelLoadThreadCount,
     // A policy in traffic.json may name the version: it is read now, in force before requests see it.
@@ -106,7 +107,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     onVersionRetired: (v) => { obs.versionRetired(v); traffic.versionRetired(v); },
     onLoadFailed: (model, version) => obs.metrics?.loadFailed(model, version),
   });
-  const traffic = new TrafficRouter<ModelVersion>({ registry, logger, threadLoad: (t) => pool.load(t), shadowExecutor: runShadow });
+  const traffic = new TrafficRouter<ModelVersion>({ registry, logger, shadowExecutor: runShadow });
   if (obs.metrics !== undefined) registerTrafficMetrics(obs.metrics.registry, traffic);
   const manager = new RepositoryManager({
     repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
@@ -117,7 +118,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   const cache = opts.cache !== null ? new ResponseCache(opts.cache.size) : undefined;
   const sharedMemory = new SharedMemoryManager({ allowClientShm: opts.allowClientShm });
   if (SharedMemoryManager.unavailableReason !== '') logger.warn(`system shared memory is unavailable: ${SharedMemoryManager.unavailableReason}`);
-  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, name: opts.serverId, version: PACKAGE_VERSION, cache, observer: obs, traffic, activity: pool, sharedMemory });
+  const dataPlane = new ServingDataPlane({ registry, manager, logs, strictReadiness: opts.strictReadiness, name: opts.serverId, version: PACKAGE_VERSION, cache, observer: obs, traffic, sharedMemory });
   logger.info({ workers: budget.workers, intraOpThreads: budget.intraOpThreads, soloIntraOpThreads: budget.soloIntraOpThreads }, 'worker pool started');
   await manager.start();
 
@@ -147,7 +148,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     await traffic.stop();
     await manager.stop();
     await registry.close();
-    await pool.close();
+    await executor.close();
     throw err;
   }
   if (http !== undefined) {
@@ -163,7 +164,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     httpPort: http?.port ?? -1,
     grpcPort: grpc?.port ?? -1,
     metricsPort: metrics?.port ?? -1,
-    dataPlane, registry, manager, pool, logger, traffic,
+    dataPlane, registry, manager, executor, logger, traffic,
     drain() {
       dataPlane.drain();
     },
@@ -175,7 +176,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
         // Front ends answer what they hold; the registry drains every batcher.
         await Promise.all([...listeners.map((l) => l.close()), registry.close()]);
         sharedMemory.close();
-        await pool.close();
+        await executor.close();
         logger.info('osprey stopped');
         logger.flush?.();
       })();

@@ -5,13 +5,13 @@
  * this stack.
  */
 import type * as uWS from 'uws-btc-vision';
-import { loadNativeUws } from '../../src/frontends/http/engines/uws-native.js';
+import { loadUws } from './uws-native.js';
 import type { FixedResponses } from './fixed-responses.js';
 
 export function startEchoHttp(models: Map<string, FixedResponses>, port: number): Promise<number> {
-  const load = loadNativeUws();
-  if (!load.ok) throw new Error(`the HTTP echo floor needs a native uWebSockets.js: ${load.reasons.join('; ')}`);
-  const native = load.native.uws;
+  const load = loadUws();
+  if (!('uws' in load)) throw new Error(`the HTTP echo floor needs a native uWebSockets.js: ${load.reasons.join('; ')}`);
+  const native = load.uws;
   const app = native.App();
   const json = (res: uWS.HttpResponse, status: string, body: string | Buffer): void => {
     res.cork(() => res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(body));

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Protocol floor baseline: `node dist/bench/baselines/echo-server.js
- * --model-repository model-repository [--models a,b] --http-port P --grpc-port Q`.
+ * Protocol floor baseline: `node dist/baselines/echo-server.js
+ * --model-repository ../model-repository [--models a,b] --http-port P --grpc-port Q`.
  * Serves metadata and fixed infer responses over HTTP (uWebSockets.js) and gRPC
  * (grpc-js) without running any model.
  */

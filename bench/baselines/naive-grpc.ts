@@ -4,12 +4,10 @@
  * one `session.run` per request on the main thread, raw_output_contents back. No
  * batching, no workers, no hand-written codec. Do not optimize it either.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type * as ort from 'onnxruntime-node';
+import { OSPREY_PROTO_DIR } from '../harness/paths.js';
 
 export interface NaiveModel {
   session: ort.InferenceSession;
@@ -20,18 +18,8 @@ export interface NaiveModel {
   kserveType(t: ort.Tensor): string;
 }
 
-function protoDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'proto', 'grpc_service.proto'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('proto/grpc_service.proto not found');
-    dir = up;
-  }
-  return join(dir, 'proto');
-}
-
 export function startNaiveGrpc(models: Map<string, NaiveModel>, port: number): Promise<{ port: number; server: grpc.Server }> {
-  const def = protoLoader.loadSync('grpc_service.proto', { includeDirs: [protoDir()], longs: String, enums: String, defaults: true, keepCase: true });
+  const def = protoLoader.loadSync('grpc_service.proto', { includeDirs: [OSPREY_PROTO_DIR], longs: String, enums: String, defaults: true, keepCase: true });
   const pkg = grpc.loadPackageDefinition(def) as any;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
   const unknown = (name: string): Partial<grpc.StatusObject> => ({

@@ -4,14 +4,18 @@
  * out, one onnxruntime-node `session.run` per request from the main thread with the
  * default session options, no batching, no workers, no binary tensors; and its gRPC
  * twin (naive-grpc.ts: grpc-js + proto-loader, the same session per model).
- *   node dist/bench/baselines/naive-server.js --model-repository model-repository --http-port 8000 [--grpc-port 8001]
+ * With --piscina, HTTP requests run the session in one piscina worker thread instead
+ * (piscina-ort-task.ts): the general-task-pool design idle-path.ts compares with.
+ *   node dist/baselines/naive-server.js --model-repository ../model-repository --http-port 8000 [--grpc-port 8001] [--piscina]
  * It is deliberately plain; do not optimize it, or the comparison stops meaning anything.
  */
 import http from 'node:http';
 import * as ort from 'onnxruntime-node';
+import { Piscina } from 'piscina';
 import { announce, baselineArgs } from './args.js';
 import { loadModelSpec, metadataOf } from './model-spec.js';
 import { startNaiveGrpc, type NaiveModel } from './naive-grpc.js';
+import type { OrtTask, PlainTensor } from './piscina-ort-task.js';
 
 const ORT_TYPE: Record<string, ort.Tensor.Type> = {
   FP32: 'float32', FP64: 'float64', INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
@@ -36,13 +40,13 @@ function rawTensor(datatype: string, shape: number[], raw: Buffer): ort.Tensor {
 }
 
 const args = baselineArgs(process.argv.slice(2));
-const models = new Map<string, { session: ort.InferenceSession; metadata: string }>();
+const models = new Map<string, { session: ort.InferenceSession; onnxPath: string; metadata: string }>();
 const grpcModels = new Map<string, NaiveModel>();
 for (const name of args.models) {
   try {
     const spec = loadModelSpec(args.repo, name);
     const session = await ort.InferenceSession.create(spec.onnxPath);
-    models.set(name, { session, metadata: JSON.stringify(metadataOf(spec)) });
+    models.set(name, { session, onnxPath: spec.onnxPath, metadata: JSON.stringify(metadataOf(spec)) });
     grpcModels.set(name, {
       session, metadata: metadataOf(spec), maxBatchSize: spec.maxBatchSize,
       toTensor: rawTensor, kserveType: (t) => KSERVE_TYPE[t.type] ?? t.type,
@@ -67,6 +71,14 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+// One worker thread, the session's default options, as in the inline case; 'sync' atomics
+// (piscina's default) keep the worker waiting for the next task without a round trip.
+const pool = args.piscina
+  ? new Piscina<OrtTask, Record<string, PlainTensor>>({
+    filename: new URL('./piscina-ort-task.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'sync',
+  })
+  : null;
+
 const server = http.createServer((req, res) => {
   const url = req.url ?? '';
   if (url === '/v2/health/ready' || url === '/v2/health/live') return send(res, 200, undefined);
@@ -81,7 +93,9 @@ const server = http.createServer((req, res) => {
       const body = JSON.parse(Buffer.concat(chunks).toString()) as { id?: string; inputs: InputJson[] };
       const feeds: Record<string, ort.Tensor> = {};
       for (const input of body.inputs) feeds[input.name] = toTensor(input);
-      const out = await model.session.run(feeds);
+      const out: Record<string, PlainTensor> = pool
+        ? await pool.run({ onnxPath: model.onnxPath, feeds: Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { type: t.type, data: t.data, dims: t.dims }])) })
+        : await model.session.run(feeds);
       send(res, 200, {
         id: body.id,
         model_name: decodeURIComponent(m[1]),
@@ -100,7 +114,7 @@ server.keepAliveTimeout = 60_000;
 const grpcServer = await startNaiveGrpc(grpcModels, args.grpcPort);
 server.listen(args.httpPort, '127.0.0.1', () => {
   const a = server.address();
-  announce({ server: 'naive', http: typeof a === 'object' && a ? a.port : args.httpPort, grpc: grpcServer.port, models: [...models.keys()] });
+  announce({ server: pool ? 'naive-piscina' : 'naive', http: typeof a === 'object' && a ? a.port : args.httpPort, grpc: grpcServer.port, models: [...models.keys()] });
 });
 const stop = (): void => void server.close(() => grpcServer.server.tryShutdown(() => process.exit(0)));
 process.on('SIGTERM', stop);

@@ -4,13 +4,14 @@
  * directly, one worker thread per core, each session with one intra-op thread, at
  * each batch size of a small sweep; the best is the ceiling no server on this machine
  * can beat (it pays for no protocol, no copies, no scheduling).
- *   node dist/bench/baselines/ort-ceiling.js -m cnn [--model-repository model-repository]
+ *   node dist/baselines/ort-ceiling.js -m cnn [--model-repository ../model-repository]
  *     [--batch-sizes 1,4,16,32] [--workers N] [--duration-ms 1500] [--json]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import { OSPREY_REPOSITORY } from '../harness/paths.js';
 import { loadModelSpec, metadataOf } from './model-spec.js';
 
 export interface CeilingPoint {
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
       'model-name': { type: 'string', short: 'm' },
-      'model-repository': { type: 'string', default: 'model-repository' },
+      'model-repository': { type: 'string', default: OSPREY_REPOSITORY },
       'batch-sizes': { type: 'string' },
       workers: { type: 'string' },
       'duration-ms': { type: 'string', default: '1500' },

@@ -1,7 +1,7 @@
 /**
  * The servers a report compares. Each starts as a child process on free loopback
  * ports and is ready once its health and model-ready routes answer 200.
- *   osprey          dist/src/main.js on the model repository as committed
+ *   osprey          the `osprey` command on the model repository as committed
  *   osprey-nobatch  the same on a copy without dynamic_batching (batching "off")
  *   osprey-node     osprey with --http-engine node: what the node:http fallback costs
  *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Protocol } from '../loadgen/types.js';
+import { OSPREY_MAIN, benchScript } from './paths.js';
 import { freePort } from './ports.js';
 import { spawnServer, waitReady, type ServerProcess } from './server-process.js';
 
@@ -40,7 +41,6 @@ export interface RunningTarget {
 }
 
 export interface StartContext {
-  root: string;
   repo: string;
   /** Repository copy without dynamic batching, for osprey-nobatch. */
   noBatchRepo: string;
@@ -49,16 +49,17 @@ export interface StartContext {
   readyTimeoutMs: number;
 }
 
-const OSPREY_MAIN = 'dist/src/main.js';
-
-export function ospreyBuilt(root: string): boolean {
-  return existsSync(join(root, OSPREY_MAIN));
+/** Whether the `osprey` package is built (its command's script exists). */
+export function ospreyBuilt(): boolean {
+  return existsSync(OSPREY_MAIN);
 }
 
-export async function startTarget(id: TargetId, ctx: StartContext): Promise<RunningTarget> {
+/** `extra`: more command-line flags for the server, and a name for its log file when one id runs twice. */
+export async function startTarget(id: TargetId, ctx: StartContext, extra: { args?: string[]; name?: string } = {}): Promise<RunningTarget> {
   const http = await freePort();
   const grpc = await freePort();
-  const log = join(ctx.logDir, `${id}.log`);
+  const log = join(ctx.logDir, `${extra.name ?? id}.log`);
+  const more = extra.args ?? [];
   const node = process.execPath;
   let proc: ServerProcess;
   switch (id) {
@@ -68,16 +69,16 @@ export async function startTarget(id: TargetId, ctx: StartContext): Promise<Runn
       const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
       const engine = id === 'osprey-node' ? ['--http-engine', 'node'] : [];
-      proc = spawnServer(node, [join(ctx.root, OSPREY_MAIN), '--model-repository', repo,
-        '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine], log);
+      proc = spawnServer(node, [OSPREY_MAIN, '--model-repository', repo,
+        '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine, ...more], log);
       break;
     }
     case 'naive':
-      proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/naive-server.js'), '--model-repository', ctx.repo,
-        '--models', ctx.models.join(','), '--http-port', String(http), '--grpc-port', String(grpc)], log);
+      proc = spawnServer(node, [benchScript('baselines/naive-server'), '--model-repository', ctx.repo,
+        '--models', ctx.models.join(','), '--http-port', String(http), '--grpc-port', String(grpc), ...more], log);
       break;
     case 'floor':
-      proc = spawnServer(node, [join(ctx.root, 'dist/bench/baselines/echo-server.js'), '--model-repository', ctx.repo,
+      proc = spawnServer(node, [benchScript('baselines/echo-server'), '--model-repository', ctx.repo,
         '--models', ctx.models.join(','), '--http-port', String(http), '--grpc-port', String(grpc)], log);
       break;
   }

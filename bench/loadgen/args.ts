@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { parseRange } from './ranges.js';
 import type { SweepOptions } from './sweep.js';
 
-export const USAGE = `Usage: node dist/bench/loadgen/cli.js -m <model> [options]
+export const USAGE = `Usage: node dist/loadgen/cli.js -m <model> [options]
 
   -m, --model-name <name>          model to load (required)
   -x, --model-version <v>          version (default: the server's choice)

@@ -31,6 +31,16 @@ function toHalf(v: number): number {
   return sign | (exp << 10) | ((mant + 0x1000) >>> 13);
 }
 
+/** A double from IEEE half bits (subnormals, infinities and NaN included). */
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
 export function valuesToRaw(datatype: string, values: readonly Value[]): Uint8Array {
   if (datatype === 'BYTES') {
     const parts = values.map((v) => Buffer.from(String(v), 'utf8'));

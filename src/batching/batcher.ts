@@ -6,86 +6,21 @@
  * It knows nothing about tensors: a request is a `BatchItem` (its batch size, a key that
  * says which requests may share a batch, priority, timeout, deadline, abort signal and
  * how to answer it). It decides which requests run together and when, and never has
- * more batches in flight than there are model instances; `run` does the work.
+ * more batches in flight than there are model instances; `run` does the work. The
+ * queues it draws from (priority levels, admission, timeouts, deadlines, cancel) are
+ * `BatchQueues` in ./queues.ts.
  *
  * Everything happens on the caller's thread from `enqueue`, from batch completion and
  * from one shared timer (the injected setTimer; ModelVersion's runs waits of 1 ms or
  * less on setImmediate, re-armed until the deadline passes, so a sub-millisecond
  * max_queue_delay polls the event loop while a batch is held open).
  */
-import type { DynamicBatchingConfig, QueuePolicyConfig } from '../config/model-config.js';
-import type { CancelSignal } from '../types/cancel.js';
-import {
-  Cancelled, DeadlineExceeded, Internal, InvalidArgument, QueueFull, RequestTimeout,
-} from '../errors/errors.js';
+import { DeadlineExceeded, Internal } from '../errors/errors.js';
 import { Deque } from './deque.js';
-import { MinHeap, type HeapNode } from './heap.js';
+import type { BatchItem, BatcherOptions, DispatchHook, RunBatch } from './item.js';
+import { BatchQueues, DELAYED, QUEUED, type Entry } from './queues.js';
 
-export interface BatchItem<R> {
-  /** Leading dim of this request (1 for non-batching models). */
-  readonly batchSize: number;
-  /** Requests may share a batch only when equal (non-batch shapes + datatypes). */
-  readonly shapeKey: string;
-  /** Request `priority` parameter; 0 = the default level. */
-  readonly priority: number;
-  /** Request `timeout` parameter in us; 0 = none (honoured per allow_timeout_override). */
-  readonly timeoutUs: number;
-  /** Absolute ms on the batcher's clock; Infinity = none (client deadline). */
-  readonly deadline: number;
-  /** Client cancel/disconnect: the request is dropped if still queued. */
-  readonly signal?: CancelSignal;
-  resolve(result: R): void;
-  reject(err: Error): void;
-}
-
-/** Per-dispatch hook arguments: `queueNs[i]` is the queue time of `batch[i]`. */
-export type DispatchHook<T> = (
-  batch: readonly T[], queueNs: ArrayLike<number>, batchSize: number,
-) => void;
-
-export interface BatcherOptions<T = BatchItem<unknown>> {
-  /** 0 => no batching: every request is dispatched alone. */
-  maxBatchSize: number;
-  /** undefined => no dynamic_batching: each request runs alone, FIFO, on the next free instance. */
-  dynamic?: DynamicBatchingConfig;
-  /** Max batches in flight at once (one per model instance). */
-  instances: number;
-  /** Estimate of a batch's run time (ms), for deadline feasibility. Default 0. */
-  expectedRunMs?: () => number;
-  /** Clock in ms. Default performance.now. */
-  now?: () => number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (handle: unknown) => void;
-  /**
-   * Called synchronously just before `run` with each request's queue time in ns (what
-   * Triton's statistics call `queue`). `queueNs` is reused: read it during the call only;
-   * it may be longer than `batch`.
-   */
-  onDispatch?: DispatchHook<T>;
-  /**
-   * Where an exception thrown by an item's resolve/reject goes. The batcher catches it
-   * so the other requests of the batch are still answered and the queue keeps its
-   * state; by default it is rethrown from a microtask so it is not silently lost.
-   */
-  onCallbackError?: (err: unknown) => void;
-}
-
-/** One result per item, same order; an Error fails just that item. */
-export type RunBatch<T, R> = (batch: T[]) => Promise<(R | Error)[]>;
-
-/** Running totals since construction (Triton's execution/inference counts, queue time). */
-export interface BatcherStats {
-  /** Batches run. */
-  executions: number;
-  /** Sum of the batch sizes run (rows). */
-  inferences: number;
-  /** Requests run. */
-  requests: number;
-  /** Total queue time of the requests run, ns. */
-  queueNs: number;
-  /** Requests the batcher answered without running them (full, timeout, deadline, cancel, close). */
-  rejected: number;
-}
+export type { BatchItem, BatcherOptions, BatcherStats, DispatchHook, RunBatch } from './item.js';
 
 /**
  * setTimeout resolves to whole ms and fires late, so a batch held for its delay stops
@@ -93,40 +28,6 @@ export interface BatcherStats {
  * the timer that should send it would land just after the deadline and reject it.
  */
 const DEADLINE_SLACK_MS = 1;
-
-const DEFAULT_POLICY: QueuePolicyConfig = {
-  timeout_action: 'REJECT',
-  default_timeout_microseconds: 0,
-  allow_timeout_override: false,
-  max_queue_size: 0,
-};
-
-/** Entry states. An entry sits in its level's main deque and, once DELAYed, also in the
- * delayed deque; deques are cleaned lazily, so readers skip entries whose state does
- * not match the deque they are reading. */
-const QUEUED = 0;
-const DELAYED = 1;
-const GONE = 2;
-
-interface Owner<T> { abortEntry(e: Entry<T>): void }
-
-/** Batcher bookkeeping for one queued request. */
-class Entry<T> implements HeapNode {
-  heapIndex = -1;
-  heapKey = Infinity;
-  state = QUEUED;
-  constructor(
-    readonly owner: Owner<T>,
-    readonly item: T,
-    readonly level: number,
-    readonly enqueuedAt: number,
-    /** Queue-policy timeout (absolute ms); Infinity = none or already applied. */
-    public timeoutAt: number,
-  ) {}
-
-  /** Listener object: the cancel signal calls back here, so no closure per request. */
-  handleEvent(): void { this.owner.abortEntry(this); }
-}
 
 /** A dispatched batch waiting for its turn to answer (preserve_ordering only). */
 interface Ordered<T, R> {
@@ -136,17 +37,13 @@ interface Ordered<T, R> {
   error: Error | undefined;
 }
 
-export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
-  /** Live totals; read-only for callers. */
-  readonly stats: BatcherStats = { executions: 0, inferences: 0, requests: 0, queueNs: 0, rejected: 0 };
-
+export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   private readonly run: RunBatch<T, R>;
   private readonly now: () => number;
   private readonly expectedRunMs: (() => number) | undefined;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly onDispatch: DispatchHook<T> | undefined;
-  private readonly onCallbackError: (err: unknown) => void;
 
   // Batching rules, fixed at construction.
   /** Each request runs alone: max_batch_size 0 or no dynamic_batching. */
@@ -156,22 +53,6 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
   private readonly maxPreferred: number;
   private readonly delayMs: number;
   private readonly preserveOrdering: boolean;
-  /** priority_levels (0 = priorities off: the `priority` parameter is ignored). */
-  private readonly priorityLevels: number;
-  private readonly defaultLevel: number;
-
-  // Per priority level (index = level - 1; one level when priorities are off).
-  private readonly mainQ: Deque<Entry<T>>[] = [];
-  private readonly delayedQ: Deque<Entry<T>>[] = [];
-  private readonly levelCount: number[] = [];
-  private readonly maxQueue: number[] = [];
-  private readonly timeoutUs: number[] = [];
-  private readonly allowOverride: boolean[] = [];
-  private readonly delayOnTimeout: boolean[] = [];
-
-  /** Queue-policy timeouts and deadlines of queued entries, earliest first. */
-  private readonly expiries = new MinHeap<Entry<T>>();
-  private count = 0;
   private instances: number;
   private running = 0;
   private readonly ordered = new Deque<Ordered<T, R>>();
@@ -195,13 +76,13 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
   private readonly queueNs: number[] = [];
 
   constructor(opts: BatcherOptions<T>, run: RunBatch<T, R>) {
+    super(opts);
     this.run = run;
     this.now = opts.now ?? performance.now.bind(performance);
     this.expectedRunMs = opts.expectedRunMs;
     this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.onDispatch = opts.onDispatch;
-    this.onCallbackError = opts.onCallbackError ?? rethrowLater;
     this.instances = opts.instances;
     this.onTimer = () => {
       this.timer = undefined;
@@ -221,37 +102,7 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
     this.maxPreferred = Math.max(...this.preferred);
     this.delayMs = dyn === undefined ? 0 : Number(dyn.max_queue_delay_microseconds ?? 0) / 1000;
     this.preserveOrdering = dyn?.preserve_ordering === true;
-
-    const levels = dyn === undefined ? 0 : Number(dyn.priority_levels ?? 0);
-    this.priorityLevels = levels;
-    if (levels > 0) {
-      const d = Number(dyn!.default_priority_level ?? 0);
-      if (!(Number.isInteger(d) && d >= 1 && d <= levels)) {
-        // Triton refuses such a config at load; so do we, rather than guess a level.
-        throw new InvalidArgument(
-          `default_priority_level must be in range [1, ${levels}], got ${d}`);
-      }
-      this.defaultLevel = d;
-    } else {
-      this.defaultLevel = 1;
-    }
-    const nLevels = Math.max(1, levels);
-    for (let l = 0; l < nLevels; l++) {
-      // Levels without their own policy use default_queue_policy (Triton).
-      const p = (levels > 0 ? dyn!.priority_queue_policy?.[String(l + 1)] : undefined)
-        ?? dyn?.default_queue_policy ?? DEFAULT_POLICY;
-      this.mainQ.push(new Deque<Entry<T>>());
-      this.delayedQ.push(new Deque<Entry<T>>(4));
-      this.levelCount.push(0);
-      this.maxQueue.push(Number(p.max_queue_size ?? 0));
-      this.timeoutUs.push(Number(p.default_timeout_microseconds ?? 0));
-      this.allowOverride.push(p.allow_timeout_override === true);
-      this.delayOnTimeout.push(p.timeout_action === 'DELAY');
-    }
   }
-
-  /** Requests waiting in the queue (not yet dispatched). */
-  get queued(): number { return this.count; }
 
   /** Batches running now. */
   get inFlight(): number { return this.running; }
@@ -269,47 +120,8 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
    */
   enqueue(item: T): void {
     if (this.closedWith !== undefined) return this.refuse(item, this.closedWith);
-    const signal = item.signal;
-    if (signal?.aborted) return this.refuse(item, new Cancelled());
-
-    let level = 0;
-    if (this.priorityLevels > 0) {
-      const p = item.priority;
-      if (p === 0 || p === undefined) level = this.defaultLevel - 1;
-      else if (Number.isInteger(p) && p >= 1 && p <= this.priorityLevels) level = p - 1;
-      else {
-        return this.refuse(item, new InvalidArgument(
-          `invalid priority ${p}: the model has priority levels 1 to ${this.priorityLevels}`));
-      }
-    }
-
-    const now = this.now();
     const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
-    const deadline = item.deadline;
-    if (now + runMs >= deadline) return this.refuse(item, new DeadlineExceeded());
-
-    const maxQueue = this.maxQueue[level]!;
-    if (maxQueue > 0 && this.levelCount[level]! >= maxQueue) return this.refuse(item, new QueueFull());
-
-    // Triton: the request's timeout replaces the policy's only when overriding is
-    // allowed and it is shorter (so with no default timeout, it cannot add one).
-    let us = this.timeoutUs[level]!;
-    if (this.allowOverride[level]) {
-      const t = item.timeoutUs;
-      if (t > 0 && t < us) us = t;
-    }
-    const timeoutAt = us > 0 ? now + us / 1000 : Infinity;
-
-    const e = new Entry<T>(this, item, level, now, timeoutAt);
-    this.mainQ[level]!.push(e);
-    this.levelCount[level]!++;
-    this.count++;
-    // Watched for whichever comes first: its queue timeout or the last moment its
-    // deadline can still be met.
-    const key = deadline < Infinity ? Math.min(timeoutAt, deadline - runMs) : timeoutAt;
-    if (key < Infinity) this.expiries.update(e, key);
-    if (signal !== undefined) signal.addEventListener('abort', e);
-    this.schedule();
+    if (this.admit(item, this.now(), runMs)) this.schedule();
   }
 
   /** Resolves once nothing is queued or running; what is queued is sent without waiting for the delay. */
@@ -341,31 +153,6 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
     this.checkIdle();
   }
 
-  /** @internal The cancel signal of a queued request fired. */
-  abortEntry(e: Entry<T>): void {
-    if (e.state === GONE) return;
-    this.drop(e);
-    this.compact(e.level);
-    this.refuse(e.item, new Cancelled());
-    this.schedule();
-  }
-
-  // ---------------------------------------------------------------------------------
-
-  private refuse(item: T, err: Error): void {
-    this.stats.rejected++;
-    this.fail(item, err);
-  }
-
-  /** Answer with an error, shielding the batcher from a throwing callback. */
-  private fail(item: T, err: Error): void {
-    try {
-      item.reject(err);
-    } catch (e) {
-      this.onCallbackError(e);
-    }
-  }
-
   private deliver(batch: T[], results: (R | Error)[] | undefined, error: Error | undefined): void {
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i]!;
@@ -377,37 +164,6 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
         this.onCallbackError(e);
       }
     }
-  }
-
-  private collect(q: Deque<Entry<T>>, state: number, out: Entry<T>[]): void {
-    for (let i = 0; i < q.length; i++) {
-      const e = q.at(i);
-      if (e.state === state) {
-        this.drop(e);
-        out.push(e);
-      }
-    }
-  }
-
-  /**
-   * Take `e` out of the queue's bookkeeping. The deques are cleaned lazily (its slot
-   * is skipped, then popped once it reaches the head), which keeps removal O(log n).
-   */
-  private drop(e: Entry<T>): void {
-    e.state = GONE;
-    this.expiries.remove(e);
-    this.levelCount[e.level]!--;
-    this.count--;
-    const signal = e.item.signal;
-    if (signal !== undefined) signal.removeEventListener('abort', e);
-  }
-
-  /** Pop dead entries off the heads of a level's deques. */
-  private compact(level: number): void {
-    const m = this.mainQ[level]!;
-    while (m.length > 0 && m.peek()!.state !== QUEUED) m.shift();
-    const d = this.delayedQ[level]!;
-    while (d.length > 0 && d.peek()!.state !== DELAYED) d.shift();
   }
 
   private idle(): boolean {
@@ -425,7 +181,7 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
    * The one place that applies timeouts and dispatches. Re-entrant calls (a reject or
    * `run` callback that enqueues or aborts) only ask for another pass.
    */
-  private schedule(): void {
+  protected schedule(): void {
     if (this.scheduling) {
       this.again = true;
       return;
@@ -454,44 +210,6 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
       this.scheduling = false;
     }
     this.checkIdle();
-  }
-
-  /** Apply queue-policy timeouts and deadlines that are due. */
-  private expire(now: number, runMs: number): void {
-    const heap = this.expiries;
-    while (heap.peekKey() <= now) {
-      const e = heap.peek()!;
-      const deadline = e.item.deadline;
-      if (e.timeoutAt <= now) {
-        e.timeoutAt = Infinity;
-        if (this.delayOnTimeout[e.level]) {
-          // DELAY: keep it, behind the unexpired requests of its level (Triton's
-          // delayed queue); the main deque's copy is skipped from now on.
-          e.state = DELAYED;
-          this.delayedQ[e.level]!.push(e);
-          this.compact(e.level);
-          // Still watched for its deadline; if that is already out of reach, the next
-          // turn of this loop pops it again and rejects it.
-          if (deadline < Infinity) heap.update(e, deadline - runMs);
-          else heap.remove(e);
-          continue;
-        }
-        this.expireOne(e, new RequestTimeout());
-        continue;
-      }
-      if (now + runMs >= deadline) {
-        this.expireOne(e, new DeadlineExceeded());
-        continue;
-      }
-      // The run-time estimate shrank since the key was set: the deadline is further off.
-      heap.update(e, Math.min(e.timeoutAt, deadline - runMs));
-    }
-  }
-
-  private expireOne(e: Entry<T>, err: Error): void {
-    this.drop(e);
-    this.compact(e.level);
-    this.refuse(e.item, err);
   }
 
   /** First runnable request, alone (no batching). */
@@ -696,10 +414,6 @@ export class Batcher<T extends BatchItem<R>, R> implements Owner<T> {
     this.timer = undefined;
     this.timerAt = Infinity;
   }
-}
-
-function rethrowLater(err: unknown): void {
-  queueMicrotask(() => { throw err; });
 }
 
 function asError(err: unknown): Error {

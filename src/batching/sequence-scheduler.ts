@@ -1,5 +1,5 @@
 /**
- * The sequence batcher (Triton's `sequence_batching`; PROTOCOL.md "Sequence batcher"):
+ * The sequence batcher (Triton's `sequence_batching`):
  * which request of which sequence runs in which batch row of which model instance.
  *
  * Like the dynamic batcher it knows nothing about tensors. A request is a `SeqItem`
@@ -7,7 +7,8 @@
  * one instance and its rows, each row a slot of that instance with the request it
  * runs now (or none: READY false) and the flags its control tensors carry. `run`
  * (injected) builds the tensors and runs them; the clock and timer are injected too,
- * so every rule here is testable without threads or sockets.
+ * so every rule here is testable without threads or sockets. The types it shares with
+ * its owner are in sequence-types.ts.
  *
  * Rules:
  * - Each instance has `slots` slots. A START takes a free slot (on the instance with
@@ -31,88 +32,9 @@
  * bounded by slots and client concurrency.
  */
 import { Cancelled, Internal, InvalidArgument, Unavailable } from '../errors/errors.js';
-import type { CancelSignal } from '../types/cancel.js';
-
-/** A correlation id: uint64 (bigint) or string. Never 0 / '' (refused before here). */
-export type CorrId = bigint | string;
-
-export interface SeqItem {
-  readonly corrId: CorrId;
-  readonly start: boolean;
-  readonly end: boolean;
-  /** Requests may share a batch only when equal (non-batch shapes). */
-  readonly shapeKey: string;
-  /** The request's `timeout` parameter (us): only applies while its sequence is backlogged. 0 = none. */
-  readonly timeoutUs: number;
-  readonly signal?: CancelSignal;
-  resolve(result: unknown): void;
-  reject(err: Error): void;
-}
-
-export interface SeqRow<T> {
-  /** Slot index within the instance: the key of the sequence's implicit state. */
-  readonly slot: number;
-  /** The request this row runs; undefined = an empty slot (READY false). */
-  readonly item: T | undefined;
-  /** START true: the first request of the sequence (its state starts from the initial state). */
-  readonly start: boolean;
-  /** END true: the last request; the slot (and its state) is freed after this batch. */
-  readonly end: boolean;
-  /** The sequence's id (CORRID control); undefined for an empty slot. */
-  readonly corrId: CorrId | undefined;
-}
-
-export interface SeqBatch<T> {
-  readonly instance: number;
-  readonly rows: readonly SeqRow<T>[];
-  /** The rows' requests, in row order (what `run` answers, one result each). */
-  readonly items: readonly T[];
-}
-
-/** One result per `batch.items` entry, same order; an Error fails just that request. */
-export type RunSeqBatch<T, R> = (batch: SeqBatch<T>) => Promise<(R | Error)[]>;
-
-/** Why a slot was freed. */
-export type ReleaseReason = 'end' | 'idle' | 'closed';
-
-export interface SequenceSchedulerOptions {
-  modelName: string;
-  strategy: 'direct' | 'oldest';
-  instances: number;
-  slotsPerInstance: number;
-  /** Most rows in one oldest batch (largest preferred size, else max(1, max_batch_size)). */
-  maxRows: number;
-  /** oldest: sizes that go at once. Default [maxRows]. */
-  preferred?: readonly number[];
-  /** max_queue_delay_microseconds / 1000. */
-  delayMs: number;
-  /** direct: minimum_slot_utilization (0..1); with delayMs, wait for this share of slots. */
-  minSlotUtilization?: number;
-  /** max_sequence_idle_microseconds / 1000. */
-  idleMs: number;
-  now?: () => number;
-  setTimer?: (fn: () => void, ms: number) => unknown;
-  clearTimer?: (handle: unknown) => void;
-  /**
-   * A slot was freed by idle timeout or close (END frees the state in the run itself):
-   * the owner drops the state the instance keeps for it.
-   */
-  onRelease?: (instance: number, slot: number, reason: ReleaseReason) => void;
-  /** Where an exception thrown by an item's resolve/reject goes (default: rethrown in a microtask). */
-  onCallbackError?: (err: unknown) => void;
-}
-
-/** Running totals (statistics and metrics read them). */
-export interface SequenceStats {
-  /** Sequences that began (a START that got or waits for a slot; a restart counts too). */
-  started: number;
-  /** Sequences whose END request ran. */
-  ended: number;
-  /** Sequences released by the idle timeout. */
-  timedOut: number;
-  /** Backlogged sequences dropped because a request's timeout expired. */
-  expired: number;
-}
+import type {
+  CorrId, ReleaseReason, RunSeqBatch, SeqBatch, SeqItem, SeqRow, SequenceSchedulerOptions, SequenceStats,
+} from './sequence-types.js';
 
 const idKey = (id: CorrId): string => (typeof id === 'string' ? `s${id}` : `n${id}`);
 

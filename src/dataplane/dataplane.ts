@@ -48,8 +48,6 @@ export interface DataPlaneOptions {
   observer?: InferObserver;
   /** Canary/sticky/shadow routing per model (src/routing/); absent: the registry alone decides. */
   traffic?: TrafficRouter<ModelVersion>;
-  /** Told when an inference request enters and leaves (the worker pool's hot hand-off counts them). */
-  activity?: { beginRequest(): void; endRequest(): void };
   /** System (and CPU-only CUDA) shared memory; absent: requests naming a region are refused. */
   sharedMemory?: SharedMemoryManager;
 }
@@ -167,73 +165,66 @@ export class ServingDataPlane implements DataPlane {
     if (!this.#accepting && (req.parameters.sequence_id === undefined || !this.#liveSequence(req))) {
       throw new Unavailable('Server is shutting down');
     }
-    // Counted in and out around everything (the worker pool's hot hand-off reads the count).
-    const activity = this.#o.activity;
-    activity?.beginRequest();
+    const start = performance.now();
+    // A traffic policy may pick the version (requests that name one bypass it).
+    const traffic = this.#o.traffic;
+    const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
+    // A live sequence's requests stay on the version it started on, even once swapped out.
+    const held = req.parameters.sequence_id === undefined ? undefined : this.#sequenceHolder(req);
+    const v = held ?? (route.primary === undefined
+      ? this.#o.registry.resolve(req.modelName, req.modelVersion)
+      : traffic!.servingVersion(req.modelName, req.modelVersion, route));
+    // A raw-body request's input takes its shape from the version just resolved.
+    if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
+    let shm: AttachedShm | undefined;
     try {
-      const start = performance.now();
-      // A traffic policy may pick the version (requests that name one bypass it).
-      const traffic = this.#o.traffic;
-      const route = traffic === undefined ? NO_ROUTE : traffic.resolve(req.modelName, req.modelVersion, req);
-      // A live sequence's requests stay on the version it started on, even once swapped out.
-      const held = req.parameters.sequence_id === undefined ? undefined : this.#sequenceHolder(req);
-      const v = held ?? (route.primary === undefined
-        ? this.#o.registry.resolve(req.modelName, req.modelVersion)
-        : traffic!.servingVersion(req.modelName, req.modelVersion, route));
-      // A raw-body request's input takes its shape from the version just resolved.
-      if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
-      let shm: AttachedShm | undefined;
-      try {
-        if (req.deadline <= start) throw new DeadlineExceeded();
-        if (req.sharedMemory === true) {
-          if (this.#o.sharedMemory === undefined) throw new Unsupported('shared memory is not enabled on this server');
-          shm = new AttachedShm(this.#o.sharedMemory, req);
-        }
-        const p = prepare(v.config, req);
-        this.#o.observer?.prepared(v, p);
-        // A stateful model's answer depends on the sequence so far: never from the cache.
-        const cache = v.config.response_cache?.enable === true && v.sequence === undefined ? this.#o.cache : undefined;
-        let cacheKey = '';
-        if (cache !== undefined) {
-          const t = performance.now();
-          cacheKey = cache.key(v.name, v.versionString, p);
-          const hit = cache.get(cacheKey);
-          const lookupNs = Math.round((performance.now() - t) * 1e6);
-          if (hit !== undefined) {
-            v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
-            return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: shm === undefined ? hit.slice() : shm.writeOutputs(hit) };
-          }
-          v.stats.recordCacheMiss(lookupNs);
-        }
-        const priority = numberParam(req.parameters, 'priority');
-        const timeoutUs = numberParam(req.parameters, 'timeout');
-        const r = v.sequence === undefined
-          ? await v.submit(p, priority, timeoutUs, req.deadline, req.signal)
-          : await v.submitSequence(p, sequenceFlags(v.config, req.id, req.parameters, p.batchSize), timeoutUs, req.signal);
-        // Shadows compare raw outputs; classification replaces entries of r.outputs.
-        // A sequence request is never shadowed: replayed alone it would corrupt the shadow's state.
-        const raw = route.shadows.length > 0 && v.sequence === undefined ? r.outputs.slice() : undefined;
-        let outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
-        if (cache !== undefined) cache.set(cacheKey, outputs);
-        v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
-        this.#o.observer?.succeeded(v, req, p, outputs, start);
-        if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
-        // Starts in a later macrotask, after the caller has written this answer. Not for
-        // shared-memory inputs: their regions may be unmapped by then.
-        if (raw !== undefined && shm === undefined) traffic!.shadow(route, req, v, raw);
-        if (shm !== undefined) outputs = shm.writeOutputs(outputs);
-        return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
-      } catch (err) {
-        const reason = failureReason(err);
-        v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
-        this.#o.observer?.failed(v, req, err, reason, start);
-        if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
-        throw err;
-      } finally {
-        shm?.release();
+      if (req.deadline <= start) throw new DeadlineExceeded();
+      if (req.sharedMemory === true) {
+        if (this.#o.sharedMemory === undefined) throw new Unsupported('shared memory is not enabled on this server');
+        shm = new AttachedShm(this.#o.sharedMemory, req);
       }
+      const p = prepare(v.config, req);
+      this.#o.observer?.prepared(v, p);
+      // A stateful model's answer depends on the sequence so far: never from the cache.
+      const cache = v.config.response_cache?.enable === true && v.sequence === undefined ? this.#o.cache : undefined;
+      let cacheKey = '';
+      if (cache !== undefined) {
+        const t = performance.now();
+        cacheKey = cache.key(v.name, v.versionString, p);
+        const hit = cache.get(cacheKey);
+        const lookupNs = Math.round((performance.now() - t) * 1e6);
+        if (hit !== undefined) {
+          v.stats.recordCacheHit(p.batchSize, Math.round((performance.now() - start) * 1e6), lookupNs);
+          return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs: shm === undefined ? hit.slice() : shm.writeOutputs(hit) };
+        }
+        v.stats.recordCacheMiss(lookupNs);
+      }
+      const priority = numberParam(req.parameters, 'priority');
+      const timeoutUs = numberParam(req.parameters, 'timeout');
+      const r = v.sequence === undefined
+        ? await v.submit(p, priority, timeoutUs, req.deadline, req.signal)
+        : await v.submitSequence(p, sequenceFlags(v.config, req.id, req.parameters, p.batchSize), timeoutUs, req.signal);
+      // Shadows compare raw outputs; classification replaces entries of r.outputs.
+      // A sequence request is never shadowed: replayed alone it would corrupt the shadow's state.
+      const raw = route.shadows.length > 0 && v.sequence === undefined ? r.outputs.slice() : undefined;
+      let outputs = this.#shapeOutputs(v, p.outputs, r.outputs);
+      if (cache !== undefined) cache.set(cacheKey, outputs);
+      v.stats.recordSuccess(p.batchSize, Math.round((performance.now() - start) * 1e6), r.queueNs, r.computeInputNs, r.computeInferNs, r.computeOutputNs);
+      this.#o.observer?.succeeded(v, req, p, outputs, start);
+      if (route.route !== undefined) traffic!.observe(route, v.version, undefined, performance.now() - start);
+      // Starts in a later macrotask, after the caller has written this answer. Not for
+      // shared-memory inputs: their regions may be unmapped by then.
+      if (raw !== undefined && shm === undefined) traffic!.shadow(route, req, v, raw);
+      if (shm !== undefined) outputs = shm.writeOutputs(outputs);
+      return { modelName: v.name, modelVersion: v.versionString, id: req.id, outputs };
+    } catch (err) {
+      const reason = failureReason(err);
+      v.stats.recordFailure(Math.round((performance.now() - start) * 1e6), reason);
+      this.#o.observer?.failed(v, req, err, reason, start);
+      if (route.route !== undefined) traffic!.observe(route, v.version, err, performance.now() - start);
+      throw err;
     } finally {
-      activity?.endRequest();
+      shm?.release();
     }
   }
 

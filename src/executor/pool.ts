@@ -1,7 +1,7 @@
 /**
  * The worker pool: `workers` ONNX Runtime worker threads, addressed by index so that a
  * model instance can be pinned to a thread. Main thread only; ONNX Runtime never runs
- * here.
+ * here. Only `./executor.ts` (which decides which thread runs what) and tests use it.
  *
  * Each thread is fed through a shared-memory channel (`../worker/channel.ts`): a small
  * run is copied into a SharedArrayBuffer slot and the sleeping worker is woken with
@@ -20,9 +20,10 @@
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
  * waiting for this thread); errors come back as {code, message} data; a worker that
- * dies fails the request it was running (and any handed-over request whose input
- * buffers were transferred to it), is replaced, and queued requests go to the
- * replacement, which recreates sessions lazily from the SessionSpec each run carries.
+ * dies fails the request it was running, is replaced, and the requests handed to it
+ * but not started, and those queued, go to the replacement (a run keeps its inputs'
+ * parts until answered, so it can be sent again), which recreates sessions lazily
+ * from the SessionSpec each run carries.
  * Workers are never terminated from outside: `close()` asks them to exit between
  * requests (terminating a thread inside an ONNX Runtime run aborts the process).
  * Idle workers do not keep the process alive (as with piscina).
@@ -30,63 +31,31 @@
  * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
  * and a model run right after a wake-up is up to twice as slow (cold caches), while a
  * small model runs in ~11-40 us. So, only while the server runs at concurrency 1
- * (`beginRequest`/`endRequest` count requests into a SharedArrayBuffer every worker
- * reads; see `soloQuiet` in ../worker/channel.ts):
+ * (`beginRequest`/`endRequest`, called by the executor for each request a model
+ * version takes, count requests into a SharedArrayBuffer every worker reads; see
+ * `soloQuiet` in ../worker/channel.ts):
  * a worker that runs out of requests polls for the next one for up to `spinUs` before
  * sleeping (one worker at a time); batches prefer that awake worker's instance; and
- * when a request goes to an awake worker whose runs are short, this thread polls for
- * the answer (at most MAIN_SPIN_US) instead of returning to its event loop, whose
+ * when a request goes to an awake worker whose runs are short (the version's
+ * RunEstimate), this thread polls for the answer (at most MAIN_SPIN_US) instead of returning to its event loop, whose
  * wake-up would cost as much again. At concurrency 1 this takes the hand-off from
  * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
  * nothing spins, so no CPU is taken from the front end or from other workers.
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
-  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, channelBytes, hintTick, soloQuiet, inlineInputBytes, readRunResponse, seqBefore, slotViews, writeRunRequest,
-  type ChannelLayout, type SlotView,
+  CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
+  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, hintTick, soloQuiet, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
+  type ChannelLayout,
 } from '../worker/channel.js';
-import type { ChannelWorkerData } from '../worker/channel-worker.js';
-import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SequenceRun, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
+import {
+  transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
-import type { WireTensor } from '../types/run.js';
-
-const WORKER_FILE = new URL('../worker/channel-worker.js', import.meta.url);
-
-export interface ThreadBudget {
-  /** Worker threads started up front. */
-  workers: number;
-  /** Most worker threads the pool grows to; equal to `workers` when it is fixed. */
-  maxWorkers: number;
-  intraOpThreads: number;
-  /** Intra-op threads of a CPU instance's solo session (see SessionSettings); 1 = no solo sessions. */
-  soloIntraOpThreads: number;
-}
-
-/**
- * The thread rule. Every model instance (`instance_group.count`) gets a worker
- * thread of its own, as Triton gives each instance its own thread, so a slow model
- * never holds up another one's requests; each session runs with one ONNX Runtime
- * intra-op thread, so threads that compute at once never outnumber the instances
- * that have work (measured on 2 cores: two single-threaded workers beat one session
- * with two threads, and more ORT threads than cores costs 30-60%). The pool starts
- * one thread per core and grows with instances up to 16 per core (at least 64; an
- * idle worker thread costs ~15 MB and no CPU: it sleeps in Atomics.wait);
- * past that, instances share the least-used threads. `--worker-threads N` fixes the
- * pool at N threads; `--intra-op-threads` (or a model's `intra_op_thread_count`)
- * overrides the intra-op count.
- */
-export function threadBudget(workerThreads = 0, intraOpThreads = 0, soloIntraOpThreads = 0): ThreadBudget {
-  const cores = Math.max(1, availableParallelism());
-  const intra = intraOpThreads > 0 ? intraOpThreads : 1;
-  const solo = soloIntraOpThreads > 0 ? soloIntraOpThreads : cores;
-  if (workerThreads > 0) return { workers: workerThreads, maxWorkers: workerThreads, intraOpThreads: intra, soloIntraOpThreads: solo };
-  return { workers: cores, maxWorkers: Math.max(64, 16 * cores), intraOpThreads: intra, soloIntraOpThreads: solo };
-}
+import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
+import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
+import { Channel, Job, Thread, type Request } from './thread.js';
 
 export interface WorkerPoolOptions {
   /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
@@ -104,11 +73,15 @@ export interface WorkerPoolOptions {
   maxResponseBytes?: number;
 }
 
-/**
- * Longest this thread polls for an answer (hot hand-off), and the runs it does it
- * for: those whose recent compute time (EWMA) is at most half of it.
- */
-const MAIN_SPIN_US = 200;
+/** What a run needs beyond its inputs and outputs. */
+export interface RunOptions {
+  /** The batch's rows, and the rows of its largest request (the worker checks --max-response-bytes on its share). */
+  rows?: number;
+  largest?: number;
+  seq?: SequenceRun;
+  /** The version's run-duration estimate: read for the hot hand-off and the solo flag. */
+  estimate?: RunEstimate;
+}
 
 /** `Atomics.waitAsync` (Node >= 16; ES2024, not in this project's ES2022 lib). */
 const waitAsync = (Atomics as unknown as {
@@ -122,92 +95,23 @@ function unwrap<T extends { ok: true }>(r: T | FailedResult): T {
   return r;
 }
 
-class Job {
-  readonly task: WorkerTask;
-  readonly resolve: (r: Result) => void;
-  readonly reject: (e: Error) => void;
-  /** Sequence number once handed to a worker. */
-  seq = 0;
-  /** True once its buffers were transferred to a worker: it cannot be replayed. */
-  transferred = false;
-
-  constructor(task: WorkerTask, resolve: (r: Result) => void, reject: (e: Error) => void) {
-    this.task = task;
-    this.resolve = resolve;
-    this.reject = reject;
-  }
-}
-
-/** A FIFO with O(1) shift. */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-  get length(): number { return this.#items.length - this.#head; }
-  push(x: T): void { this.#items.push(x); }
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const x = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) { this.#items = this.#items.slice(this.#head); this.#head = 0; }
-    return x;
-  }
-  peek(): T | undefined { return this.#items[this.#head]; }
-  unshiftAll(xs: readonly T[]): void { this.#items = [...xs, ...this.#items.slice(this.#head)]; this.#head = 0; }
-  drain(): T[] { const out = this.#items.slice(this.#head) as T[]; this.#items = []; this.#head = 0; return out; }
-}
-
-/** One worker thread incarnation and its channel. */
-class Channel {
-  readonly worker: Worker;
-  readonly ctl: Int32Array;
-  readonly slots: SlotView[];
-  readonly port: MessagePort;
-  /** Handed-over requests, in sequence order. */
-  readonly inflight = new Fifo<Job>();
-  /** Session keys this worker holds, as far as this thread knows: only their runs go inline. */
-  readonly known = new Set<string>();
-  nextSeq = 1;
-  lastResp = 0;
-  armed = false;
-  dead = false;
-  /** Whether the worker keeps the process alive: only while it has requests (as piscina does). */
-  referenced = true;
-  error: string | undefined;
-  /** EWMA of the worker's compute time per run (us), from the timings it reports. */
-  computeUs = 0;
-
-  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number, maxResponseBytes: number) {
-    const sab = new SharedArrayBuffer(channelBytes(layout));
-    this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
-    this.slots = slotViews(sab, layout);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs, maxResponseBytes };
-    this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
-  }
-}
-
-class Thread {
-  readonly queue = new Fifo<Job>();
-  ch: Channel | undefined;
-  /** Model instances placed on this thread (see WorkerPool.allocate). */
-  instances = 0;
+/** The port form of a run: the parts joined into one fresh buffer per input, transferred. */
+function portTask(r: Request): { task: WorkerTask; transfer: ArrayBuffer[] } {
+  if (r.op !== 'run') return { task: r, transfer: [] };
+  const inputs = r.inputs.map(joinRunInput);
+  const task: RunTask = { op: 'run', spec: r.spec, inputs, outputs: r.outputs, rows: r.rows, largest: r.largest, solo: r.estimate?.soloWorthy ?? false };
+  if (r.seq !== undefined) task.seq = r.seq;
+  return { task, transfer: transferList(inputs) };
 }
 
 export class WorkerPool {
-  /** Most threads this pool will ever have (sizes per-thread tables elsewhere). */
+  /** Most threads this pool will ever have. */
   readonly capacity: number;
-  readonly #threads: Thread[] = [];
+  readonly #threads: Thread<Result>[] = [];
   readonly #layout: ChannelLayout;
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
-  /**
-   * Per thread: sessions being created or released there now. That blocks the thread
-   * for as long as it takes, so a batch sent there waits behind it; `runOn` avoids
-   * such threads while another of the instance's threads can run the batch.
-   */
-  readonly #creating: Int32Array;
   readonly #maxResponseBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -218,12 +122,10 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
-    this.#creating = new Int32Array(this.capacity);
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
-      const t = new Thread();
-      this.#threads.push(t);
+      this.#threads.push(new Thread());
       this.#spawn(i);
     }
   }
@@ -266,6 +168,11 @@ export class WorkerPool {
     }
   }
 
+  /** Model instances placed on a thread now. */
+  instancesOn(thread: number): number {
+    return this.#threads[thread]?.instances ?? 0;
+  }
+
   /** A request entered the server (the hot hand-off only runs while it holds at most one). */
   beginRequest(): void {
     if (Atomics.add(this.#hint, HINT_ACTIVE, 1) >= 1) Atomics.store(this.#hint, HINT_MULTI_AT, hintTick());
@@ -293,6 +200,11 @@ export class WorkerPool {
     return t.queue.length + (t.ch?.inflight.length ?? 0);
   }
 
+  /** True while a session is being created or released on the thread. */
+  creating(thread: number): boolean {
+    return this.#threads[thread]!.creating > 0;
+  }
+
   /** Create the session on the given threads; returns the model's signature. */
   async loadOn(threads: readonly number[], spec: SessionSpec): Promise<OnnxModelInfo> {
     const results = await this.#creatingOn(threads, () => Promise.all(threads.map((t) => this.#call(t, { op: 'load', spec }))));
@@ -306,42 +218,25 @@ export class WorkerPool {
   }
 
   async #creatingOn<T>(threads: readonly number[], work: () => Promise<T>): Promise<T> {
-    for (const t of threads) this.#creating[t]!++;
+    for (const t of threads) this.#threads[t]!.creating++;
     try {
       return await work();
     } finally {
-      for (const t of threads) this.#creating[t]!--;
+      for (const t of threads) this.#threads[t]!.creating--;
     }
   }
 
   /**
-   * Run one batch on whichever of a model's instance threads should take it: the
-   * least work queued, avoiding threads creating or releasing a session, and among
-   * idle ones a worker that is awake (the hot hand-off). Buffers as in `run`.
+   * Run one batch on a thread. The inputs' parts must stay valid until the run is
+   * answered (they are copied into the shared slot when the worker takes the run, or
+   * joined into a fresh buffer that travels by port); the output buffers belong to the
+   * caller. The worker fails the run when the largest request's share of the outputs
+   * would pass --max-response-bytes.
    */
-  runOn(threads: readonly number[], spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1): Promise<RunResult> {
-    let best = -1;
-    let bestCost = Infinity;
-    for (const t of threads) {
-      // A session being created counts as more work than any queue of batches.
-      const cost = this.load(t) + (this.#creating[t]! > 0 ? 1e6 : 0) + (this.awake(t) ? 0 : 0.5);
-      if (cost < bestCost) { best = t; bestCost = cost; }
-    }
-    return this.run(best, spec, inputs, outputs, rows, largest);
-  }
-
-  /**
-   * Run one batch on a thread. The input buffers are handed over: unusable by the
-   * caller after this call (they are transferred when they travel by port). The output
-   * buffers belong to the caller. `rows` is the batch's row count and `largest` the
-   * rows of its largest request: the worker fails the run when that request's share
-   * of the outputs would pass --max-response-bytes.
-   */
-  async run(thread: number, spec: SessionSpec, inputs: WireTensor[], outputs: string[], rows = 1, largest = 1, seq?: SequenceRun): Promise<RunResult> {
-    const task: RunTask = seq === undefined
-      ? { op: 'run', spec, inputs, outputs, rows, largest }
-      : { op: 'run', spec, inputs, outputs, rows, largest, seq };
-    const r = await this.#call(thread, task);
+  async run(thread: number, spec: SessionSpec, inputs: readonly RunInput[], outputs: string[], o: RunOptions = {}): Promise<RunResult> {
+    const r = await this.#call(thread, {
+      op: 'run', spec, inputs, outputs, rows: o.rows ?? 1, largest: o.largest ?? 1, seq: o.seq, estimate: o.estimate,
+    });
     return unwrap(r as RunResult | FailedResult);
   }
 
@@ -416,8 +311,8 @@ export class WorkerPool {
 
   // --- internals ---------------------------------------------------------------------
 
-  #spawn(index: number): Channel {
-    const ch = new Channel(this.#layout, this.#hintSab, this.#spinUs, this.#maxResponseBytes);
+  #spawn(index: number): Channel<Result> {
+    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#spinUs, this.#maxResponseBytes);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
@@ -425,13 +320,13 @@ export class WorkerPool {
     return ch;
   }
 
-  #channel(thread: number): Channel {
+  #channel(thread: number): Channel<Result> {
     const t = this.#threads[thread];
     if (t === undefined) throw new RangeError(`no worker thread ${thread}`);
     return t.ch ?? this.#spawn(thread);
   }
 
-  #call(thread: number, task: WorkerTask): Promise<Result> {
+  #call(thread: number, task: Request): Promise<Result> {
     if (this.#closed) return Promise.reject(new Internal('worker pool is closed'));
     const ch = this.#channel(thread);
     return new Promise<Result>((resolve, reject) => {
@@ -446,7 +341,7 @@ export class WorkerPool {
    * Returns true when it handed over a run to an awake worker with nothing else in
    * flight (the case the hot hand-off polls for).
    */
-  #pump(thread: number, ch: Channel): boolean {
+  #pump(thread: number, ch: Channel<Result>): boolean {
     const t = this.#threads[thread]!;
     const layout = this.#layout;
     let published = false;
@@ -460,20 +355,19 @@ export class WorkerPool {
         // Sequence runs go by port: the worker's serve() path adds their state.
         inline = task.seq === undefined && ch.known.has(task.spec.key)
           && inlineInputBytes(task.inputs) <= layout.slotDataBytes
-          && writeRunRequest(v, task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1);
+          && writeRunRequest(v, task.spec.key, task.inputs, task.outputs, task.rows, task.largest, task.estimate?.soloWorthy ?? false);
       } else if (task.op === 'unload') {
         // Runs after this one recreate the session lazily, so they must carry the spec.
         ch.known.delete(task.key);
       }
       if (!inline) {
-        const transfer = task.op === 'run' ? [...new Set(task.inputs.map((i) => i.buffer))] : [];
         try {
-          ch.port.postMessage(task, transfer);
+          const { task: msg, transfer } = portTask(task);
+          ch.port.postMessage(msg, transfer);
         } catch (err) {
           job.reject(new Internal(`cannot send the request to worker thread ${thread}: ${err instanceof Error ? err.message : String(err)}`));
           continue;
         }
-        job.transferred = transfer.length > 0;
         v.i32[0] = REQ_PORT;
       }
       job.seq = seq;
@@ -490,7 +384,7 @@ export class WorkerPool {
   }
 
   /** Settle the requests the worker has answered. */
-  #collect(ch: Channel): void {
+  #collect(ch: Channel<Result>): void {
     const resp = Atomics.load(ch.ctl, CTL_RESP);
     const mask = this.#layout.slots - 1;
     while (ch.lastResp !== resp) {
@@ -511,17 +405,12 @@ export class WorkerPool {
           : m.message as Result;
       }
       if (result.ok && (task.op === 'run' || task.op === 'load')) ch.known.add(task.spec.key);
-      if (result.ok && task.op === 'run') {
-        const t = (result as RunResult).timing;
-        const us = (t.inputNs + t.inferNs + t.outputNs) / 1000;
-        ch.computeUs = ch.computeUs === 0 ? us : ch.computeUs * 0.8 + us * 0.2;
-      }
       job.resolve(result);
     }
   }
 
   /** Collect answers, refill the worker, and wait (asynchronously) for the next answer. */
-  #drain(thread: number, ch: Channel): void {
+  #drain(thread: number, ch: Channel<Result>): void {
     for (;;) {
       if (ch.dead) return;
       this.#collect(ch);
@@ -546,11 +435,12 @@ export class WorkerPool {
 
   /**
    * Hot hand-off, this thread's half: poll for the answer to a run just handed to an
-   * awake worker, when the server holds no other request and the worker's runs are
+   * awake worker, when the server holds no other request and the run is estimated
    * short. True when the answer came within MAIN_SPIN_US.
    */
-  #awaitHot(ch: Channel): boolean {
-    if (this.#spinUs === 0 || ch.computeUs * 2 > MAIN_SPIN_US || !soloQuiet(this.#hint)) return false;
+  #awaitHot(ch: Channel<Result>): boolean {
+    const task = ch.inflight.peek()?.task;
+    if (this.#spinUs === 0 || task?.op !== 'run' || task.estimate?.short !== true || !soloQuiet(this.#hint)) return false;
     const until = performance.now() + MAIN_SPIN_US / 1000;
     while (Atomics.load(ch.ctl, CTL_RESP) === ch.lastResp) {
       if (performance.now() > until) return false;
@@ -558,7 +448,7 @@ export class WorkerPool {
     return true;
   }
 
-  #onExit(thread: number, ch: Channel, code: number): void {
+  #onExit(thread: number, ch: Channel<Result>, code: number): void {
     if (ch.dead) return;
     ch.dead = true;
     const t = this.#threads[thread]!;
@@ -567,9 +457,9 @@ export class WorkerPool {
     const started = Atomics.load(ch.ctl, CTL_STARTED);
     const ready = Atomics.load(ch.ctl, CTL_READY) !== 0;
     const why = `worker thread ${thread} exited unexpectedly` + (ch.error !== undefined ? `: ${ch.error}` : ` with code ${code}`);
-    const replay: Job[] = [];
+    const replay: Job<Result>[] = [];
     for (const job of ch.inflight.drain()) {
-      if (!seqBefore(started, job.seq) || job.transferred) job.reject(new Internal(why));
+      if (!seqBefore(started, job.seq)) job.reject(new Internal(why));
       else replay.push(job);
     }
     Atomics.notify(ch.ctl, CTL_RESP);

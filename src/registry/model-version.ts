@@ -1,18 +1,19 @@
 /**
- * One loaded version of one model: its frozen config, its sessions on the worker
- * threads, its batcher and its statistics. The registry owns the lifecycle
- * (LOADING -> READY -> UNLOADING -> gone); this class only serves and retires.
+ * One loaded version of one model: its frozen config, its instances (sessions the
+ * executor placed on worker threads), its batcher and its statistics. The registry
+ * owns the lifecycle (LOADING -> READY -> UNLOADING -> gone); this class only serves
+ * and retires. It knows nothing of threads: it hands batches to its `Instances`.
  */
 import { Batcher } from '../batching/batcher.js';
 import type { ModelConfig } from '../config/model-config.js';
 import type { PreparedRequest } from '../request/prepare.js';
 import { Unavailable } from '../errors/errors.js';
 import { PendingInfer, type PendingResult } from '../request/pending.js';
-import type { WorkerPool } from '../executor/pool.js';
+import type { Instances } from '../executor/executor.js';
 import { assembleInputs, batchOutputNames, batchRows, splitOutputs } from '../request/batch.js';
 import type { ModelState } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
-import type { SessionSpec } from '../worker/protocol.js';
+import type { SessionSpec } from '../types/run.js';
 import type { SequenceFlags } from '../request/sequence.js';
 import { SequenceRunner } from './sequence-runner.js';
 import { VersionStats } from './stats.js';
@@ -39,8 +40,8 @@ export class ModelVersion {
   readonly versionString: string;
   readonly config: Readonly<ModelConfig>;
   readonly spec: SessionSpec;
-  /** Worker threads holding a session of this version (one instance each). */
-  readonly threads: readonly number[];
+  /** The version's instances: sessions, runs, and the one run-duration estimate. */
+  readonly instances: Instances;
   /** Labels per output name, from `label_filename`. */
   readonly labels: ReadonlyMap<string, readonly string[]>;
   readonly stats = new VersionStats();
@@ -51,32 +52,28 @@ export class ModelVersion {
   reason = '';
   /** Seconds from load start to READY (nv_model_load_duration_secs). */
   loadSeconds = 0;
-  readonly #pool: WorkerPool;
-  /** EWMA of batch run time, for deadline feasibility in the batcher. */
-  #runMs = 0;
 
   constructor(
     name: string, version: number, config: Readonly<ModelConfig>, spec: SessionSpec,
-    threads: readonly number[], labels: ReadonlyMap<string, readonly string[]>, pool: WorkerPool,
+    instances: Instances, labels: ReadonlyMap<string, readonly string[]>,
   ) {
     this.name = name;
     this.version = version;
     this.versionString = String(version);
     this.config = config;
     this.spec = spec;
-    this.threads = threads;
+    this.instances = instances;
     this.labels = labels;
-    this.#pool = pool;
     this.batcher = new Batcher<PendingInfer, PendingResult>({
       maxBatchSize: config.max_batch_size,
       dynamic: config.dynamic_batching,
-      instances: threads.length,
-      expectedRunMs: () => this.#runMs,
+      instances: instances.count,
+      expectedRunMs: () => instances.estimate.ms,
       setTimer: armTimer,
       clearTimer: disarmTimer,
     }, (batch) => this.#run(batch));
     this.sequence = config.sequence_batching === undefined ? undefined : new SequenceRunner({
-      config, spec, threads, pool,
+      config, instances,
       onExecution: (rows, inNs, inferNs, outNs) => this.stats.recordExecution(rows, inNs, inferNs, outNs),
     });
   }
@@ -87,7 +84,7 @@ export class ModelVersion {
    */
   submitSequence(p: PreparedRequest, seq: SequenceFlags, timeoutUs: number, signal: CancelSignal | undefined): Promise<PendingResult> {
     if (this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
-    return this.sequence!.submit(p, seq, timeoutUs, signal);
+    return this.instances.track(this.sequence!.submit(p, seq, timeoutUs, signal));
   }
 
   /** Queue a validated request; resolves with its outputs. */
@@ -96,7 +93,7 @@ export class ModelVersion {
     if (this.state === 'UNLOADING' || this.state === 'UNAVAILABLE') return Promise.reject(new Unavailable(`model '${this.name}' version ${this.version} is not ready`));
     const item = new PendingInfer(p.inputs, p.outputs, p.batchSize, p.shapeKey, priority, timeoutUs, deadline, signal);
     this.batcher.enqueue(item);
-    return item.promise;
+    return this.instances.track(item.promise);
   }
 
   async #run(batch: PendingInfer[]): Promise<PendingResult[]> {
@@ -106,12 +103,16 @@ export class ModelVersion {
     const names = batchOutputNames(this.config, batch);
     let largest = 1;
     if (this.config.max_batch_size > 0) for (const p of batch) if (p.batchSize > largest) largest = p.batchSize;
-    const r = await this.#pool.runOn(this.threads, this.spec, inputs, names, rows, largest);
+    const r = await this.instances.run(inputs, names, rows, largest);
     this.stats.recordExecution(rows, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
-    const ms = performance.now() - startedAt;
-    this.#runMs = this.#runMs === 0 ? ms : this.#runMs * 0.8 + ms * 0.2;
     return splitOutputs(this.config, batch, rows, r.outputs, r.timing, startedAt);
   }
+
+  /** Worker threads of the instances (logs and tests). */
+  get threads(): readonly number[] { return this.instances.threads; }
+
+  /** True when some instance has nothing queued or running (shadows run only then). */
+  hasIdleInstance(): boolean { return this.instances.hasIdleInstance(); }
 
   /** Stop taking requests, finish what is queued or running, release the sessions. */
   async retire(): Promise<void> {
@@ -119,10 +120,6 @@ export class ModelVersion {
     // Live sequences finish here (or idle out) before the sessions, and their state, go.
     if (this.sequence !== undefined) await this.sequence.retire(this.versionString);
     await this.batcher.drain();
-    // Thread by thread: releasing a large session holds its thread for a moment
-    // (the pool marks it), and other models' batches can go elsewhere meanwhile.
-    for (const t of this.threads) await this.#pool.unloadOn([t], this.spec.key);
-    // Its threads may now host other instances.
-    this.#pool.release(this.threads);
+    await this.instances.unload();
   }
 }

@@ -23,18 +23,20 @@ import { join, sep } from 'node:path';
 import type { Logger } from 'pino';
 import type { ModelConfig } from '../config/model-config.js';
 import { InvalidArgument, ModelNotFound, ModelNotReady, ModelPollFailed, asOspreyError } from '../errors/errors.js';
-import type { WorkerPool } from '../executor/pool.js';
+import type { Executor } from '../executor/executor.js';
 import { resolveInside } from '../repository/contained.js';
 import { fingerprint, listVersions, statTree } from '../repository/scan.js';
 import type { LoadOptions, ModelIndexEntry } from '../types/inference.js';
 import { type ConfigPolicy, type ConfigSource, completeConfig, readConfigSource } from '../repository/config-source.js';
 import { ModelVersion } from './model-version.js';
-import { sessionSettings } from './session-settings.js';
+import type { Instances } from '../executor/executor.js';
+import { sessionSettings } from '../config/session-settings.js';
 import { latestCount, selectVersions } from './version-policy.js';
 import { warmUp } from './warmup.js';
 
 export interface RegistryOptions {
-  pool: WorkerPool;
+  /** Places each version's instances on worker threads and runs its batches. */
+  executor: Executor;
   intraOpThreads: number;
   /** Intra-op threads of each CPU instance's solo session (0: none); see SessionSettings. */
   soloIntraOpThreads?: number;
@@ -101,7 +103,6 @@ let generation = 0;
 export class ModelRegistry {
   readonly #models = new Map<string, ModelEntry>();
   readonly #opts: RegistryOptions;
-  /** Per worker thread: sessions being created or released there now (read by dispatch, see ModelVersion). */
   /** Upload folders (`file:` contents) -> serving versions loaded from them. */
   readonly #uploads = new Map<string, number>();
   /** Model loads running now, and those waiting for a turn (`loadThreads` at once). */
@@ -323,17 +324,6 @@ export class ModelRegistry {
     }
   }
 
-  /** Worker threads that serve some version now. */
-  #servingThreads(): Set<number> {
-    const out = new Set<number>();
-    for (const e of this.#models.values()) for (const v of e.serving.values()) for (const t of v.threads) out.add(t);
-    return out;
-  }
-
-  #pickThreads(count: number): number[] {
-    return this.#opts.pool.allocate(Math.max(1, count));
-  }
-
   #modelFailed(e: ModelEntry, reason: string): InvalidArgument {
     e.reason = reason;
     this.#opts.logger.error({ model: e.name, reason }, 'failed to load model');
@@ -443,45 +433,33 @@ export class ModelRegistry {
     const started = performance.now();
     const key = `${e.name}/${n}/${++generation}`;
     const partialCfg = src.partial as Readonly<ModelConfig>;
-    const threads = this.#pickThreads(src.instances);
     const spec = {
       key,
       path: '',
       settings: sessionSettings({ ...partialCfg, parameters: partialCfg.parameters ?? {}, instance_group: partialCfg.instance_group ?? [] }, this.#opts.intraOpThreads, this.#opts.gpuCount, this.#opts.soloIntraOpThreads ?? 0),
     };
     let v: ModelVersion | undefined;
-    const done: number[] = [];
+    let instances: Instances | undefined;
     try {
-      // Creating a session blocks its thread (ONNX Runtime loads synchronously
-      // there), and batches queued on that thread wait behind it. On threads no
-      // serving version uses (the pool's usual placement: a thread per instance),
-      // all instances load at once. On shared threads they load one at a time,
-      // marked by the pool (loadOn) so dispatch (every model's) sends new batches to the
-      // model's other threads meanwhile.
       // Checked here, not in the config: a failed check fails this version only.
       spec.path = await resolveInside(src.dir, src.modelFile, `model file of version ${n}`, String(n));
-      let info;
-      const busy = this.#servingThreads();
-      const together = threads.every((t) => !busy.has(t));
-      for (const group of together ? [threads] : threads.map((t) => [t])) {
-        done.push(...group);
-        info = await this.#opts.pool.loadOn(group, spec);
-      }
-      const cfg = completeConfig(e.name, src, info!, this.#opts.gpuCount, this.#opts.configPolicy);
+      instances = this.#opts.executor.place(spec, src.instances);
+      const info = await instances.load();
+      const cfg = completeConfig(e.name, src, info, this.#opts.gpuCount, this.#opts.configPolicy);
       const labels = new Map<string, string[]>();
       for (const o of cfg.output) {
         if (!o.label_filename) continue;
         const path = await resolveInside(src.dir, o.label_filename, `label file for output '${o.name}'`);
         labels.set(o.name, (await readFile(path, 'utf8')).split('\n').filter((l) => l.length > 0));
       }
-      v = new ModelVersion(e.name, n, cfg, spec, threads, labels, this.#opts.pool);
+      v = new ModelVersion(e.name, n, cfg, spec, instances, labels);
       await warmUp(v, src.dir);
       v.state = 'READY';
       v.loadSeconds = (performance.now() - started) / 1000;
       e.failures.delete(n);
       e.stamps.set(v, stamp);
       if (src.uploaded) this.#uploads.set(src.dir, (this.#uploads.get(src.dir) ?? 0) + 1);
-      log.info({ model: e.name, version: n, ms: Math.round(performance.now() - started), threads }, 'model version ready');
+      log.info({ model: e.name, version: n, ms: Math.round(performance.now() - started), threads: instances.threads }, 'model version ready');
       return v;
     } catch (err) {
       const reason = asOspreyError(err).message;
@@ -489,10 +467,7 @@ export class ModelRegistry {
       log.error({ model: e.name, version: n, reason }, 'failed to load model version');
       this.#opts.onLoadFailed?.(e.name, String(n), reason);
       if (v !== undefined) await v.retire().catch(() => undefined);
-      else {
-        await this.#opts.pool.unloadOn(done, key).catch(() => undefined);
-        this.#opts.pool.release(threads);
-      }
+      else await instances?.unload().catch(() => undefined);
       throw err;
     }
   }

@@ -12,12 +12,13 @@ import { initialStateDims } from '../config/sequence.js';
 import type { PreparedRequest } from '../request/prepare.js';
 import { Unavailable } from '../errors/errors.js';
 import type { PendingResult } from '../request/pending.js';
-import type { WorkerPool } from '../executor/pool.js';
+import type { Instances } from '../executor/executor.js';
 import type { RequestedOutput } from '../types/inference.js';
 import type { CancelSignal } from '../types/cancel.js';
-import type { SequenceRun, SessionSpec, StateSpec } from '../worker/protocol.js';
+import type { SequenceRun, StateSpec } from '../types/run.js';
 import type { SequenceFlags } from '../request/sequence.js';
-import { SequenceScheduler, type CorrId, type SeqBatch, type SeqItem } from '../batching/sequence-scheduler.js';
+import { SequenceScheduler } from '../batching/sequence-scheduler.js';
+import type { CorrId, SeqBatch, SeqItem } from '../batching/sequence-types.js';
 import { controlInputs, rowInputs, splitRows } from '../request/sequence-tensors.js';
 
 /** One queued request of a sequence (the scheduler's item). */
@@ -43,10 +44,8 @@ export class PendingSequence implements SeqItem {
 
 export interface SequenceRunnerOptions {
   config: Readonly<ModelConfig>;
-  spec: SessionSpec;
-  /** Worker thread of each instance (instance i runs on threads[i]). */
-  threads: readonly number[];
-  pool: WorkerPool;
+  /** The version's instances (the scheduler's instance i is instance i here). */
+  instances: Instances;
   /** Each executed batch: rows that held a request, and the worker's timings. */
   onExecution?: (requests: number, inNs: number, inferNs: number, outNs: number) => void;
 }
@@ -74,7 +73,7 @@ export class SequenceRunner {
     this.scheduler = new SequenceScheduler<PendingSequence, PendingResult>({
       modelName: cfg.name,
       strategy: oldest !== undefined ? 'oldest' : 'direct',
-      instances: o.threads.length,
+      instances: o.instances.count,
       slotsPerInstance: slots,
       maxRows: mbs,
       preferred: oldest?.preferred_batch_size,
@@ -84,7 +83,7 @@ export class SequenceRunner {
       onRelease: (instance, slot) => {
         // The state of a released slot is dropped where it lives; a failure only leaks it
         // until the next START in that slot replaces it.
-        void o.pool.freeState(o.threads[instance]!, o.spec.key, [`${instance}/${slot}`]).catch(() => undefined);
+        void o.instances.freeState(instance, [`${instance}/${slot}`]).catch(() => undefined);
       },
     }, (batch) => this.#run(batch));
   }
@@ -117,7 +116,7 @@ export class SequenceRunner {
       batched: this.#batched,
       rows: rows.map((r) => ({ slot: `${batch.instance}/${r.slot}`, start: r.start, ready: r.item !== undefined, end: r.end })),
     };
-    const r = await this.#o.pool.run(this.#o.threads[batch.instance]!, this.#o.spec, inputs, [...names], rows.length, 1, seq);
+    const r = await this.#o.instances.runSequence(batch.instance, inputs, [...names], seq);
     this.#o.onExecution?.(batch.items.length, r.timing.inputNs, r.timing.inferNs, r.timing.outputNs);
     const rowOf: number[] = [];
     rows.forEach((row, i) => { if (row.item !== undefined) rowOf.push(i); });

@@ -1,14 +1,16 @@
 /**
- * Turn a batch of queued requests into one ONNX Runtime run and back. Each input's
- * bytes are written once into the batch's contiguous buffer, which is transferred to
- * the worker; outputs come back transferred and are handed to each request as views
- * (fixed-size types) into the one output buffer, not copied again.
+ * Turn a batch of queued requests into one ONNX Runtime run and back. The batch's
+ * inputs are handed to the executor as the requests' own bytes (`RunInput` parts),
+ * not joined here: the executor writes them once, straight into the worker's shared
+ * slot (or, too large for one, into the buffer that travels by port). Outputs come
+ * back in one buffer and are handed to each request as views (fixed-size types)
+ * into it, not copied again.
  */
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { Internal } from '../errors/errors.js';
 import type { Tensor } from '../types/tensor.js';
-import type { RunTiming, WireTensor } from '../types/run.js';
+import type { RunInput, RunTensor, RunTiming } from '../types/run.js';
 import type { PendingInfer, PendingResult } from './pending.js';
 
 /** Rows in one model run: the sum of the requests' batch sizes (1 for a non-batching model). */
@@ -20,23 +22,19 @@ export function batchRows(cfg: Readonly<ModelConfig>, batch: readonly PendingInf
 }
 
 /**
- * Concatenate the batch's inputs along dim 0, each into one fresh buffer: a single
- * request is copied too, since the buffer is handed (transferred) to the worker while
- * the request's data is a view into a body or message that stays the caller's.
+ * The batch's inputs along dim 0: per input, the requests' bytes in batch order. No
+ * copy here (see the header); the parts are views into the requests' bodies or
+ * messages, valid until the batch is answered.
  */
-export function assembleInputs(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number): WireTensor[] {
+export function assembleInputs(cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number): RunInput[] {
   const first = batch[0]!;
-  const out: WireTensor[] = [];
+  const out: RunInput[] = [];
   for (let i = 0; i < first.inputs.length; i++) {
     const proto = first.inputs[i]!;
-    let bytes = 0;
-    for (const p of batch) bytes += p.inputs[i]!.data.byteLength;
-    const buffer = new ArrayBuffer(bytes);
-    const dst = new Uint8Array(buffer);
-    let off = 0;
-    for (const p of batch) { dst.set(p.inputs[i]!.data, off); off += p.inputs[i]!.data.byteLength; }
+    const parts = new Array<Uint8Array>(batch.length);
+    for (let r = 0; r < batch.length; r++) parts[r] = batch[r]!.inputs[i]!.data;
     const shape = cfg.max_batch_size > 0 ? [total, ...proto.shape.slice(1)] : proto.shape;
-    out.push({ name: proto.name, datatype: proto.datatype, shape, buffer });
+    out.push({ name: proto.name, datatype: proto.datatype, shape, parts });
   }
   return out;
 }
@@ -57,29 +55,30 @@ function reportedShape(cfg: Readonly<ModelConfig>, name: string, shape: number[]
 
 /** Split the batch's outputs back into one result per request (same order as batch). */
 export function splitOutputs(
-  cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number, outputs: WireTensor[], timing: RunTiming, startedAt: number,
+  cfg: Readonly<ModelConfig>, batch: readonly PendingInfer[], total: number, outputs: RunTensor[], timing: RunTiming, startedAt: number,
 ): PendingResult[] {
   const batched = cfg.max_batch_size > 0;
   const perRequest: Tensor[][] = batch.map(() => []);
   for (const o of outputs) {
     if (batched && o.shape[0] !== total) throw new Internal(`output '${o.name}' has batch dimension ${o.shape[0]}, expected ${total}`);
     if (o.datatype === 'BYTES') {
-      const elems = splitBytes(new Uint8Array(o.buffer), o.name);
+      const elems = splitBytes(o.data, o.name);
       const perRow = elems.length / total;
       let e = 0;
       for (let r = 0; r < batch.length; r++) {
         const rows = batched ? batch[r]!.batchSize : 1;
-        const data = batch.length === 1 ? new Uint8Array(o.buffer) : joinBytes(elems.slice(e, e + rows * perRow));
+        const data = batch.length === 1 ? o.data : joinBytes(elems.slice(e, e + rows * perRow));
         e += rows * perRow;
         perRequest[r]!.push({ name: o.name, datatype: o.datatype, shape: reportedShape(cfg, o.name, o.shape, rows), data });
       }
     } else {
-      const rowBytes = o.buffer.byteLength / total;
-      let off = 0;
+      const d = o.data;
+      const rowBytes = d.byteLength / total;
+      let off = d.byteOffset;
       for (let r = 0; r < batch.length; r++) {
         const rows = batched ? batch[r]!.batchSize : 1;
         const len = rows * rowBytes;
-        perRequest[r]!.push({ name: o.name, datatype: o.datatype, shape: reportedShape(cfg, o.name, o.shape, rows), data: new Uint8Array(o.buffer, off, len) });
+        perRequest[r]!.push({ name: o.name, datatype: o.datatype, shape: reportedShape(cfg, o.name, o.shape, rows), data: new Uint8Array(d.buffer, off, len) });
         off += len;
       }
     }

@@ -11,8 +11,8 @@ import { controlTensorType } from '../config/sequence.js';
 import type { PreparedInput } from './prepare.js';
 import { Internal } from '../errors/errors.js';
 import type { Tensor } from '../types/tensor.js';
-import type { WireTensor } from '../types/run.js';
-import type { CorrId, SeqRow } from '../batching/sequence-scheduler.js';
+import type { RunInput, RunTensor } from '../types/run.js';
+import type { CorrId, SeqRow } from '../batching/sequence-types.js';
 
 const utf8 = new TextEncoder();
 
@@ -22,20 +22,15 @@ export interface RowInputs { readonly inputs: readonly PreparedInput[] }
 const count = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** The requests' inputs, one row per batch row; `batched`: the model has a batch dim. */
-export function rowInputs<T extends RowInputs>(rows: readonly SeqRow<T>[], batched: boolean): WireTensor[] {
+export function rowInputs<T extends RowInputs>(rows: readonly SeqRow<T>[], batched: boolean): RunInput[] {
   const first = rows.find((r) => r.item !== undefined)!.item!;
-  const out: WireTensor[] = [];
+  const out: RunInput[] = [];
   for (let i = 0; i < first.inputs.length; i++) {
     const proto = first.inputs[i]!;
     const rowShape = batched ? proto.shape.slice(1) : proto.shape;
+    // The rows' own bytes: the executor writes them into the run once (see RunInput).
     const parts: Uint8Array[] = rows.map((r) => r.item?.inputs[i]!.data ?? emptyRow(proto, rowShape));
-    let bytes = 0;
-    for (const p of parts) bytes += p.byteLength;
-    const buffer = new ArrayBuffer(bytes);
-    const dst = new Uint8Array(buffer);
-    let off = 0;
-    for (const p of parts) { dst.set(p, off); off += p.byteLength; }
-    out.push({ name: proto.name, datatype: proto.datatype, shape: batched ? [rows.length, ...rowShape] : rowShape.slice(), buffer });
+    out.push({ name: proto.name, datatype: proto.datatype, shape: batched ? [rows.length, ...rowShape] : rowShape.slice(), parts });
   }
   return out;
 }
@@ -49,14 +44,14 @@ function emptyRow(proto: PreparedInput, rowShape: readonly number[]): Uint8Array
 /** One control tensor per control input: shape [rows, 1] (or [1] without a batch dim). */
 export function controlInputs<T>(
   controls: readonly SequenceControlInputConfig[], rows: readonly SeqRow<T>[], batched: boolean,
-): WireTensor[] {
+): RunInput[] {
   const n = rows.length;
   const shape = batched ? [n, 1] : [1];
   return controls.map((ci) => {
     const c = ci.control[0]!;
     const type = configDataTypeToWire(controlTensorType(c));
     if (c.kind === 'CONTROL_SEQUENCE_CORRID') {
-      return { name: ci.name, datatype: type, shape, buffer: corrIdBuffer(type, rows.map((r) => r.corrId)) };
+      return { name: ci.name, datatype: type, shape, parts: [corrIdBytes(type, rows.map((r) => r.corrId))] };
     }
     const on = (r: SeqRow<T>): boolean =>
       c.kind === 'CONTROL_SEQUENCE_START' ? r.start
@@ -73,23 +68,20 @@ export function controlInputs<T>(
       const [f, t] = c.bool_false_true as [boolean, boolean];
       buffer = Uint8Array.from(rows, (r) => ((on(r) ? t : f) ? 1 : 0)).buffer;
     }
-    return { name: ci.name, datatype: type, shape, buffer };
+    return { name: ci.name, datatype: type, shape, parts: [new Uint8Array(buffer)] };
   });
 }
 
 /** CORRID values in the control's type; an empty slot carries 0 / ''. */
-function corrIdBuffer(type: string, ids: readonly (CorrId | undefined)[]): ArrayBuffer {
+function corrIdBytes(type: string, ids: readonly (CorrId | undefined)[]): Uint8Array {
   const num = (id: CorrId | undefined): bigint => (typeof id === 'bigint' ? id : 0n);
   switch (type) {
-    case 'UINT64': return BigUint64Array.from(ids, (id) => num(id)).buffer;
-    case 'INT64': return BigInt64Array.from(ids, (id) => BigInt.asIntN(64, num(id))).buffer;
+    case 'UINT64': return new Uint8Array(BigUint64Array.from(ids, (id) => num(id)).buffer);
+    case 'INT64': return new Uint8Array(BigInt64Array.from(ids, (id) => BigInt.asIntN(64, num(id))).buffer);
     // 32-bit CORRID: the low 32 bits of the id (Triton).
-    case 'UINT32': return Uint32Array.from(ids, (id) => Number(BigInt.asUintN(32, num(id)))).buffer;
-    case 'INT32': return Int32Array.from(ids, (id) => Number(BigInt.asIntN(32, num(id)))).buffer;
-    case 'BYTES': {
-      const b = joinBytes(ids.map((id) => utf8.encode(typeof id === 'string' ? id : '')));
-      return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer as ArrayBuffer : b.slice().buffer;
-    }
+    case 'UINT32': return new Uint8Array(Uint32Array.from(ids, (id) => Number(BigInt.asUintN(32, num(id)))).buffer);
+    case 'INT32': return new Uint8Array(Int32Array.from(ids, (id) => Number(BigInt.asIntN(32, num(id)))).buffer);
+    case 'BYTES': return joinBytes(ids.map((id) => utf8.encode(typeof id === 'string' ? id : '')));
     default: throw new Internal(`CORRID of type ${type}`);
   }
 }
@@ -99,7 +91,7 @@ function corrIdBuffer(type: string, ids: readonly (CorrId | undefined)[]): Array
  * request; each request gets its requested outputs, in its order, with batch dim 1.
  */
 export function splitRows(
-  cfg: Readonly<ModelConfig>, outputs: readonly WireTensor[], rowCount: number,
+  cfg: Readonly<ModelConfig>, outputs: readonly RunTensor[], rowCount: number,
   requests: readonly { readonly outputs: readonly { name: string }[] }[], rowOf: readonly number[],
 ): Tensor[][] {
   const batched = cfg.max_batch_size > 0;
@@ -110,14 +102,15 @@ export function splitRows(
     const rest = oc?.reshape !== undefined ? oc.dims : o.shape.slice(batched ? 1 : 0);
     const shape = batched ? [1, ...rest] : rest;
     if (!batched) {
-      byName.set(o.name, () => ({ name: o.name, datatype: o.datatype, shape, data: new Uint8Array(o.buffer) }));
+      byName.set(o.name, () => ({ name: o.name, datatype: o.datatype, shape, data: o.data }));
     } else if (o.datatype === 'BYTES') {
-      const elems = splitBytes(new Uint8Array(o.buffer), o.name);
+      const elems = splitBytes(o.data, o.name);
       const per = elems.length / rowCount;
       byName.set(o.name, (row) => ({ name: o.name, datatype: o.datatype, shape, data: joinBytes(elems.slice(row * per, (row + 1) * per)) }));
     } else {
-      const rowBytes = o.buffer.byteLength / rowCount;
-      byName.set(o.name, (row) => ({ name: o.name, datatype: o.datatype, shape, data: new Uint8Array(o.buffer, row * rowBytes, rowBytes) }));
+      const d = o.data;
+      const rowBytes = d.byteLength / rowCount;
+      byName.set(o.name, (row) => ({ name: o.name, datatype: o.datatype, shape, data: d.subarray(row * rowBytes, (row + 1) * rowBytes) }));
     }
   }
   return requests.map((req, k) => req.outputs.map((want) => {

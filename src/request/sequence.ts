@@ -8,7 +8,7 @@ import { configDataTypeToWire } from '../config/datatype.js';
 import type { ModelConfig } from '../config/model-config.js';
 import { InvalidArgument, Unsupported } from '../errors/errors.js';
 import type { Params, ParamValue } from '../types/tensor.js';
-import type { CorrId } from '../batching/sequence-scheduler.js';
+import type { CorrId } from '../batching/sequence-types.js';
 
 export interface SequenceFlags {
   corrId: CorrId;

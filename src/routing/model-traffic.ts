@@ -19,7 +19,10 @@ import { SlidingWindow, type WindowSnapshot } from './window.js';
 export interface ServingVersion {
   readonly name: string;
   readonly version: number;
-  readonly threads: readonly number[];
+  /** Its model instances (batches it can run at once). */
+  readonly instances: { readonly count: number };
+  /** True when some instance has nothing queued or running. */
+  hasIdleInstance(): boolean;
   readonly batcher: { readonly queued: number; readonly inFlight: number };
 }
 

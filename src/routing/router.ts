@@ -47,12 +47,6 @@ export interface TrafficRouterOptions<V extends ServingVersion> {
   seed?: number;
   /** Shadow runs in flight at once across all models (default 4); more are dropped. */
   maxShadowsInFlight?: number;
-  /**
-   * Work queued or running on a worker thread (WorkerPool.load). When given, a
-   * shadow runs only if one of its version's threads is idle: a shadow batch
-   * handed to a busy thread would make the next primary batch there wait for it.
-   */
-  threadLoad?: (thread: number) => number;
   /** At most one disagreement log line per pair per this many ms (default 1000). */
   disagreementLogMs?: number;
   /** History entries kept per model (default 100). */
@@ -80,7 +74,7 @@ export class TrafficRouter<V extends ServingVersion = ServingVersion> {
     this.#ctx = { log: o.logger, now, wall: o.wallClock ?? Date.now, random: () => prng.next(), historySize: o.historySize ?? 100 };
     this.#shadows = new ShadowRunner<V>({
       registry: o.registry, executor: o.shadowExecutor, logger: o.logger, now,
-      maxInFlight: o.maxShadowsInFlight ?? 4, threadLoad: o.threadLoad, disagreementLogMs: o.disagreementLogMs ?? 1000,
+      maxInFlight: o.maxShadowsInFlight ?? 4, disagreementLogMs: o.disagreementLogMs ?? 1000,
     });
   }
 

@@ -27,8 +27,6 @@ export interface ShadowRunnerOptions<V extends ServingVersion> {
   now: () => number;
   /** Shadow runs in flight at once across all models; more are dropped. */
   maxInFlight: number;
-  /** Work queued or running on a worker thread; a shadow runs only if one of its version's threads is idle. */
-  threadLoad: ((thread: number) => number) | undefined;
   /** At most one disagreement log line per pair per this many ms. */
   disagreementLogMs: number;
 }
@@ -95,10 +93,11 @@ export class ShadowRunner<V extends ServingVersion> {
       }
       // Drop rather than queue: the shadow must never wait behind, or make wait,
       // real traffic. Busy = the shadow version has a queue or every instance is
-      // running, the primary has a queue, no worker thread of the shadow is idle,
-      // or enough shadows are already running.
+      // running, the primary has a queue, no instance of the shadow is idle (a
+      // shadow batch on a busy worker thread would make the next primary batch there
+      // wait for it), or enough shadows are already running.
       if (this.#inFlight >= this.#o.maxInFlight || sv.batcher.queued > 0
-        || sv.batcher.inFlight >= sv.threads.length || job.primary.batcher.queued > 0 || !this.#idleThread(sv)) {
+        || sv.batcher.inFlight >= sv.instances.count || job.primary.batcher.queued > 0 || !sv.hasIdleInstance()) {
         pair.dropped.busy++;
         continue;
       }
@@ -129,13 +128,6 @@ export class ShadowRunner<V extends ServingVersion> {
         },
       ).finally(() => { this.#inFlight--; });
     }
-  }
-
-  #idleThread(v: ServingVersion): boolean {
-    const load = this.#o.threadLoad;
-    if (load === undefined) return true;
-    for (const t of v.threads) if (load(t) === 0) return true;
-    return false;
   }
 
   #pair(m: ModelTraffic, primary: number, shadow: number): ShadowPair {

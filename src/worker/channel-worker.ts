@@ -14,9 +14,9 @@ import {
   HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
-import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire, type RawOutput } from './ort-worker.js';
-import type { WireTensor } from '../types/run.js';
-import type { FailedResult, WorkerTask } from './protocol.js';
+import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
+import type { RunTensor } from '../types/run.js';
+import { transferList, type FailedResult, type WorkerTask } from './protocol.js';
 
 export interface ChannelWorkerData {
   sab: SharedArrayBuffer;
@@ -47,33 +47,23 @@ function reply(v: SlotView, result: unknown, transfer: ArrayBuffer[] = []): void
   v.i32[0] = RESP_PORT;
 }
 
-/** Runs of a key's plain session shorter than this (EWMA, us) never use its solo session: two threads only pay off on longer runs. */
-const SOLO_MIN_US = 300;
-/** EWMA of each key's plain-session run time (us). */
-const plainUs = new Map<string, number>();
-
 /**
- * Run on the key's session: the solo one (more intra-op threads) while the server
- * runs at concurrency 1 (`soloQuiet`) and the model's runs are long enough to gain from it,
- * else the plain one. The caller checked that the plain session exists.
+ * Run on the key's session: the solo one (more intra-op threads) when the executor
+ * marked the run long enough to gain from it (`solo`, from its run-duration
+ * estimate) and the server runs at concurrency 1 now (`soloQuiet`), else the plain
+ * one. The caller checked that the plain session exists.
  */
 async function runOn<T>(
-  key: string, inputs: readonly WireTensor[], outputs: readonly string[], rows: number, largest: number,
-  emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
+  key: string, inputs: readonly RunTensor[], outputs: readonly string[], rows: number, largest: number, soloOk: boolean,
+  emit: (outs: RunTensor[], inputNs: number, inferNs: number, t2: bigint, solo: boolean) => T,
 ): Promise<T> {
-  const solo = (plainUs.get(key) ?? 0) >= SOLO_MIN_US && soloQuiet(hint) ? existingSolo(key) : undefined;
+  const solo = soloOk && soloQuiet(hint) ? existingSolo(key) : undefined;
   const s = await (solo ?? existingSession(key)!);
-  return execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) => {
-    if (solo === undefined) {
-      const us = inferNs / 1000;
-      const prev = plainUs.get(key);
-      plainUs.set(key, prev === undefined ? us : prev * 0.8 + us * 0.2);
-    }
-    return emit(outs, inputNs, inferNs, t2);
-  }, rows, largest).catch(async (err: unknown) => {
-    if (err instanceof ResponseTooLarge) await renewSessions(key);
-    throw err;
-  });
+  return execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) => emit(outs, inputNs, inferNs, t2, solo !== undefined), rows, largest)
+    .catch(async (err: unknown) => {
+      if (err instanceof ResponseTooLarge) await renewSessions(key);
+      throw err;
+    });
 }
 
 async function serveInline(v: SlotView): Promise<void> {
@@ -85,13 +75,13 @@ async function serveInline(v: SlotView): Promise<void> {
       reply(v, failed);
       return;
     }
-    await runOn(req.key, req.inputs, req.outputs, req.rows, req.largest, (outs, inputNs, inferNs, t2) => {
+    await runOn(req.key, req.inputs, req.outputs, req.rows, req.largest, req.solo, (outs, inputNs, inferNs, t2, solo) => {
       if (fitsInline(v, outs)) {
         writeRunResponse(v, outs);
-        setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) });
+        setTiming(v, { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2), solo });
       } else {
-        const r = toWire(outs, inputNs, inferNs, t2);
-        reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);
+        const r = toWire(outs, inputNs, inferNs, t2, solo);
+        reply(v, r, transferList(r.outputs));
       }
     });
   } catch (err) {
@@ -111,8 +101,8 @@ async function servePort(v: SlotView): Promise<void> {
   // Sequence runs take serve()'s path, which adds and keeps their implicit state.
   if (task.op === 'run' && task.seq === undefined && existingSession(task.spec.key) !== undefined) {
     try {
-      const r = await runOn(task.spec.key, task.inputs, task.outputs, task.rows ?? 1, task.largest ?? 1, toWire);
-      reply(v, r, [...new Set(r.outputs.map((o) => o.buffer))]);
+      const r = await runOn(task.spec.key, task.inputs, task.outputs, task.rows, task.largest, task.solo, toWire);
+      reply(v, r, transferList(r.outputs));
     } catch (err) {
       const failed: FailedResult = { ok: false, error: toErrorData(err) };
       reply(v, failed);

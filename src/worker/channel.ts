@@ -23,7 +23,7 @@
  * `Atomics.waitAsync`, so its event loop stays free while the worker computes.
  * Sequence numbers are int32 and wrap; compare them with `seqBefore`.
  */
-import type { RunTiming } from '../types/run.js';
+import type { RunInput, RunTensor, RunTiming } from '../types/run.js';
 import { DATATYPES, type DataType } from '../types/tensor.js';
 
 /** Int32 indices in the control block. REQ is written by the main thread, the rest by the worker (a different cache line). */
@@ -84,9 +84,14 @@ export const RESP_PORT = 4;
 
 export const HEADER_BYTES = 2048;
 const HEADER_INTS = HEADER_BYTES / 4;
-/** Response header: word 0 kind, f64 timing at words 2..7, outputs from word 8. */
+/**
+ * Response header: word 0 kind, 1 the solo flag, f64 timing at words 2..7, 8 the
+ * end of the output bytes, outputs from word 9.
+ */
+const RESP_SOLO = 1;
 const RESP_TIMING_F64 = 1;
-const RESP_OUT = 8;
+const RESP_END = 8;
+const RESP_OUT = 9;
 
 export interface ChannelLayout {
   /** Number of ring slots (a power of two): requests a worker can hold at once. */
@@ -140,13 +145,6 @@ export function slotViews(sab: SharedArrayBuffer, layout: ChannelLayout): SlotVi
   return out;
 }
 
-/** A tensor as the inline path describes it: bytes are a view (into the slot or a worker buffer). */
-export interface InlineTensor {
-  datatype: DataType;
-  shape: number[];
-  bytes: Uint8Array;
-}
-
 // --- header cursor helpers -------------------------------------------------------------
 
 /** Returns the next word index, or -1 when the string does not fit. */
@@ -191,23 +189,35 @@ function getShape(v: SlotView, at: number): [number[], number] {
 
 // --- requests (main thread writes, worker reads) -----------------------------------------
 
-export interface InlineInput { name: string; datatype: DataType; shape: readonly number[]; buffer: ArrayBuffer }
+/** Request header: word 0 kind, 1 inputs, 2 outputs, 3 rows, 4 largest, 5 solo, key from word 6. */
+const REQ_KEY = 6;
 
 /** Data bytes a run's inputs take in a slot (a quick check before encoding). */
-export function inlineInputBytes(inputs: readonly InlineInput[]): number {
+export function inlineInputBytes(inputs: readonly RunInput[]): number {
   let n = 0;
-  for (const t of inputs) n = align8(n) + t.buffer.byteLength;
+  for (const t of inputs) {
+    n = align8(n);
+    for (const p of t.parts) n += p.byteLength;
+  }
   return n;
 }
 
-/** Write a run request into the slot; false when it does not fit (the caller uses the port). */
-export function writeRunRequest(v: SlotView, key: string, inputs: readonly InlineInput[], outputs: readonly string[], rows = 1, largest = 1): boolean {
+/**
+ * Write a run request into the slot; false when it does not fit (the caller uses the
+ * port). Each input's parts (the batch's requests) are copied straight into the
+ * slot: this is the batch's one copy on the inline path.
+ */
+export function writeRunRequest(
+  v: SlotView, key: string, inputs: readonly RunInput[], outputs: readonly string[], rows: number, largest: number, solo: boolean,
+): boolean {
   const i32 = v.i32;
+  const data = v.data;
   i32[1] = inputs.length;
   i32[2] = outputs.length;
   i32[3] = rows;
   i32[4] = largest;
-  let at = putString(v, 5, key);
+  i32[5] = solo ? 1 : 0;
+  let at = putString(v, REQ_KEY, key);
   let off = 0;
   for (const t of inputs) {
     const code = DTYPE_CODE.get(t.datatype);
@@ -218,12 +228,14 @@ export function writeRunRequest(v: SlotView, key: string, inputs: readonly Inlin
     at = putShape(v, at, t.shape);
     if (at < 0 || at + 2 > HEADER_INTS) return false;
     off = align8(off);
-    const len = t.buffer.byteLength;
-    if (off + len > v.data.byteLength) return false;
-    v.data.set(new Uint8Array(t.buffer), off);
-    i32[at++] = off;
-    i32[at++] = len;
-    off += len;
+    const start = off;
+    for (const p of t.parts) {
+      if (off + p.byteLength > data.byteLength) return false;
+      data.set(p, off);
+      off += p.byteLength;
+    }
+    i32[at++] = start;
+    i32[at++] = off - start;
   }
   for (const name of outputs) {
     if (at < 0) return false;
@@ -236,29 +248,36 @@ export function writeRunRequest(v: SlotView, key: string, inputs: readonly Inlin
 
 export interface DecodedRunRequest {
   key: string;
-  /** Inputs copied out of the slot into fresh ArrayBuffers (ONNX Runtime rejects shared memory). */
-  inputs: { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer }[];
+  /** Inputs copied out of the slot into fresh buffers (ONNX Runtime rejects shared memory). */
+  inputs: RunTensor[];
   outputs: string[];
   rows: number;
   largest: number;
+  solo: boolean;
 }
 
 /**
- * Read one tensor record (datatype, shape, data offset and length) at word `at`,
- * copying its bytes out of the slot into a fresh ArrayBuffer (ONNX Runtime rejects
- * shared memory, and the slot is reused). Leaves the next word index in `next[0]`.
+ * Read one tensor record (datatype, shape, data offset and length) at word `at` into
+ * `into` (a fresh buffer, at `into`'s offset `dst`). Leaves the next word index in `next[0]`.
  */
-function readTensor(v: SlotView, at: number, name: string, next: [number]): { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer } {
+function readTensor(v: SlotView, at: number, name: string, next: [number], into: Uint8Array | undefined): RunTensor {
   const i32 = v.i32;
   const datatype = DATATYPES[i32[at++]!]!;
   let shape: number[];
   [shape, at] = getShape(v, at);
   const off = i32[at++]!;
   const len = i32[at++]!;
-  const buffer = new ArrayBuffer(len);
-  new Uint8Array(buffer).set(v.data.subarray(off, off + len));
   next[0] = at;
-  return { name, datatype, shape, buffer };
+  const src = v.data.subarray(off, off + len);
+  let data: Uint8Array;
+  if (into === undefined) {
+    data = new Uint8Array(len);
+    data.set(src);
+  } else {
+    // The outputs' bytes were copied out in one piece: a view at the same offset.
+    data = into.subarray(off, off + len);
+  }
+  return { name, datatype, shape, data };
 }
 
 export function readRunRequest(v: SlotView): DecodedRunRequest {
@@ -267,13 +286,15 @@ export function readRunRequest(v: SlotView): DecodedRunRequest {
   const nOut = i32[2]!;
   const rows = i32[3]!;
   const largest = i32[4]!;
-  let [key, at] = getString(v, 5);
-  const inputs: DecodedRunRequest['inputs'] = [];
+  const solo = i32[5] === 1;
+  let [key, at] = getString(v, REQ_KEY);
+  const inputs: RunTensor[] = [];
   const next: [number] = [0];
   for (let i = 0; i < nIn; i++) {
     let name: string;
     [name, at] = getString(v, at);
-    inputs.push(readTensor(v, at, name, next));
+    // One fresh buffer per input: each becomes an ONNX Runtime tensor of its own.
+    inputs.push(readTensor(v, at, name, next, undefined));
     at = next[0];
   }
   const outputs: string[] = [];
@@ -282,26 +303,25 @@ export function readRunRequest(v: SlotView): DecodedRunRequest {
     [name, at] = getString(v, at);
     outputs.push(name);
   }
-  return { key, inputs, outputs, rows, largest };
+  return { key, inputs, outputs, rows, largest, solo };
 }
 
 // --- responses (worker writes, main thread reads) -----------------------------------------
 
-
 /** Whether the outputs fit the slot (header and data). */
-export function fitsInline(v: SlotView, outputs: readonly InlineTensor[]): boolean {
+export function fitsInline(v: SlotView, outputs: readonly RunTensor[]): boolean {
   let at = RESP_OUT + 1;
   let off = 0;
   for (const o of outputs) {
     at += 4 + o.shape.length;
     for (const d of o.shape) if (!(d >= 0 && d <= 0x7fffffff)) return false;
-    off = align8(off) + o.bytes.byteLength;
+    off = align8(off) + o.data.byteLength;
   }
   return at <= HEADER_INTS && off <= v.data.byteLength;
 }
 
 /** Write outputs (already checked with fitsInline) into the slot; the caller then sets the timing. */
-export function writeRunResponse(v: SlotView, outputs: readonly InlineTensor[]): void {
+export function writeRunResponse(v: SlotView, outputs: readonly RunTensor[]): void {
   const i32 = v.i32;
   i32[RESP_OUT] = outputs.length;
   let at = RESP_OUT + 1;
@@ -310,11 +330,12 @@ export function writeRunResponse(v: SlotView, outputs: readonly InlineTensor[]):
     i32[at++] = DTYPE_CODE.get(o.datatype)!;
     at = putShape(v, at, o.shape);
     off = align8(off);
-    v.data.set(o.bytes, off);
+    v.data.set(o.data, off);
     i32[at++] = off;
-    i32[at++] = o.bytes.byteLength;
-    off += o.bytes.byteLength;
+    i32[at++] = o.data.byteLength;
+    off += o.data.byteLength;
   }
+  i32[RESP_END] = off;
   i32[0] = RESP_INLINE;
 }
 
@@ -322,22 +343,26 @@ export function setTiming(v: SlotView, timing: RunTiming): void {
   v.f64[RESP_TIMING_F64] = timing.inputNs;
   v.f64[RESP_TIMING_F64 + 1] = timing.inferNs;
   v.f64[RESP_TIMING_F64 + 2] = timing.outputNs;
+  v.i32[RESP_SOLO] = timing.solo ? 1 : 0;
 }
 
 export interface DecodedRunResponse {
-  outputs: { name: string; datatype: DataType; shape: number[]; buffer: ArrayBuffer }[];
+  outputs: RunTensor[];
   timing: RunTiming;
 }
 
-/** Read outputs out of the slot into fresh (caller-owned) ArrayBuffers. */
+/** Read outputs out of the slot into one fresh (caller-owned) buffer, a view per output. */
 export function readRunResponse(v: SlotView, names: readonly string[]): DecodedRunResponse {
   const i32 = v.i32;
   const n = i32[RESP_OUT]!;
-  const outputs: DecodedRunResponse['outputs'] = [];
+  const end = i32[RESP_END]!;
+  const all = new Uint8Array(end);
+  all.set(v.data.subarray(0, end));
+  const outputs: RunTensor[] = [];
   const next: [number] = [RESP_OUT + 1];
   for (let i = 0; i < n; i++) {
-    outputs.push(readTensor(v, next[0], names[i]!, next));
+    outputs.push(readTensor(v, next[0], names[i]!, next, all));
   }
-  const timing = { inputNs: v.f64[RESP_TIMING_F64]!, inferNs: v.f64[RESP_TIMING_F64 + 1]!, outputNs: v.f64[RESP_TIMING_F64 + 2]! };
+  const timing = { inputNs: v.f64[RESP_TIMING_F64]!, inferNs: v.f64[RESP_TIMING_F64 + 1]!, outputNs: v.f64[RESP_TIMING_F64 + 2]!, solo: v.i32[RESP_SOLO] === 1 };
   return { outputs, timing };
 }

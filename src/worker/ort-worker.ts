@@ -6,8 +6,7 @@
  * crash, say) creates the session from the spec on first use.
  *
  * `channel-worker.ts` is the thread entry the pool starts (shared-memory channel);
- * `serve` is the whole task logic (bench/baselines/piscina-task.ts wraps it as a
- * piscina task handler to measure the previous design).
+ * `serve` is the whole task logic.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,11 +15,10 @@ import * as ort from 'onnxruntime-node';
 import { InvalidArgument, ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import { joinBytes, splitBytes } from '../codec/raw.js';
 import type { OnnxModelInfo, OnnxTensorInfo } from '../config/model-config.js';
-import type {
-  FailedResult, ListResult, LoadResult, RunResult, RunTask, SessionSpec, StateFreeResult, UnloadResult, WorkerTask,
+import {
+  transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from './protocol.js';
-import type { WireTensor } from '../types/run.js';
-import type { DataType } from '../types/tensor.js';
+import type { RunTensor, SessionSpec } from '../types/run.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
 import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
 
@@ -180,37 +178,40 @@ function modelInfo(s: ort.InferenceSession): OnnxModelInfo {
   return { inputs: s.inputMetadata.map(tensorInfo), outputs: s.outputMetadata.map(tensorInfo) };
 }
 
-function toOrt(t: WireTensor): ort.Tensor {
+/** A typed-array view of `d` with `size`-byte elements; copied when its offset is not aligned for them. */
+function aligned(d: Uint8Array, size: number): [ArrayBufferLike, number, number] {
+  if (d.byteOffset % size === 0) return [d.buffer, d.byteOffset, d.byteLength / size];
+  return [d.slice().buffer, 0, d.byteLength / size];
+}
+
+function toOrt(t: RunTensor): ort.Tensor {
   const type = ORT_TYPE[t.datatype];
   if (type === undefined) throw new InvalidArgument(`datatype ${t.datatype} of input '${t.name}' is not supported by ONNX Runtime`);
-  const b = t.buffer;
+  const d = t.data;
   switch (type) {
     case 'string': {
-      const parts = splitBytes(new Uint8Array(b), t.name);
+      const parts = splitBytes(d, t.name);
       const strs = new Array<string>(parts.length);
       for (let i = 0; i < parts.length; i++) strs[i] = utf8.decode(parts[i]);
       return new ort.Tensor('string', strs, t.shape);
     }
-    case 'float32': return new ort.Tensor(type, new Float32Array(b), t.shape);
-    case 'float64': return new ort.Tensor(type, new Float64Array(b), t.shape);
-    case 'float16': return new ort.Tensor(type, new Uint16Array(b), t.shape);
-    case 'int8': return new ort.Tensor(type, new Int8Array(b), t.shape);
-    case 'int16': return new ort.Tensor(type, new Int16Array(b), t.shape);
-    case 'int32': return new ort.Tensor(type, new Int32Array(b), t.shape);
-    case 'int64': return new ort.Tensor(type, new BigInt64Array(b), t.shape);
-    case 'uint8': return new ort.Tensor(type, new Uint8Array(b), t.shape);
-    case 'uint16': return new ort.Tensor(type, new Uint16Array(b), t.shape);
-    case 'uint32': return new ort.Tensor(type, new Uint32Array(b), t.shape);
-    case 'uint64': return new ort.Tensor(type, new BigUint64Array(b), t.shape);
-    case 'bool': return new ort.Tensor(type, new Uint8Array(b), t.shape);
+    case 'float32': return new ort.Tensor(type, new Float32Array(...aligned(d, 4)), t.shape);
+    case 'float64': return new ort.Tensor(type, new Float64Array(...aligned(d, 8)), t.shape);
+    case 'float16': return new ort.Tensor(type, new Uint16Array(...aligned(d, 2)), t.shape);
+    case 'int8': return new ort.Tensor(type, new Int8Array(d.buffer, d.byteOffset, d.byteLength), t.shape);
+    case 'int16': return new ort.Tensor(type, new Int16Array(...aligned(d, 2)), t.shape);
+    case 'int32': return new ort.Tensor(type, new Int32Array(...aligned(d, 4)), t.shape);
+    case 'int64': return new ort.Tensor(type, new BigInt64Array(...aligned(d, 8)), t.shape);
+    case 'uint8': return new ort.Tensor(type, d, t.shape);
+    case 'uint16': return new ort.Tensor(type, new Uint16Array(...aligned(d, 2)), t.shape);
+    case 'uint32': return new ort.Tensor(type, new Uint32Array(...aligned(d, 4)), t.shape);
+    case 'uint64': return new ort.Tensor(type, new BigUint64Array(...aligned(d, 8)), t.shape);
+    case 'bool': return new ort.Tensor(type, d, t.shape);
   }
 }
 
-/** One output as the worker produced it: `bytes` may view ONNX Runtime's buffer. */
-export interface RawOutput { name: string; datatype: DataType; shape: number[]; bytes: Uint8Array }
-
-/** Raw layout of one ONNX Runtime output (a view when possible, no copy). */
-function rawOutput(name: string, t: ort.Tensor): RawOutput {
+/** Raw layout of one ONNX Runtime output (a view of ONNX Runtime's buffer when possible, no copy). */
+function rawOutput(name: string, t: ort.Tensor): RunTensor {
   const datatype = dataTypeFromOrt(t.type);
   if (datatype === undefined) throw new InvalidArgument(`output '${name}' has ONNX type ${t.type}, which has no Triton datatype`);
   const shape = t.dims.slice();
@@ -218,10 +219,10 @@ function rawOutput(name: string, t: ort.Tensor): RawOutput {
     const strs = t.data as string[];
     const parts = new Array<Uint8Array>(strs.length);
     for (let i = 0; i < strs.length; i++) parts[i] = utf8Encoder.encode(strs[i]);
-    return { name, datatype, shape, bytes: joinBytes(parts) };
+    return { name, datatype, shape, data: joinBytes(parts) };
   }
   const view = t.data as unknown as Uint8Array;
-  return { name, datatype, shape, bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) };
+  return { name, datatype, shape, data: new Uint8Array(view.buffer, view.byteOffset, view.byteLength) };
 }
 
 /**
@@ -230,8 +231,8 @@ function rawOutput(name: string, t: ort.Tensor): RawOutput {
  * time counts as output time.
  */
 export async function execute<T>(
-  s: ort.InferenceSession, inputs: readonly WireTensor[], outputs: readonly string[],
-  emit: (outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint) => T,
+  s: ort.InferenceSession, inputs: readonly RunTensor[], outputs: readonly string[],
+  emit: (outs: RunTensor[], inputNs: number, inferNs: number, t2: bigint) => T,
   rows = 1, largest = 1,
 ): Promise<T> {
   const t0 = process.hrtime.bigint();
@@ -240,7 +241,7 @@ export async function execute<T>(
   const t1 = process.hrtime.bigint();
   const result = await s.run(feeds, outputs as string[]);
   const t2 = process.hrtime.bigint();
-  const outs: RawOutput[] = [];
+  const outs: RunTensor[] = [];
   try {
     checkResponseSize(result, outputs, rows, largest);
     for (const name of outputs) {
@@ -254,21 +255,23 @@ export async function execute<T>(
   }
 }
 
-/** Outputs as transferable WireTensors: a view spanning its whole buffer moves as is, anything else is copied once. */
-export function toWire(outs: RawOutput[], inputNs: number, inferNs: number, t2: bigint): RunResult {
-  const outputs: WireTensor[] = outs.map((o) => {
-    const v = o.bytes;
+/**
+ * Outputs made transferable: a view spanning its whole (non-shared) buffer moves as
+ * is, anything else is copied once. `solo`: which session ran (see RunTiming).
+ */
+export function toWire(outs: RunTensor[], inputNs: number, inferNs: number, t2: bigint, solo = false): RunResult {
+  const outputs: RunTensor[] = outs.map((o) => {
+    const v = o.data;
     const whole = v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && v.buffer instanceof ArrayBuffer;
-    const buffer = whole ? (v.buffer as ArrayBuffer) : (v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength) as ArrayBuffer);
-    return { name: o.name, datatype: o.datatype, shape: o.shape, buffer };
+    return whole ? o : { name: o.name, datatype: o.datatype, shape: o.shape, data: v.slice() };
   });
-  return { ok: true, outputs, timing: { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2) } };
+  return { ok: true, outputs, timing: { inputNs, inferNs, outputNs: Number(process.hrtime.bigint() - t2), solo } };
 }
 
 async function run(task: RunTask): Promise<RunResult> {
   const s = await session(task.spec);
-  const rows = task.rows ?? 1;
-  const largest = task.largest ?? 1;
+  const rows = task.rows;
+  const largest = task.largest;
   const seq = task.seq;
   try {
     if (seq === undefined) return await execute(s, task.inputs, task.outputs, toWire, rows, largest);
@@ -278,7 +281,7 @@ async function run(task: RunTask): Promise<RunResult> {
     const outputs = task.outputs.slice();
     addStateInputs(key, seq, inputs, outputs);
     return await execute(s, inputs, outputs, (outs, inputNs, inferNs, t2) =>
-      toWire(keepStateOutputs(key, seq, outs, (o) => o), inputNs, inferNs, t2), rows, largest);
+      toWire(keepStateOutputs(key, seq, outs), inputNs, inferNs, t2), rows, largest);
   } catch (err) {
     if (err instanceof ResponseTooLarge) await renewSessions(task.spec.key);
     throw err;
@@ -303,7 +306,7 @@ export async function serve(task: WorkerTask): Promise<{ result: TaskResult; tra
     switch (task.op) {
       case 'run': {
         const r = await run(task);
-        return { result: r, transfer: [...new Set(r.outputs.map((o) => o.buffer))] };
+        return { result: r, transfer: transferList(r.outputs) };
       }
       case 'load': {
         const info = modelInfo(await session(task.spec));

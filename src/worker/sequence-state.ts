@@ -10,8 +10,7 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 import type { DataType } from '../types/tensor.js';
-import type { WireTensor } from '../types/run.js';
-import type { SequenceRun, StateSpec } from './protocol.js';
+import type { RunTensor, SequenceRun, StateSpec } from '../types/run.js';
 
 interface Stored { bytes: Uint8Array; shape: number[] }
 
@@ -32,7 +31,7 @@ function elementBytes(t: DataType): number {
 const count = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
 /** The state inputs for this run, appended to `inputs`; the state outputs appended to `outputs`. */
-export function addStateInputs(key: string, seq: SequenceRun, inputs: WireTensor[], outputs: string[]): void {
+export function addStateInputs(key: string, seq: SequenceRun, inputs: RunTensor[], outputs: string[]): void {
   const bySlot = states.get(key);
   for (const st of seq.states) {
     const rowValues: Stored[] = [];
@@ -53,11 +52,10 @@ export function addStateInputs(key: string, seq: SequenceRun, inputs: WireTensor
       }
     }
     const rowBytes = rowValues[0]!.bytes.byteLength;
-    const buffer = new ArrayBuffer(rowBytes * rowValues.length);
-    const dst = new Uint8Array(buffer);
-    for (let i = 0; i < rowValues.length; i++) dst.set(rowValues[i]!.bytes, i * rowBytes);
+    const data = new Uint8Array(rowBytes * rowValues.length);
+    for (let i = 0; i < rowValues.length; i++) data.set(rowValues[i]!.bytes, i * rowBytes);
     const shape = seq.batched ? [rowValues.length, ...rowShape] : rowShape.slice();
-    inputs.push({ name: st.input, datatype: st.datatype, shape, buffer });
+    inputs.push({ name: st.input, datatype: st.datatype, shape, data });
     outputs.push(st.output);
   }
 }
@@ -68,18 +66,16 @@ function zeros(st: StateSpec): Stored {
 
 /**
  * Store the state outputs of READY rows under their slots, drop END rows' state, and
- * return `outputs` without the state outputs. `get` reads an output's raw bytes and shape.
+ * return `outputs` without the state outputs.
  */
-export function keepStateOutputs<O extends { name: string }>(
-  key: string, seq: SequenceRun, outputs: O[], get: (o: O) => { bytes: Uint8Array; shape: readonly number[] },
-): O[] {
+export function keepStateOutputs(key: string, seq: SequenceRun, outputs: RunTensor[]): RunTensor[] {
   let bySlot = states.get(key);
   if (bySlot === undefined) { bySlot = new Map(); states.set(key, bySlot); }
   const stateOutputs = new Set(seq.states.map((s) => s.output));
   for (const st of seq.states) {
     const o = outputs.find((x) => x.name === st.output);
     if (o === undefined) throw new InvalidArgument(`model did not produce state output '${st.output}'`);
-    const { bytes, shape } = get(o);
+    const { data: bytes, shape } = o;
     const rows = seq.rows.length;
     const rowShape = seq.batched ? shape.slice(1) : shape.slice();
     const rowBytes = bytes.byteLength / rows;

@@ -162,3 +162,16 @@ test('onnxruntime-node is imported only by worker-thread code', () => {
   const offenders = [...graph()].filter(([file, deps]) => deps.includes('onnxruntime-node') && !file.startsWith('worker/')).map(([f]) => f);
   assert.deepEqual(offenders, []);
 });
+
+test('only the executor knows the worker threads: nothing else imports worker/ or the pool', () => {
+  // A model version asks executor/executor.ts to place, load, run and unload; thread
+  // choice, the hand-off, spinning and solo sessions stay in executor/ and worker/.
+  const offenders: string[] = [];
+  for (const [file, deps] of graph()) {
+    if (file.startsWith('executor/') || file.startsWith('worker/')) continue;
+    for (const d of deps) {
+      if (d.startsWith('worker/') || (d.startsWith('executor/') && d !== 'executor/executor.ts' && d !== 'executor/budget.ts')) offenders.push(`${file} -> ${d}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});

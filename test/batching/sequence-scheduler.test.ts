@@ -7,9 +7,8 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import { InvalidArgument, OspreyError, Unavailable } from '../../src/errors/errors.js';
-import {
-  SequenceScheduler, type CorrId, type ReleaseReason, type SeqBatch, type SeqItem, type SequenceSchedulerOptions,
-} from '../../src/batching/sequence-scheduler.js';
+import { SequenceScheduler } from '../../src/batching/sequence-scheduler.js';
+import type { CorrId, ReleaseReason, SeqBatch, SeqItem, SequenceSchedulerOptions } from '../../src/batching/sequence-types.js';
 import { Cancellation } from '../../src/types/cancel.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 

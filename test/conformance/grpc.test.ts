@@ -200,6 +200,6 @@ describe('grpc only: health service and unimplemented RPCs', () => {
 
 describe('grpc: request accounting', () => {
   it('every request of the suite, answered or failed, was counted out again (the hot hand-off gate)', () => {
-    assert.equal(server.pool.activeRequests, 0);
+    assert.equal(server.executor.activeRequests, 0);
   });
 });

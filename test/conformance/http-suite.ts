@@ -334,7 +334,7 @@ export function httpConformance(engine: Exclude<HttpEngineChoice, 'auto'>): void
 
   describe('http: request accounting', () => {
     it('every request of the suite, answered or failed, was counted out again (the hot hand-off gate)', () => {
-      assert.equal(server.pool.activeRequests, 0);
+      assert.equal(server.executor.activeRequests, 0);
     });
   });
 }

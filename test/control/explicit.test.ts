@@ -90,7 +90,7 @@ describe('explicit model control', () => {
   });
 
   it('gRPC load of a loaded, unchanged model keeps its sessions; changed files reload', async () => {
-    const keys = async () => (await s.pool.sessions()).flat().filter((k) => k.startsWith('a/')).sort();
+    const keys = async () => (await s.executor.sessions()).flat().filter((k) => k.startsWith('a/')).sort();
     const before = await keys();
     assert.deepEqual(await c.unary('RepositoryModelLoad', { model_name: 'a' }), {});
     assert.deepEqual(await keys(), before);
@@ -192,7 +192,7 @@ describe('explicit model control', () => {
     assert.deepEqual(await post(s, '/v2/repository/models/b/unload'), { status: 200, json: undefined });
     assert.deepEqual(await inferHttp(s, 'b'), { status: 400, error: "Request for unknown model: 'b' is not found" });
     assert.deepEqual((await index()).filter((x) => x.name === 'b'), [{ name: 'b', state: 'UNAVAILABLE', reason: 'unloaded' }]);
-    assert.deepEqual((await s.pool.sessions()).flat().filter((k) => k.startsWith('b/')), []);
+    assert.deepEqual((await s.executor.sessions()).flat().filter((k) => k.startsWith('b/')), []);
     assert.deepEqual(await c.unary('RepositoryModelUnload', { model_name: 'a', parameters: { unload_dependents: { bool_param: true } } }), {});
     await assert.rejects(inferGrpc(c, 'a'), { code: grpc.status.INVALID_ARGUMENT, details: "Request for unknown model: 'a' is not found" });
     // Unknown models: nothing to do, as in Triton.

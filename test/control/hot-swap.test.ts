@@ -75,7 +75,7 @@ async function indexOf(s: TestServer): Promise<Array<{ name: string; version?: s
 }
 
 async function scalerSessions(s: TestServer): Promise<string[]> {
-  return (await s.pool.sessions()).flat().filter((k) => k.startsWith('scaler/')).sort();
+  return (await s.executor.sessions()).flat().filter((k) => k.startsWith('scaler/')).sort();
 }
 
 for (const mode of ['poll', 'watch'] as const) {

@@ -6,54 +6,37 @@
  * BYTES included) and flaky (fails at run time on an out-of-range index).
  */
 import { strict as assert } from 'node:assert';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { joinBytes } from '../../src/codec/raw.js';
 import { OspreyError } from '../../src/errors/errors.js';
 import { WorkerPool } from '../../src/executor/pool.js';
-import type { WireTensor } from '../../src/types/run.js';
-import type { SessionSpec } from '../../src/worker/protocol.js';
+import type { RunInput, RunTensor, SessionSpec } from '../../src/types/run.js';
+import { FIXTURE_MODELS, fixtureSpec } from '../helpers/session-spec.js';
 import type { DataType } from '../../src/types/tensor.js';
 
-function fixtures(): string {
-  // Works from test/executor (sources) and dist/test/executor (compiled).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!dir.endsWith('/test') || dir.endsWith('/dist/test')) {
-    if (dir.endsWith('/dist/test')) return join(dir, '..', '..', 'test', 'fixtures', 'models');
-    dir = dirname(dir);
-  }
-  return join(dir, 'fixtures', 'models');
-}
-
-const MODELS = fixtures();
-
-function spec(model: string, key = `${model}/1`): SessionSpec {
-  return {
-    key,
-    path: join(MODELS, model, '1', 'model.onnx'),
-    settings: {
-      intraOpThreads: 1, interOpThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
-      enableMemArena: true, enableMemPattern: true, providers: ['cpu'], soloIntraOpThreads: 0,
-    },
-  };
-}
+const MODELS = FIXTURE_MODELS;
+const spec = fixtureSpec;
 
 const AC = spec('autocomplete');
 const SLOW = spec('slow');
 
-function rows(values: number[]): WireTensor {
-  return { name: 'a', datatype: 'FP32', shape: [values.length / 3, 3], buffer: new Float32Array(values).buffer };
+function bytesOf(a: ArrayBufferView | ArrayBuffer): Uint8Array {
+  return a instanceof ArrayBuffer ? new Uint8Array(a) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function floats(t: WireTensor): number[] {
-  return [...new Float32Array(t.buffer)];
+function rows(values: number[]): RunInput {
+  return { name: 'a', datatype: 'FP32', shape: [values.length / 3, 3], parts: [bytesOf(new Float32Array(values))] };
 }
 
-function slowInput(x: number): WireTensor {
-  return { name: 'x', datatype: 'FP32', shape: [1], buffer: new Float32Array([x]).buffer };
+function floats(t: RunTensor): number[] {
+  return [...new Float32Array(t.data.buffer, t.data.byteOffset, t.data.byteLength / 4)];
+}
+
+function slowInput(x: number): RunInput {
+  return { name: 'x', datatype: 'FP32', shape: [1], parts: [bytesOf(new Float32Array([x]))] };
 }
 
 function isCode(code: string, message?: RegExp) {
@@ -91,7 +74,7 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
     assert.equal(b.name, 'b');
     assert.equal(b.datatype, 'FP32');
     assert.deepEqual(b.shape, [2, 3]);
-    assert.ok(b.buffer instanceof ArrayBuffer);
+    assert.ok(b.data.buffer instanceof ArrayBuffer, 'caller-owned, not shared memory');
     assert.deepEqual(floats(b), [3, 6, 9, 12, 15, 18]);
     for (const v of [r.timing.inputNs, r.timing.inferNs, r.timing.outputNs]) assert.ok(Number.isFinite(v) && v >= 0);
   });
@@ -152,11 +135,11 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
       FP64: bytes('FP64', new Float64Array([Math.PI, 1e300]), 2),
       STRING: bytes('BYTES', joinBytes([enc.encode('héllo'), enc.encode(''), enc.encode('wörld ✓')]), 3),
     };
-    const inputs: WireTensor[] = [];
+    const inputs: RunInput[] = [];
     const expected = new Map<string, [DataType, Uint8Array, number]>();
     for (const [suffix, [datatype, buffer, n]] of Object.entries(cases)) {
       expected.set(`OUT_${suffix}`, [datatype, new Uint8Array(buffer.slice(0)), n]);
-      inputs.push({ name: `IN_${suffix}`, datatype, shape: [n], buffer });
+      inputs.push({ name: `IN_${suffix}`, datatype, shape: [n], parts: [new Uint8Array(buffer)] });
     }
     const names = [...expected.keys()];
     const r = await pool.run(0, ids, inputs, names);
@@ -165,7 +148,7 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
       const [datatype, data, n] = expected.get(o.name)!;
       assert.equal(o.datatype, datatype, o.name);
       assert.deepEqual(o.shape, [n], o.name);
-      assert.deepEqual(new Uint8Array(o.buffer), data, o.name);
+      assert.deepEqual(new Uint8Array(o.data), data, o.name);
     }
     await pool.unloadOn([0], ids.key);
   });
@@ -173,12 +156,12 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
   it('returns errors as {code, message} data and keeps serving', async () => {
     // Unsupported datatype: an InvalidArgument raised in the worker.
     await assert.rejects(
-      pool.run(0, AC, [{ name: 'a', datatype: 'BF16', shape: [1, 3], buffer: new ArrayBuffer(6) }], ['b']),
+      pool.run(0, AC, [{ name: 'a', datatype: 'BF16', shape: [1, 3], parts: [bytesOf(new ArrayBuffer(6))] }], ['b']),
       isCode('INVALID_ARG', /BF16/),
     );
     // ONNX Runtime rejects the feeds: INTERNAL with its message.
     await assert.rejects(
-      pool.run(0, AC, [{ name: 'nope', datatype: 'FP32', shape: [1, 3], buffer: new ArrayBuffer(12) }], ['b']),
+      pool.run(0, AC, [{ name: 'nope', datatype: 'FP32', shape: [1, 3], parts: [bytesOf(new ArrayBuffer(12))] }], ['b']),
       isCode('INTERNAL', /./),
     );
     // Fails at run time inside the graph (Gather index out of range).
@@ -186,8 +169,8 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
     await pool.loadOn([1], flaky);
     await assert.rejects(
       pool.run(1, flaky, [
-        { name: 'x', datatype: 'FP32', shape: [1, 1], buffer: new Float32Array([1]).buffer },
-        { name: 'idx', datatype: 'INT64', shape: [1, 1], buffer: new BigInt64Array([1000n]).buffer },
+        { name: 'x', datatype: 'FP32', shape: [1, 1], parts: [bytesOf(new Float32Array([1]).buffer)] },
+        { name: 'idx', datatype: 'INT64', shape: [1, 1], parts: [bytesOf(new BigInt64Array([1000n]).buffer)] },
       ], ['y']),
       isCode('INTERNAL', /./),
     );

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ModelConfig } from '../../src/config/model-config.js';
 import type { PreparedRequest } from '../../src/request/prepare.js';
-import {
-  DRIFT_DEFAULTS, type DriftOptions, TensorDrift, VersionDrift, buildReference, driftOptions, parseReferenceFile, psi, readReferenceFile,
-} from '../../src/obs/drift.js';
+import { DRIFT_DEFAULTS, type DriftOptions, TensorDrift, VersionDrift, driftOptions } from '../../src/obs/drift.js';
+import { buildReference, parseReferenceFile, psi, readReferenceFile } from '../../src/obs/drift-reference.js';
 import type { DataType } from '../../src/types/tensor.js';
 import { normals } from './random.js';
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WorkerPool } from '../../src/executor/pool.js';
+import { Executor } from '../../src/executor/executor.js';
 import { ModelRegistry } from '../../src/registry/registry.js';
 import { SCALER_CONFIG, memoryLogger, removeRepo, tempRepo, writeScaler } from '../helpers/repo-fixtures.js';
 
@@ -23,13 +23,13 @@ const FORMS: Array<[string, string, number]> = [
 ];
 
 describe('instance threads follow the frozen config', () => {
-  let pool: WorkerPool;
+  let pool: Executor;
   let repo: string;
   let reg: ModelRegistry;
   before(async () => {
-    pool = new WorkerPool(2, { maxWorkers: 64 });
+    pool = new Executor(2, { maxWorkers: 64 });
     repo = await tempRepo();
-    reg = new ModelRegistry({ pool, intraOpThreads: 1, gpuCount: 0, logger: memoryLogger().logger });
+    reg = new ModelRegistry({ executor: pool, intraOpThreads: 1, gpuCount: 0, logger: memoryLogger().logger });
   });
   after(async () => {
     const keepAlive = setInterval(() => undefined, 1000);

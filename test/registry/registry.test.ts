@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { prepare } from '../../src/request/prepare.js';
-import { WorkerPool } from '../../src/executor/pool.js';
+import { Executor } from '../../src/executor/executor.js';
 import type { ModelVersion } from '../../src/registry/model-version.js';
 import { ModelRegistry, type RegistryOptions } from '../../src/registry/registry.js';
 import {
@@ -31,13 +31,13 @@ async function run(v: ModelVersion): Promise<number[]> {
 const times = (f: number) => [1, 2, 3, 4].map((x) => x * f);
 
 describe('model registry', () => {
-  let pool: WorkerPool;
+  let pool: Executor;
   let repo: string;
   let events: string[];
   let reg: ModelRegistry;
   let log: ReturnType<typeof memoryLogger>;
 
-  before(() => { pool = new WorkerPool(2); });
+  before(() => { pool = new Executor(2); });
   after(async () => {
     // Idle workers are unref'd, and nothing else here holds the event loop open
     // while pool.close() waits for them to exit.
@@ -54,7 +54,7 @@ describe('model registry', () => {
     events = [];
     log = memoryLogger();
     const opts: RegistryOptions = {
-      pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
+      executor: pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
       onVersionReady: (v) => events.push(`ready ${v.name}/${v.version} ${v.state}`),
       onVersionRetired: (v) => events.push(`retired ${v.name}/${v.version} ${v.state}`),
       onLoadFailed: (m, v, reason) => events.push(`failed ${m}/${v}: ${reason.slice(0, 20)}`),
@@ -88,7 +88,7 @@ describe('model registry', () => {
     const held: Promise<number[]>[] = [];
     let old: ModelVersion | undefined;
     const r2 = new ModelRegistry({
-      pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
+      executor: pool, intraOpThreads: 1, gpuCount: 0, logger: log.logger,
       onVersionReady: (v) => {
         // Runs synchronously right after the atomic switch, before the drain: the old
         // version is out of the map but still READY, like a request that resolved it

@@ -11,7 +11,8 @@ import type { InferenceRequest } from '../../src/types/inference.js';
 import type { Params, Tensor } from '../../src/types/tensor.js';
 
 export class FakeVersion implements ServingVersion {
-  readonly threads: readonly number[] = [0];
+  readonly instances = { count: 1 };
+  hasIdleInstance(): boolean { return true; }
   readonly batcher = { queued: 0, inFlight: 0 };
   constructor(readonly name: string, readonly version: number) {}
 }

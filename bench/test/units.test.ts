@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { parsePbtxt } from '../../bench/baselines/pbtxt.js';
-import { stripDynamicBatching } from '../../bench/harness/repo-copy.js';
-import { encodeHeaderBlock, HpackDecoder } from '../../bench/loadgen/h2/hpack.js';
-import { huffmanDecode } from '../../bench/loadgen/h2/huffman.js';
-import { Histogram, summarize } from '../../bench/loadgen/histogram.js';
-import { parseRange } from '../../bench/loadgen/ranges.js';
+import { parsePbtxt } from '../baselines/pbtxt.js';
+import { OSPREY_REPOSITORY } from '../harness/paths.js';
+import { stripDynamicBatching } from '../harness/repo-copy.js';
+import { encodeHeaderBlock, HpackDecoder } from '../loadgen/h2/hpack.js';
+import { huffmanDecode } from '../loadgen/h2/huffman.js';
+import { Histogram, summarize } from '../loadgen/histogram.js';
+import { parseRange } from '../loadgen/ranges.js';
 
-const REPO = fileURLToPath(new URL('../../../model-repository/', import.meta.url));
+const REPO = OSPREY_REPOSITORY;
 
 test('histogram quantiles are within 1% of the exact ones', () => {
   const h = new Histogram();

@@ -1,7 +1,7 @@
 /** ONNX Runtime session options from a model config (Triton's onnxruntime backend keys). */
 import type { ModelConfig } from '../config/model-config.js';
 import { InvalidArgument } from '../errors/errors.js';
-import type { SessionSettings } from '../worker/protocol.js';
+import type { SessionSettings } from '../types/run.js';
 
 function intParam(cfg: Readonly<ModelConfig>, key: string, fallback: number): number {
   const v = cfg.parameters[key]?.string_value;

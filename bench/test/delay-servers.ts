@@ -7,8 +7,8 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { decodeModelMetadata, encodeInferResponse, encodeModelConfigResponse, encodeModelMetadataResponse, grpcFrame } from '../../bench/loadgen/kserve-pb.js';
-import { pbFields, pbString } from '../../bench/loadgen/protobuf.js';
+import { decodeModelMetadata, encodeInferResponse, encodeModelConfigResponse, encodeModelMetadataResponse, grpcFrame } from '../loadgen/kserve-pb.js';
+import { pbFields, pbString } from '../loadgen/protobuf.js';
 
 export const META = {
   name: 'delay', versions: ['1'], platform: 'test',

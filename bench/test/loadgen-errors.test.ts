@@ -1,10 +1,10 @@
 /** Error tallies: every failed request is counted once, under its status. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildInputSteps } from '../../bench/loadgen/input-data.js';
-import { buildPayloads } from '../../bench/loadgen/payload.js';
-import { runLevel } from '../../bench/loadgen/run-level.js';
-import { makeTransport } from '../../bench/loadgen/transport.js';
+import { buildInputSteps } from '../loadgen/input-data.js';
+import { buildPayloads } from '../loadgen/payload.js';
+import { runLevel } from '../loadgen/run-level.js';
+import { makeTransport } from '../loadgen/transport.js';
 import { grpcDelayServer, httpDelayServer, META } from './delay-servers.js';
 
 const busy = { ...META, name: 'busy', maxBatchSize: 8 };
@@ -32,7 +32,7 @@ for (const protocol of ['http', 'grpc'] as const) {
 }
 
 test('an unreachable server fails the sweep up front with a clear message', async () => {
-  const { runSweep } = await import('../../bench/loadgen/sweep.js');
+  const { runSweep } = await import('../loadgen/sweep.js');
   await assert.rejects(runSweep({
     url: '127.0.0.1:1', protocol: 'grpc', model: 'x', batchSize: 1, inputData: 'zero', mode: 'concurrency',
     values: [1], warmupMs: 0, measurementMs: 10, stabilityPct: 10, maxTrials: 1,

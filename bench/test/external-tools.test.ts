@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findTool, parseH2load, parseWrk, runH2load, runWrk } from '../../bench/harness/external-tools.js';
-import { encodeInferRequest, GRPC_SERVICE, grpcFrame } from '../../bench/loadgen/kserve-pb.js';
-import { spawnServer } from '../../bench/harness/server-process.js';
-import { freePort } from '../../bench/harness/ports.js';
-import { loadNativeUws } from '../../src/frontends/http/engines/uws-native.js';
-import { fileURLToPath } from 'node:url';
+import { findTool, parseH2load, parseWrk, runH2load, runWrk } from '../harness/external-tools.js';
+import { encodeInferRequest, GRPC_SERVICE, grpcFrame } from '../loadgen/kserve-pb.js';
+import { spawnServer } from '../harness/server-process.js';
+import { freePort } from '../harness/ports.js';
+import { loadUws } from '../baselines/uws-native.js';
+import { OSPREY_REPOSITORY, benchScript } from '../harness/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -53,19 +53,18 @@ test('h2load output: rate, mean, failed + errored + timeout streams', () => {
   assert.throws(() => parseH2load('No protocol negotiated\n'), /no summary/);
 });
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const wrk = findTool('wrk');
 const h2load = findTool('h2load');
 
 // The echo floor is uWebSockets.js by definition (bench/baselines/echo-http.ts): where no
 // native build loads (Node 22+ on glibc < 2.38) there is no floor to measure.
-const uws = loadNativeUws();
+const uws = loadUws();
 const liveSkip = !wrk || !h2load ? 'wrk or h2load not installed'
-  : !uws.ok ? `no native uWebSockets.js for the echo baseline: ${uws.reasons.join('; ')}` : false;
+  : !('uws' in uws) ? `no native uWebSockets.js for the echo baseline: ${uws.reasons.join('; ')}` : false;
 
 test('live: wrk and h2load against the echo baseline answer with no errors', { skip: liveSkip }, async () => {
   const [http, grpc] = [await freePort(), await freePort()];
-  const p = spawnServer(process.execPath, [join(ROOT, 'dist/bench/baselines/echo-server.js'), '--model-repository', join(ROOT, 'model-repository'),
+  const p = spawnServer(process.execPath, [benchScript('baselines/echo-server'), '--model-repository', OSPREY_REPOSITORY,
     '--models', 'tabular', '--http-port', String(http), '--grpc-port', String(grpc)], join(tmpdir(), 'osprey-echo-tools-test.log'));
   try {
     for (let i = 0; i < 100 && (await fetch(`http://127.0.0.1:${http}/v2/health/ready`).catch(() => null))?.status !== 200; i++) {

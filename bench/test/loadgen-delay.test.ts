@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { runSweep, type SweepOptions } from '../../bench/loadgen/sweep.js';
+import { runSweep, type SweepOptions } from '../loadgen/sweep.js';
 import { grpcDelayServer, httpDelayServer, type DelayServer } from './delay-servers.js';
 
 const DELAY_MS = 20;

@@ -2,27 +2,24 @@
  * The generator against a real Osprey (a child process on free ports, serving the
  * bundled repository): its request count and error tally must equal the server's
  * statistics delta, and its latency must contain the server's own time.
- * Skipped until the server is built (dist/src/main.js).
+ * Needs the `osprey` package built (`npm ci` at the repository root builds it).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { ospreyBuilt, startTarget, type RunningTarget } from '../../bench/harness/targets.js';
-import { runSweep, type SweepOptions } from '../../bench/loadgen/sweep.js';
+import { OSPREY_REPOSITORY } from '../harness/paths.js';
+import { startTarget, type RunningTarget } from '../harness/targets.js';
+import { runSweep, type SweepOptions } from '../loadgen/sweep.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const skip = ospreyBuilt(ROOT) ? false : 'dist/src/main.js not built';
 
 let osprey: RunningTarget | undefined;
 let logDir = '';
 before(async () => {
-  if (skip) return;
   logDir = mkdtempSync(join(os.tmpdir(), 'bench-test-'));
   osprey = await startTarget('osprey', {
-    root: ROOT, repo: join(ROOT, 'model-repository'), noBatchRepo: '', models: ['tabular', 'cnn'], logDir, readyTimeoutMs: 20_000,
+    repo: OSPREY_REPOSITORY, noBatchRepo: '', models: ['tabular', 'cnn'], logDir, readyTimeoutMs: 20_000,
   });
 });
 after(async () => {
@@ -36,7 +33,7 @@ const opts = (protocol: 'http' | 'grpc', model: string, concurrency: number): Sw
 });
 
 for (const [protocol, model, c, binary] of [['http', 'tabular', 4, false], ['http', 'cnn', 4, true], ['grpc', 'tabular', 8, false], ['grpc', 'cnn', 8, false]] as const) {
-  test(`${protocol}${binary ? ' binary' : ''} ${model}: counts and latency agree with Osprey's statistics`, { skip }, async () => {
+  test(`${protocol}${binary ? ' binary' : ''} ${model}: counts and latency agree with Osprey's statistics`, async () => {
     const { levels: [r] } = await runSweep({ ...opts(protocol, model, c), binary });
     const t = r.totals;
     assert.ok(t.server, 'Osprey serves the statistics extension');

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { buildInputSteps } from '../../bench/loadgen/input-data.js';
+import { buildInputSteps } from '../loadgen/input-data.js';
 import { httpDelayServer, META } from './delay-servers.js';
 
-const CLI = fileURLToPath(new URL('../../bench/loadgen/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../loadgen/cli.js', import.meta.url));
 
 test('perf_analyzer JSON input data: flat, {content, shape} and {b64} entries, repeated per batch', () => {
   const dir = mkdtempSync(join(os.tmpdir(), 'bench-data-'));
