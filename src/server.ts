@@ -16,7 +16,7 @@ import { threadBudget } from './executor/budget.js';
 import { AccessControl } from './frontends/access.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { selectHttpEngine } from './frontends/http/engines/select.js';
-import { startHttpServer } from './frontends/http/server.js';
+import { type HttpServer, startHttpServer } from './frontends/http/server.js';
 import { LogControl } from './obs/logger.js';
 import { startMetricsServer } from './obs/metrics-server.js';
 import { Observability } from './obs/observer.js';
@@ -64,7 +64,7 @@ export interface RunningServer {
   readonly logger: Logger;
   /** Traffic policies per model: routing, shadows, guardrails (src/routing/). */
   readonly traffic: TrafficRouter<ModelVersion>;
-  /** Shutdown grace begins: report not ready, keep serving (see --shutdown-grace-secs). */
+  /** Shutdown grace begins: report not ready, keep serving, HTTP answers close their connections (see --shutdown-grace-secs). */
   drain(): void;
   /** Stop taking requests, finish in-flight ones, unload, stop threads. */
   shutdown(): Promise<void>;
@@ -111,7 +111,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   if (obs.metrics !== undefined) registerTrafficMetrics(obs.metrics.registry, traffic);
   const manager = new RepositoryManager({
     repositories: opts.modelRepositories, mode: opts.modelControlMode, loadModels: opts.loadModels,
-    pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, registry, logger,
+    pollSecs: opts.repositoryPollSecs, settleMs: opts.repositorySettleMs, configName: opts.modelConfigName, registry, logger,
     // The one repository watcher reads each model's traffic.json (every second, and as versions load).
     onPolicyFile: (model, text) => traffic.policyFile(model, text),
   });
@@ -124,7 +124,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
 
   const access = new AccessControl({ http: opts.httpRestrictedApi, grpc: opts.grpcRestrictedProtocol, audit: logger });
   const listeners: Listener[] = [];
-  let http: (Listener & { engine: { name: string; description: string; uwsUnavailable: readonly string[] } }) | undefined;
+  let http: HttpServer | undefined;
   let grpc: Listener | undefined;
   let metrics: Listener | undefined;
   try {
@@ -167,6 +167,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     dataPlane, registry, manager, executor, logger, traffic,
     drain() {
       dataPlane.drain();
+      http?.drain();
     },
     shutdown() {
       stopping ??= (async () => {

@@ -26,6 +26,8 @@ export interface ManagerOptions {
   pollSecs: number;
   /** Files must stay unchanged this long before they load (default 1000). */
   settleMs?: number;
+  /** `--model-config-name` (see WatcherOptions.configName). */
+  configName?: string;
   registry: ModelRegistry;
   /** A model's traffic.json changed, or was read for a version that became ready (undefined: none). */
   onPolicyFile?(model: string, text: string | undefined): void;
@@ -55,6 +57,7 @@ export class RepositoryManager {
       onChanges: (changes) => { void this.#apply(changes); },
       onPolicy: o.onPolicyFile,
       policyPollMs: o.policyPollMs,
+      configName: o.configName,
       logger: o.logger,
     });
   }

@@ -75,6 +75,12 @@ export interface WatcherOptions {
   onPolicy?(model: string, text: string | undefined): void;
   /** How often the policy files are read (default 1000 ms). */
   policyPollMs?: number;
+  /**
+   * `--model-config-name`: a model's `configs/<name>.pbtxt`, where it exists, is its
+   * config (default_model_filename included), and that folder counts as model-level
+   * files. '' (default): config.pbtxt only.
+   */
+  configName?: string;
   logger: Logger;
 }
 
@@ -107,11 +113,18 @@ interface WatchedModel {
 
 const newUnit = (): Unit => ({ accepted: undefined, seen: undefined, seenAt: 0, waitLogged: false });
 
-/** Model-level files: everything in the model folder except sub-folders, plus warmup/ (and not the policy file). */
-const skipModelChild = (name: string, dir: boolean): boolean => (dir && name !== 'warmup') || name === POLICY_FILE;
+/**
+ * Model-level files: everything in the model folder except sub-folders, plus warmup/
+ * and, with a config name, configs/ (and not the policy file).
+ */
+function modelChildFilter(configName: string): (name: string, dir: boolean) => boolean {
+  return (name, dir) => (dir && name !== 'warmup' && !(configName !== '' && name === 'configs')) || name === POLICY_FILE;
+}
 
 export class RepositoryWatcher {
   readonly #o: WatcherOptions;
+  readonly #configName: string;
+  readonly #skipModelChild: (name: string, dir: boolean) => boolean;
   readonly #models = new Map<string, WatchedModel>();
   #folders: ReadonlyMap<string, string> = new Map();
   /** Tail of the scan queue: scans never overlap. */
@@ -131,6 +144,8 @@ export class RepositoryWatcher {
 
   constructor(o: WatcherOptions) {
     this.#o = o;
+    this.#configName = o.configName ?? '';
+    this.#skipModelChild = modelChildFilter(this.#configName);
   }
 
   /** Model folders seen by the last scan (settled or not): name -> folder. */
@@ -325,7 +340,7 @@ export class RepositoryWatcher {
 
   async #modelFileName(m: WatchedModel, filesFp: string): Promise<string> {
     if (m.modelFile?.fp === filesFp) return m.modelFile.name;
-    const name = await readModelFileName(m.dir);
+    const name = await readModelFileName(m.dir, this.#configName);
     m.modelFile = { fp: filesFp, name };
     return name;
   }
@@ -374,7 +389,7 @@ export class RepositoryWatcher {
    */
   async #observe(name: string, m: WatchedModel): Promise<{ pending: boolean; change?: ModelChange }> {
     const modelAt = Date.now();
-    const modelTree = await statTree(m.dir, skipModelChild);
+    const modelTree = await statTree(m.dir, this.#skipModelChild);
     // Vanished between the listing and now: the next scan reports the removal.
     if (modelTree.length === 0) return { pending: true };
     const filesFp = fingerprint(modelTree);

@@ -1,5 +1,6 @@
 /**
- * The metrics registry: Triton's metric names and labels (PROTOCOL.md "Metrics"),
+ * The metrics registry: Triton's metric names and labels (`nv_inference_*` counters and
+ * gauges with `model` and `version` labels, `nv_cpu_*`, `nv_cache_*`),
  * Osprey's histograms and gauges, drift gauges and process metrics, in one
  * prom-client `Registry` (not the global default one, so several servers can live
  * in one process, as the tests do).

@@ -1,8 +1,8 @@
 /**
  * The sequence part of a request to a sequence model: `sequence_id` (uint64 or
  * string), `sequence_start`, `sequence_end` from the request parameters (both front
- * ends decode them into `InferenceRequest.parameters`), checked with Triton's texts
- * (PROTOCOL.md "Sequence batcher").
+ * ends decode them into `InferenceRequest.parameters`), checked with the texts
+ * Triton's sequence batcher answers with.
  */
 import { configDataTypeToWire } from '../config/datatype.js';
 import type { ModelConfig } from '../config/model-config.js';

@@ -1,8 +1,8 @@
 /**
  * Triton's system shared-memory manager: named regions, each a read-write mapping
  * of an existing POSIX shm object (native/, via native.ts), and CUDA shared memory
- * answered as a CPU-only Triton does. Owns every message and code of the extension
- * (PROTOCOL.md, "System shared memory").
+ * answered as a CPU-only Triton does. Owns every message and code of Triton's
+ * system_shared_memory and cuda_shared_memory extensions.
  *
  * Lifetime: a request holds each region it uses (`acquire`) until its answer is
  * written (`release`). Unregistering drops the name at once; the mapping stays until

@@ -12,58 +12,23 @@ function rejects(argv: string[], message: string): void {
   });
 }
 
-test('defaults (tritonserver values)', () => {
-  assert.deepEqual(parseArgs([]), {
-    help: false,
-    version: false,
-    modelRepositories: [],
-    httpPort: 8000,
-    grpcPort: 8001,
-    metricsPort: 8002,
-    httpAddress: '0.0.0.0',
-    grpcAddress: '0.0.0.0',
-    metricsAddress: '0.0.0.0',
-    allowHttp: true,
-    httpEngine: 'auto',
-    allowGrpc: true,
-    allowMetrics: true,
-    allowClientShm: false,
-    modelControlMode: 'none',
-    repositoryPollSecs: 15,
-    loadModels: [],
-    strictReadiness: true,
-    exitTimeoutSecs: 30,
-    shutdownGraceSecs: 0,
-    logVerbose: 0,
-    logInfo: true,
-    logWarning: true,
-    logError: true,
-    logFormat: 'default',
-    cache: null,
-    workerThreads: 0,
-    intraOpThreads: 0,
-    soloIntraOpThreads: 0,
-    workerSpinUs: 500,
-    maxRequestBytes: 67108864,
-    logFile: '',
-    exitOnError: true,
-    autoCompleteConfig: true,
-    modelLoadThreadCount: 4,
-    modelConfigName: '',
-    defaultMaxBatchSize: 4,
-    serverId: 'osprey',
-    allowCpuMetrics: true,
-    metricsIntervalMs: 2000,
-    grpcKeepaliveTimeMs: 7200000,
-    grpcKeepaliveTimeoutMs: 20000,
-    grpcKeepalivePermitWithoutCalls: false,
-    ignoredFlags: [],
-    maxResponseBytes: 268435456,
-    httpRestrictedApi: new Map(),
-    grpcRestrictedProtocol: new Map(),
-    httpTls: { useSsl: false, mutual: false, serverCert: '', serverKey: '', rootCert: '' },
-    grpcTls: { useSsl: false, mutual: false, serverCert: '', serverKey: '', rootCert: '' },
-  } satisfies ServerOptions);
+test('no flags: DEFAULT_OPTIONS, the one table of defaults', () => {
+  assert.deepEqual(parseArgs([]), { ...DEFAULT_OPTIONS });
+});
+
+test("the defaults tritonserver has are tritonserver's values", () => {
+  // Osprey's own options (engines, threads, limits of its own) are owned by DEFAULT_OPTIONS alone.
+  const triton: Partial<ServerOptions> = {
+    httpPort: 8000, grpcPort: 8001, metricsPort: 8002,
+    httpAddress: '0.0.0.0', grpcAddress: '0.0.0.0', metricsAddress: '0.0.0.0',
+    allowHttp: true, allowGrpc: true, allowMetrics: true, allowClientShm: false, allowCpuMetrics: true,
+    modelControlMode: 'none', repositoryPollSecs: 15, strictReadiness: true, exitTimeoutSecs: 30, exitOnError: true,
+    logVerbose: 0, logInfo: true, logWarning: true, logError: true, logFormat: 'default', logFile: '',
+    maxRequestBytes: 64 * 1024 * 1024, autoCompleteConfig: true, modelLoadThreadCount: 4, modelConfigName: '',
+    defaultMaxBatchSize: 4, metricsIntervalMs: 2000,
+    grpcKeepaliveTimeMs: 7_200_000, grpcKeepaliveTimeoutMs: 20_000, grpcKeepalivePermitWithoutCalls: false,
+  };
+  for (const [key, value] of Object.entries(triton)) assert.deepEqual(DEFAULT_OPTIONS[key as keyof ServerOptions], value, key);
 });
 
 test('every flag', () => {
@@ -139,7 +104,7 @@ test('every flag', () => {
   } satisfies ServerOptions);
 });
 
-/** Every flag of tritonserver's table (PROTOCOL.md) in both forms: `--flag value` and `--flag=value`. */
+/** Every tritonserver flag Osprey accepts, in both forms: `--flag value` and `--flag=value`. */
 const TRITON_FLAGS: ReadonlyArray<[string, string]> = [
   ['--model-repository', '/m'], ['--model-store', '/m'], ['--strict-model-config', 'false'], ['--exit-on-error', 'true'],
   ['--exit-timeout-secs', '30'], ['--strict-readiness', 'true'], ['--model-control-mode', 'poll'], ['--repository-poll-secs', '15'],

@@ -1,6 +1,5 @@
 /**
- * tritonserver's launch flags that take effect (PROTOCOL.md, "tritonserver
- * command-line flags"): the log file and its two line layouts, exit on a model that
+ * tritonserver's launch flags that take effect: the log file and its two line layouts, exit on a model that
  * fails at start, the config name, auto-complete off, the default max batch size, the
  * load thread count, --id, the CPU gauges, and the one warning line naming flags
  * without effect. The process-level ones run the real `osprey` binary.
@@ -55,7 +54,7 @@ async function stop(r: Run): Promise<void> {
   await r.exit;
 }
 
-// tritonserver's layouts (PROTOCOL.md, "Trace and log format").
+// tritonserver's two log line layouts: the default (glog-like) one and --log-format ISO8601.
 const DEFAULT_LINE = /^[IWE]\d{4} \d\d:\d\d:\d\d\.\d{6} \d+ osprey:0\] ".*"$/;
 const ISO_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [IWE] \d+ osprey:0\] ".*"$/;
 

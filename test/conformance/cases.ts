@@ -557,7 +557,8 @@ export const ERROR_CASES: readonly InferCase[] = [
 // ---------------------------------------------------------------- control
 
 /**
- * Advertised extensions: exactly what is implemented (PROTOCOL.md's list minus trace).
+ * Advertised extensions: exactly what is implemented (Triton's list without `trace`,
+ * which Osprey does not implement).
  * The shared-memory two are added by the server that has the manager (and, for system
  * shared memory, the native addon): see shm.test.ts.
  */

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { createGrpcClient, rawInferRequest, type GrpcTestClient } from '../helpers/grpc-client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CORRUPT_ONNX, removeRepo, scalerModel, tempRepo, writeOld, writeScaler } from '../helpers/repo-fixtures.js';
+import { rawInferRequest, type GrpcTestClient } from '../helpers/grpc-client.js';
+import { scratchServer } from '../helpers/scratch-server.js';
+import type { TestServer } from '../helpers/server.js';
+import { CORRUPT_ONNX, scalerModel, writeOld, writeScaler } from '../helpers/repo-fixtures.js';
 
 interface IndexRow { name: string; version?: string; state: string; reason?: string }
 
@@ -45,20 +46,12 @@ describe('explicit model control', () => {
   let s: TestServer;
   let c: GrpcTestClient;
 
-  before(async () => {
-    repo = await tempRepo();
-    await writeScaler(repo, 'a', { 1: 1 });
-    await writeScaler(repo, 'b', { 1: 1, 2: 2 });
-    await writeScaler(repo, 'broken', { 1: CORRUPT_ONNX });
-    await writeScaler(repo, 'cfgbad', { 1: 1 }, 'max_batch_size: [ oops');
-    s = await startTestServer({ modelRepositories: [repo], modelControlMode: 'explicit', loadModels: ['a', 'missing'], workerThreads: 2, allowMetrics: false });
-    c = createGrpcClient(s.grpcAddress);
-  });
-  after(async () => {
-    c?.close();
-    await s?.shutdown();
-    await removeRepo(repo);
-  });
+  scratchServer(async (r) => {
+    await writeScaler(r, 'a', { 1: 1 });
+    await writeScaler(r, 'b', { 1: 1, 2: 2 });
+    await writeScaler(r, 'broken', { 1: CORRUPT_ONNX });
+    await writeScaler(r, 'cfgbad', { 1: 1 }, 'max_batch_size: [ oops');
+  }, { modelControlMode: 'explicit', loadModels: ['a', 'missing'], workerThreads: 2, allowMetrics: false }, (h) => ({ repo, s, c } = h));
 
   const index = async (): Promise<IndexRow[]> => (await post(s, '/v2/repository/index', {})).json;
   const grpcIndex = async (ready = false): Promise<IndexRow[]> =>
@@ -215,20 +208,10 @@ describe('explicit model control', () => {
 
 for (const mode of ['none', 'poll'] as const) {
   describe(`model control in ${mode} mode`, () => {
-    let repo: string;
     let s: TestServer;
     let c: GrpcTestClient;
-    before(async () => {
-      repo = await tempRepo();
-      await writeScaler(repo, 'a', { 1: 1 });
-      s = await startTestServer({ modelRepositories: [repo], modelControlMode: mode, workerThreads: 1, allowMetrics: false });
-      c = createGrpcClient(s.grpcAddress);
-    });
-    after(async () => {
-      c?.close();
-      await s?.shutdown();
-      await removeRepo(repo);
-    });
+    scratchServer(async (r) => { await writeScaler(r, 'a', { 1: 1 }); },
+      { modelControlMode: mode, workerThreads: 1, allowMetrics: false }, (h) => ({ s, c } = h));
 
     it('load and unload are refused with UNAVAILABLE', async () => {
       const msg = 'explicit model load / unload is not allowed if polling is enabled';

@@ -29,44 +29,51 @@ interface Outcome {
   error?: string;
 }
 
-/** One client: requests back to back until stopped. */
-async function httpClient(base: string, id: number, out: Outcome[], running: () => boolean): Promise<void> {
+/** One request's answer: the version that served it and y, or why it failed. */
+type Answer = { version: string; y: number[] } | { error: string };
+
+/**
+ * One client: requests back to back until stopped, each x distinct (so every answer
+ * can be checked against the version that claims it), every outcome recorded.
+ */
+async function client(protocol: Outcome['protocol'], id: number, out: Outcome[], running: () => boolean, send: (x: number[]) => Promise<Answer>): Promise<void> {
   let i = id * 1_000_000;
   while (running()) {
     i += 4;
     const x = [i % 997, (i + 1) % 997, (i + 2) % 997, (i + 3) % 997];
     const sentAt = performance.now();
+    const a = await send(x);
+    out.push({ protocol, client: id, sentAt, doneAt: performance.now(), ...('error' in a ? a : { ...a, x }) });
+  }
+}
+
+function httpClient(base: string, id: number, out: Outcome[], running: () => boolean): Promise<void> {
+  return client('http', id, out, running, async (x) => {
     try {
       const res = await fetch(`${base}/v2/models/scaler/infer`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: x }] }),
       });
       const body = await res.json() as { model_version?: string; outputs?: Array<{ data: number[] }>; error?: string };
-      if (res.status !== 200) out.push({ protocol: 'http', client: id, sentAt, doneAt: performance.now(), error: `${res.status} ${body.error}` });
-      else out.push({ protocol: 'http', client: id, sentAt, doneAt: performance.now(), version: body.model_version!, x, y: body.outputs![0]!.data });
+      return res.status !== 200 ? { error: `${res.status} ${body.error}` } : { version: body.model_version!, y: body.outputs![0]!.data };
     } catch (err) {
-      out.push({ protocol: 'http', client: id, sentAt, doneAt: performance.now(), error: String(err) });
+      return { error: String(err) };
     }
-  }
+  });
 }
 
-async function grpcClient(client: GrpcTestClient, id: number, out: Outcome[], running: () => boolean): Promise<void> {
-  let i = id * 1_000_000;
-  while (running()) {
-    i += 4;
-    const x = [i % 997, (i + 1) % 997, (i + 2) % 997, (i + 3) % 997];
-    const sentAt = performance.now();
+function grpcClient(c: GrpcTestClient, id: number, out: Outcome[], running: () => boolean): Promise<void> {
+  return client('grpc', id, out, running, async (x) => {
     try {
       const f = new Float32Array(x);
-      const res = await client.infer(rawInferRequest('scaler', [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: new Uint8Array(f.buffer) }]));
+      const res = await c.infer(rawInferRequest('scaler', [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: new Uint8Array(f.buffer) }]));
       const raw = res.raw_output_contents[0]!;
-      const y = [...new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))];
-      out.push({ protocol: 'grpc', client: id, sentAt, doneAt: performance.now(), version: res.model_version, x, y });
+      return { version: res.model_version, y: [...new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))] };
     } catch (err) {
       const e = err as grpc.ServiceError;
-      out.push({ protocol: 'grpc', client: id, sentAt, doneAt: performance.now(), error: `${e.code} ${e.details}` });
+      return { error: `${e.code} ${e.details}` };
     }
-  }
+  });
 }
 
 async function indexOf(s: TestServer): Promise<Array<{ name: string; version?: string; state: string; reason?: string }>> {

@@ -137,6 +137,22 @@ describe('repository watcher', () => {
     assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'added', versions: [1], details: ['version 1 added'] }]);
   });
 
+  it('honours --model-config-name: configs/<name>.pbtxt names the model file, and a change there is a model-level change', async () => {
+    const custom = SCALER_CONFIG.replace('platform', 'default_model_filename: "net.onnx"\nplatform');
+    await writeScaler(repo, 'm', {});
+    await writeOld(join(repo, 'm', 'configs', 'alt.pbtxt'), custom);
+    await writeOld(join(repo, 'm', '1', 'net.onnx'), await scalerModel(1));
+    await ageDir(join(repo, 'm', '1'));
+    await ageDir(join(repo, 'm', 'configs'));
+    // Without the name, config.pbtxt rules: model.onnx is missing, so version 1 is incomplete.
+    const plain = make();
+    assert.deepEqual(await plain.w.initial(), []);
+    const { w } = make({ configName: 'alt' });
+    assert.deepEqual(brief(await w.initial()), [{ name: 'm', kind: 'added', versions: [1], details: ['version 1 added'] }]);
+    await writeOld(join(repo, 'm', 'configs', 'alt.pbtxt'), custom.replace('num_versions: 1', 'num_versions: 2'));
+    assert.deepEqual(brief(await w.scan()), [{ name: 'm', kind: 'changed', versions: [1], details: ['model files changed'] }]);
+  });
+
   it('reports rewritten versions, config changes, removed versions and removed models', async () => {
     await writeScaler(repo, 'm', { 1: 1, 2: 2 });
     await writeScaler(repo, 'other', { 1: 1 });

@@ -170,7 +170,7 @@ describe('sequence batcher end to end', () => {
       { model: 'seq_acc', id: 4242n, status: 400, code: 3, error: "inference request for sequence 4242 to model 'seq_acc' must specify the START flag on the first request of the sequence" },
       { model: 'seq_dyna', id: 'abc', start: true, status: 400, code: 3, error: "[request id: <id_unknown>] sequence batching control 'CORRID' data-type is 'BYTES', but model 'seq_dyna' expects 'UINT64'" },
       { model: 'seq_str', id: 12n, start: true, status: 400, code: 3, error: "[request id: <id_unknown>] sequence batching control 'CORRID' data-type is 'UINT64', but model 'seq_str' expects 'BYTES'" },
-      // UNSUPPORTED: HTTP status from the one table (PROTOCOL.md says 501; #13 moves the table there).
+      // UNSUPPORTED: HTTP status from the one table (Triton answers 501 / UNIMPLEMENTED).
       { model: 'seq_str', id: 'y'.repeat(129), start: true, status: HTTP_STATUS.UNSUPPORTED, code: 12, error: 'string correlation ID cannot be longer than 128 characters' },
     ];
     for (const c of cases) {

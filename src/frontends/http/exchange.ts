@@ -94,10 +94,17 @@ export abstract class Exchange {
     this.release();
   }
 
+  /**
+   * Set by the front end during the shutdown grace period: every answer then says
+   * `Connection: close` and ends its connection, so keep-alive clients reconnect
+   * (through the load balancer, to another pod) instead of riding this one to its end.
+   */
+  closeConnection = false;
+
   /** Write the answer once; later calls, and calls after an abort, do nothing. */
   write(status: number, head: ResponseHead, body: string | Uint8Array | undefined, close: boolean): void {
     if (this.finished) return;
-    this.send(status, head, body, close);
+    this.send(status, head, body, close || this.closeConnection);
     this.finish();
     this.answered?.(status);
   }

@@ -33,6 +33,8 @@ export interface HttpServer {
   readonly port: number;
   /** The engine that serves, with a description for the log. */
   readonly engine: { readonly name: HttpEngineName; readonly description: string; readonly uwsUnavailable: readonly string[] };
+  /** The shutdown grace period begins: answers from now on close their connections (still served). */
+  drain(): void;
   /** Stop listening, wait for in-flight requests to be answered, then drop every connection. */
   close(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
   const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, logger: opts.logger, access: opts.access };
   let inFlight = 0;
   let closing = false;
+  let draining = false;
   let onIdle: (() => void) | undefined;
 
   const front = {
@@ -52,6 +55,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
     },
     handle<R>(ex: Exchange, method: string, path: string, req: R, header: HeaderReader<R>): void {
       inFlight++;
+      if (draining) ex.closeConnection = true;
       dispatch(ctx, ex, method, path, req, header, closing);
     },
   };
@@ -61,6 +65,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
   return {
     port: listening.port,
     engine: { name: engine.name, description: engine.description, uwsUnavailable },
+    drain: () => { draining = true; },
     close: () => closed ??= new Promise<void>((done) => {
       closing = true;
       listening.stopListening();

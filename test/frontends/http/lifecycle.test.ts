@@ -1,6 +1,7 @@
 /**
  * Connection-level behaviour on raw sockets, on every HTTP engine this machine runs:
- * close() drains in-flight requests, requests arriving while closing get 503, a client
+ * close() drains in-flight requests, requests arriving while closing get 503, answers
+ * during the shutdown grace period (drain()) close their connections, a client
  * disconnect aborts the request's signal, and an oversized body closes the connection.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { describe, it } from 'node:test';
 import { startHttpServer } from '../../../src/frontends/http/server.js';
 import { availableEngines } from '../../helpers/engines.js';
 import { httpRequest } from '../../helpers/http-client.js';
+import { startTestServer } from '../../helpers/server.js';
 import { FakeDataPlane } from './fake-dataplane.js';
 
 /** A keep-alive HTTP/1.1 connection that reads whole answers (Content-Length framed). */
@@ -59,6 +61,18 @@ class RawConnection {
 
 const SLOW_BODY = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1], data: [1] }] });
 
+const CLOSE = /^connection: close$/im;
+
+/** GET the live route on `c`: `closes` says whether the answer must end the connection (and it then does). */
+async function live(c: RawConnection, closes: boolean): Promise<void> {
+  c.send('GET', '/v2/health/live');
+  const a = await c.answer();
+  assert.equal(a.status, 200);
+  if (!closes) return assert.doesNotMatch(a.head, CLOSE, 'keep-alive outside the grace period');
+  assert.match(a.head, CLOSE);
+  await c.waitClosed();
+}
+
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await sleep(5);
   assert.ok(cond(), 'condition not reached');
@@ -96,6 +110,41 @@ for (const engine of availableEngines()) describe(`server lifecycle (${engine})`
     await closing;
     assert.equal(closed, true);
     await busy.waitClosed();
+  });
+
+  it('drain(): answers still served, each saying Connection: close and ending its keep-alive connection', async () => {
+    const dp = new FakeDataPlane();
+    const server = await startHttpServer(dp, { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, engine });
+    try {
+      const c = new RawConnection(server.port);
+      await live(c, false);
+      await live(c, false); // the same connection serves again
+
+      server.drain();
+      c.send('POST', '/v2/models/slow/infer', SLOW_BODY);
+      await until(() => dp.pendingSlow.length === 1);
+      dp.pendingSlow[0]!();
+      const during = await c.answer();
+      assert.equal(during.status, 200, 'still served during the grace period');
+      assert.match(during.head, CLOSE);
+      await c.waitClosed();
+      // A fresh connection is served too, and closed after its one answer.
+      await live(new RawConnection(server.port), true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('RunningServer.drain() reaches the HTTP front end: answers close their connections', async () => {
+    const s = await startTestServer({ modelControlMode: 'explicit', httpEngine: engine, allowGrpc: false, allowMetrics: false });
+    try {
+      const c = new RawConnection(s.httpPort);
+      await live(c, false);
+      s.drain();
+      await live(c, true);
+    } finally {
+      await s.shutdown();
+    }
   });
 
   it('a client disconnect aborts the request signal and frees the slot', async () => {
