@@ -20,7 +20,7 @@ import type {
   InferInputTensorMsg, InferOutputTensorMsg, InferParameterMsg, InferParametersMsg,
   InferTensorContentsMsg, Int64, ModelInferRequestMsg, ModelInferResponseMsg,
 } from './grpc-messages.js';
-import { MalformedInferRequest } from './grpc-wire.js';
+import { MalformedInferRequest } from './grpc-wire-decode.js';
 import { checkVersion } from './version.js';
 import { takeSharedMemory } from './json-params.js';
 import { joinBytes } from './raw.js';
@@ -336,7 +336,7 @@ export function decodeInferRequest(msg: ModelInferRequestMsg, ctx: CallContext):
  * InferenceResponse -> ModelInferResponse: every output's bytes go in
  * `raw_output_contents`, one entry per output in the same order (clients read
  * them by position). The entries are the tensors' own Uint8Arrays, not copies:
- * both serializers (grpc-wire.ts and protobufjs) copy them straight into the
+ * both serializers (grpc-wire-encode.ts and protobufjs) copy them straight into the
  * outgoing message.
  */
 export function encodeInferResponse(res: InferenceResponse): ModelInferResponseMsg {

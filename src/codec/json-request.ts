@@ -37,13 +37,17 @@ export function parseHeaderLength(value: string, bodyLength: number): number | u
   return n;
 }
 
+const EMPTY_BYTES = new Uint8Array(0);
+
 /** JSON header (+ binary section) form. `headerLength` undefined: the whole body is JSON. */
 export function decodeJsonInferRequest(
   body: Uint8Array, headerLength: number | undefined, modelName: string, modelVersion: string,
 ): DecodedInfer {
   const jsonEnd = headerLength ?? body.byteLength;
-  const text = Buffer.from(body.buffer, body.byteOffset, jsonEnd).toString('utf8');
-  const binary = body.subarray(jsonEnd);
+  // The front end hands a Buffer: read the text from it without another view object.
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const text = buf.toString('utf8', 0, jsonEnd);
+  const binary = headerLength === undefined ? EMPTY_BYTES : body.subarray(jsonEnd);
   const parsed = parseJsonFast(text);
   try {
     return decodeDocument(parsed.value, parsed.exact, binary, modelName, modelVersion);
@@ -91,8 +95,6 @@ function decodeDocument(
   if (usesSharedMemory(request)) request.sharedMemory = true;
   return { request, binaryOutputs };
 }
-
-const EMPTY_BYTES = new Uint8Array(0);
 
 /** Whether any input or output of a decoded request names a shared-memory region. */
 export function usesSharedMemory(req: InferenceRequest): boolean {

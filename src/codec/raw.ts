@@ -14,6 +14,7 @@ const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295],
 };
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
 
@@ -128,6 +129,17 @@ export function encodeValues(datatype: DataType, values: readonly unknown[], nam
   }
   if (datatype === 'FP16' || datatype === 'BF16') {
     throw new InvalidArgument(`datatype ${datatype} of input '${name}' is not supported in JSON; send it as binary data`);
+  }
+  // The common float types: one typed array written element by element (platform
+  // order, little-endian on every host this server runs on, as elsewhere in the codecs).
+  if (datatype === 'FP32' && LITTLE_ENDIAN) {
+    const f = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') throw badValue(datatype, name, v);
+      f[i] = v;
+    }
+    return new Uint8Array(f.buffer);
   }
   const out = new Uint8Array(n * ELEMENT_SIZE[datatype]);
   const view = new DataView(out.buffer);

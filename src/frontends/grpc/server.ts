@@ -6,15 +6,14 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import {
-  decodeModelInferRequest, decodeOrMalformed, encodeModelInferResponse, encodeModelStreamInferResponse,
-} from '../../codec/grpc-wire.js';
+import { deserializeInferRequest } from '../../codec/grpc-wire-decode.js';
+import { encodeModelInferResponse, encodeModelStreamInferResponse } from '../../codec/grpc-wire-encode.js';
 import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
 import { guardService } from './guard.js';
-import { type GrpcLogger, decodeStreamMessage, healthService, inferenceService, trafficAdminService } from './service.js';
+import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
 
@@ -66,7 +65,9 @@ const SERVER_OPTIONS: grpc.ServerOptions = {
 
 /**
  * The service definition from proto-loader, with ModelInfer and ModelStreamInfer
- * (de)serialized by the hand-written codec in src/codec/grpc-wire.ts: the hot path.
+ * (de)serialized by the hand-written codec in src/codec/grpc-wire-{decode,encode}.ts:
+ * the hot path. Both take requests through the same deserializer, which never throws
+ * (a malformed message reaches the handler, which answers it: see grpc-wire-decode.ts).
  * Every other method keeps proto-loader's protobufjs codec.
  */
 function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
@@ -74,12 +75,12 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     ...service,
     ModelInfer: {
       ...service['ModelInfer']!,
-      requestDeserialize: decodeOrMalformed,
+      requestDeserialize: deserializeInferRequest,
       responseSerialize: encodeModelInferResponse as (value: unknown) => Buffer,
     },
     ModelStreamInfer: {
       ...service['ModelStreamInfer']!,
-      requestDeserialize: decodeStreamMessage(decodeModelInferRequest),
+      requestDeserialize: deserializeInferRequest,
       responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
     },
   };

@@ -31,12 +31,12 @@ export interface GrpcLogger {
 
 type UnaryCall = grpc.ServerUnaryCall<any, any>;
 type UnaryCallback = grpc.sendUnaryData<any>;
-type DuplexCall = grpc.ServerDuplexStream<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg>;
+type DuplexCall = grpc.ServerDuplexStream<ModelInferRequestMsg, ModelStreamInferResponseMsg>;
 /** What unary and streaming calls share (grpc-js does not export its name for it). */
 interface SurfaceCall {
   readonly cancelled: boolean;
   getDeadline(): grpc.Deadline;
-  once(event: 'cancelled', listener: () => void): unknown;
+  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 // ---- shared helpers ----
@@ -62,14 +62,15 @@ export function deadlineOf(call: SurfaceCall): number {
  * Cancellation of one call: it fires when the client cancels (or the deadline
  * expires and grpc-js cancels). grpc-js also emits 'cancelled' when the HTTP/2 stream
  * closes after a normal answer, so `done()` must be called before answering: a
- * completed call never cancels its signal.
+ * completed call never cancels its signal. It is the signal itself (one object per
+ * call), and listens with `on`, not `once` (no wrapper per call; cancel() runs once).
  */
-class CallCancellation {
-  readonly signal = new Cancellation();
+class CallCancellation extends Cancellation {
   #done = false;
   constructor(call: SurfaceCall) {
-    if (call.cancelled) this.signal.cancel();
-    else call.once('cancelled', () => { if (!this.#done) this.signal.cancel(); });
+    super();
+    if (call.cancelled) this.cancel();
+    else call.on('cancelled', () => { if (!this.#done) this.cancel(); });
   }
   done(): void { this.#done = true; }
 }
@@ -266,32 +267,17 @@ function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc
   return request;
 }
 
-/**
- * What ModelStreamInfer's deserializer hands over for bytes that are not a
- * ModelInferRequest. grpc-js ends a whole stream with INTERNAL when a deserializer
- * throws, dropping the good requests behind the bad one; this way the bad one is
- * answered in-band like any other bad request and the stream stays open.
- */
-export interface UndecodableMessage { readonly undecodable: string }
-
-export function decodeStreamMessage(decode: (buf: Buffer) => ModelInferRequestMsg): (buf: Buffer) => ModelInferRequestMsg | UndecodableMessage {
-  return (buf) => {
-    try {
-      return decode(buf);
-    } catch (err) {
-      return { undecodable: `failed to parse the ModelInferRequest message: ${err instanceof Error ? err.message : String(err)}` };
-    }
-  };
-}
+/** What identifies a request in its in-band error answer. */
+type RequestIdentity = Pick<ModelInferRequestMsg, 'model_name' | 'model_version' | 'id'>;
 
 /** The in-band error answer of ModelStreamInfer, carrying what identifies the request. */
-function streamError(msg: ModelInferRequestMsg | undefined, message: string): ModelStreamInferResponseMsg {
+function streamError(who: RequestIdentity, message: string): ModelStreamInferResponseMsg {
   return {
     error_message: message,
     infer_response: {
-      model_name: msg?.model_name ?? '',
-      model_version: msg?.model_version ?? '',
-      id: msg?.id ?? '',
+      model_name: who.model_name,
+      model_version: who.model_version,
+      id: who.id,
       outputs: [],
       raw_output_contents: [],
     },
@@ -307,9 +293,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
     const cancellation = new CallCancellation(call);
     let promise: Promise<InferenceResponse>;
     try {
-      const request = decodeInferRequest(call.request, {
-        deadline: deadlineOf(call), signal: cancellation.signal,
-      });
+      const request = decodeInferRequest(call.request, { deadline: deadlineOf(call), signal: cancellation });
       promise = dp.infer(captureRouting(dp, request, call.metadata));
     } catch (err) {
       cancellation.done();
@@ -331,10 +315,11 @@ function modelInfer(dp: DataPlane, log: GrpcLogger): grpc.handleUnaryCall<ModelI
  * request has been answered. One Cancellation per stream: cancelling the stream
  * cancels every request still in flight on it.
  */
-function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg | UndecodableMessage, ModelStreamInferResponseMsg> {
+function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {
   return (call: DuplexCall) => {
-    const cancellation = new CallCancellation(call);
-    const signal = cancellation.signal;
+    const signal = new CallCancellation(call);
+    // The stream's deadline bounds every request on it: read it once.
+    const ctx = { deadline: deadlineOf(call), signal };
     let pending = 0;
     let halfClosed = false;
     let ended = false;
@@ -347,32 +332,38 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger): grpc.handleBidiStream
       pending--;
       if (halfClosed && pending === 0 && !ended) {
         ended = true;
-        cancellation.done();
+        signal.done();
         if (!call.cancelled) call.end();
       }
     };
-    const fail = (msg: ModelInferRequestMsg, err: unknown): void => {
+    const fail = (msg: RequestIdentity, err: unknown): void => {
       const e = asOspreyError(err);
       if (!(err instanceof OspreyError)) log.error({ err }, 'unexpected error in gRPC stream handler');
       write(streamError(msg, e.message));
     };
-
-    call.on('data', (msg: ModelInferRequestMsg | UndecodableMessage) => {
-      pending++;
-      if ('undecodable' in msg) {
-        write(streamError(undefined, new InvalidArgument(msg.undecodable).message));
-        settle();
-        return;
+    const succeeded = (res: InferenceResponse): void => {
+      try {
+        write(streamOk(res));
+      } catch (err) {
+        fail({ model_name: res.modelName, model_version: res.modelVersion, id: res.id }, err);
       }
+      settle();
+    };
+
+    call.on('data', (msg: ModelInferRequestMsg) => {
+      pending++;
       let promise: Promise<InferenceResponse>;
       try {
-        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, { deadline: deadlineOf(call), signal }), call.metadata));
+        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, ctx), call.metadata));
       } catch (err) {
         fail(msg, err);
         settle();
         return;
       }
-      promise.then((res) => write(streamOk(res)), (err: unknown) => fail(msg, err)).finally(settle);
+      promise.then(succeeded, (err: unknown) => {
+        fail(msg, err);
+        settle();
+      });
     });
     call.on('end', () => {
       halfClosed = true;

@@ -35,6 +35,8 @@ const MODEL_SUFFIX: Record<string, { kind: ModelRouteKind; methods: readonly str
 };
 
 function decode(segment: string): string {
+  // Most names hold no escape: skip decodeURIComponent (and its try) for them.
+  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -239,6 +239,14 @@ describe('gRPC front end: ModelInfer', () => {
     assert.ok(deadline > t0 + 3500 && deadline < t0 + 5500, `deadline ${deadline - t0} ms after t0`);
   });
 
+  it('an answered call never cancels its request signal (grpc-js emits cancelled when the stream closes)', async () => {
+    await h.client.infer(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))]));
+    const { signal } = h.dp.requests.at(-1)!;
+    assert.ok(signal !== undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(signal.aborted, false);
+  });
+
   it('client cancel aborts the request signal', async () => {
     const n = h.dp.requests.length;
     const { call, response } = h.client.unaryCall('ModelInfer', rawInferRequest('slow', [tensor('A', 'FP32', [1], f32(1))]));
@@ -355,6 +363,24 @@ describe('gRPC front end: ModelStreamInfer', () => {
     // Written as each completes: the fast one overtakes the slow one.
     assert.deepEqual(ids, ['fast', 'slow']);
     assert.equal((await s.finished).code, grpc.status.OK);
+  });
+
+  it("the stream's deadline bounds every request on it, the later ones too", async () => {
+    const t0 = performance.now();
+    const s = h.client.stream({ deadline: 5000 });
+    const n = h.dp.requests.length;
+    s.write(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], { id: 'a' }));
+    await s.next();
+    await new Promise((r) => setTimeout(r, 100));
+    s.write(rawInferRequest('echo', [tensor('A', 'FP32', [1], f32(1))], { id: 'b' }));
+    await s.next();
+    s.end();
+    assert.equal((await s.finished).code, grpc.status.OK);
+    const [a, b] = h.dp.requests.slice(n);
+    assert.ok(a!.deadline > t0 + 3500 && a!.deadline < t0 + 5500, `deadline ${a!.deadline - t0} ms after t0`);
+    assert.equal(b!.deadline, a!.deadline);
+    // Answered requests' shared signal stays quiet once the stream ended OK.
+    assert.equal(a!.signal!.aborted, false);
   });
 
   it('cancelling the stream aborts its in-flight requests', async () => {

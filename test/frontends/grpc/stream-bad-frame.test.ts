@@ -2,7 +2,9 @@
  * Regression (issue 16, item 8): an undecodable message on ModelStreamInfer is
  * answered in-band like any other bad request and the stream stays open; the good
  * requests written around it are all answered. (grpc-js ends the whole stream with
- * INTERNAL when a deserializer throws.)
+ * INTERNAL when a deserializer throws.) Issue 12: unary and stream share the one
+ * decode-error path, so the in-band text is exactly ModelInfer's status details for
+ * the same bytes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -31,6 +33,11 @@ describe('ModelStreamInfer: undecodable messages are answered in-band', () => {
     await h.close();
   });
 
+  const unary = (bytes: Buffer) => new Promise<grpc.ServiceError | undefined>((resolve) => {
+    client.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, bytes,
+      (err: grpc.ServiceError | null) => resolve(err ?? undefined));
+  });
+
   it('every good request around bad frames is answered, in-band errors for the bad ones, and the stream ends OK', async () => {
     const method = (loadPackageDefinition()[INFERENCE_SERVICE] as Record<string, MethodDefinition<object, ModelStreamInferResponseMsg>>)['ModelStreamInfer']!;
     // Writes raw bytes: the good requests serialized by the service's own codec.
@@ -41,6 +48,7 @@ describe('ModelStreamInfer: undecodable messages are answered in-band', () => {
     const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     call.on('error', () => undefined);
     const good = (id: string) => method.requestSerialize(rawInferRequest('echo', [{ name: 'A', datatype: 'FP32', shape: [2], data: f32(1, 2) }], { id }));
+    const logged = h.logged.length;
     call.write(good('g0'));
     for (let i = 0; i < BAD_FRAMES.length; i++) {
       call.write(BAD_FRAMES[i]!);
@@ -53,6 +61,16 @@ describe('ModelStreamInfer: undecodable messages are answered in-band', () => {
     assert.deepEqual(ok, ['g0', 'g1', 'g2', 'g3', 'g4']);
     const bad = answers.filter((a) => a.error_message !== '');
     assert.equal(bad.length, BAD_FRAMES.length);
-    for (const b of bad) assert.match(b.error_message, /^failed to parse the ModelInferRequest message: /);
+    // The same bytes as a unary call: INVALID_ARGUMENT with the same text as in-band.
+    const expected: string[] = [];
+    for (const frame of BAD_FRAMES) {
+      const err = await unary(frame);
+      assert.equal(err?.code, grpc.status.INVALID_ARGUMENT);
+      assert.match(err!.details, /^malformed ModelInferRequest: /);
+      expected.push(err!.details);
+    }
+    assert.deepEqual(bad.map((b) => b.error_message).sort(), expected.sort());
+    for (const b of bad) assert.deepEqual([b.infer_response?.model_name, b.infer_response?.id], ['', '']);
+    assert.deepEqual(h.logged.slice(logged), [], 'a client error is not logged as a server error');
   });
 });

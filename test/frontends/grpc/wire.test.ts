@@ -1,5 +1,6 @@
 /**
- * The hand-written ModelInfer wire codec (src/codec/grpc-wire.ts) must agree with
+ * The hand-written ModelInfer wire codec (src/codec/grpc-wire-decode.ts and
+ * grpc-wire-encode.ts) must agree with
  * protobufjs (through proto-loader, from proto/grpc_service.proto) on every message
  * it handles: decode what protobufjs encodes, and encode what protobufjs decodes.
  */
@@ -9,9 +10,9 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import type {
   InferParameterMsg, ModelInferRequestMsg, ModelInferResponseMsg, ModelStreamInferResponseMsg,
 } from '../../../src/codec/grpc-messages.js';
-import {
-  decodeModelInferRequest, encodeModelInferResponse, encodeModelStreamInferResponse,
-} from '../../../src/codec/grpc-wire.js';
+import { decodeModelInferRequest, deserializeInferRequest, MalformedInferRequest } from '../../../src/codec/grpc-wire-decode.js';
+import { InvalidArgument } from '../../../src/errors/errors.js';
+import { encodeModelInferResponse, encodeModelStreamInferResponse } from '../../../src/codec/grpc-wire-encode.js';
 import { INFERENCE_SERVICE, loadPackageDefinition } from '../../../src/frontends/grpc/proto.js';
 
 const service = loadPackageDefinition()[INFERENCE_SERVICE] as ServiceDefinition;
@@ -245,6 +246,23 @@ describe('grpc-wire: ModelInferRequest decoding agrees with protobufjs', () => {
     assert.throws(() => decodeModelInferRequest(Buffer.from([0x0a, 0x05, 0x61])), /malformed ModelInferRequest: length past the end/);
     assert.throws(() => decodeModelInferRequest(Buffer.from([0x0f])), /malformed ModelInferRequest: wire type 7/);
     assert.throws(() => decodeModelInferRequest(Buffer.from([0x08, 0x80])), /truncated varint/);
+  });
+
+  it('the server deserializer never throws: bad bytes become a MalformedInferRequest carrying the InvalidArgument', () => {
+    const good = infer.requestSerialize(new Gen(11).request());
+    assert.deepEqual(deserializeInferRequest(good), decodeModelInferRequest(good));
+    for (let cut = 1; cut < good.length; cut++) {
+      let thrown: unknown;
+      try { decodeModelInferRequest(good.subarray(0, cut)); } catch (err) { thrown = err; }
+      const msg = deserializeInferRequest(good.subarray(0, cut));
+      if (thrown === undefined) {
+        assert.ok(!(msg instanceof MalformedInferRequest));
+      } else {
+        assert.ok(msg instanceof MalformedInferRequest);
+        assert.ok(msg.error instanceof InvalidArgument);
+        assert.equal((msg.error as Error).message, (thrown as Error).message);
+      }
+    }
   });
 });
 

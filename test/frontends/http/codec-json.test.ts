@@ -114,6 +114,39 @@ describe('decodeJsonInferRequest', () => {
     assert.deepEqual(request.inputs[2]!.parameters, { other: 'kept' });
   });
 
+  it('FP32 data (the typed-array fast path) is bit-for-bit what DataView.setFloat32 writes, edge values included', () => {
+    const edge = [0, -0, 1, -1, 0.1, 1 / 3, 3.4028234663852886e38, 3.4028235677973366e38, 1e39, -1e39, 1e-46, 1.401298464324817e-45,
+      5e-324, Number.MAX_VALUE, Number.MIN_SAFE_INTEGER, 16777217, 0.30000000000000004];
+    let seed = 7;
+    const random = Array.from({ length: 200 }, () => { seed = (seed * 1103515245 + 12345) % 2147483648; return (seed / 2147483648 - 0.5) * 10 ** ((seed % 60) - 30); });
+    const values = [...edge, ...random];
+    const reference = (vs: number[]): Uint8Array => {
+      const out = new Uint8Array(vs.length * 4);
+      const dv = new DataView(out.buffer);
+      vs.forEach((v, i) => dv.setFloat32(i * 4, v, true));
+      return out;
+    };
+    assert.deepEqual(encodeValues('FP32', values, 'X'), reference(values));
+    // Through the JSON decoder as a client would send them (JSON writes -0 as 0).
+    const text = JSON.stringify(values);
+    const body = bytes(`{"inputs":[{"name":"X","datatype":"FP32","shape":[${values.length}],"data":${text}}]}`);
+    assert.deepEqual(decodeJsonInferRequest(body, undefined, 'm', '').request.inputs[0]!.data, reference(JSON.parse(text) as number[]));
+    // NaN and infinities (the exact parser's tokens) keep their class.
+    const special = new Float32Array(encodeValues('FP32', [NaN, Infinity, -Infinity], 'X').buffer);
+    assert.ok(Number.isNaN(special[0]));
+    assert.deepEqual([special[1], special[2]], [Infinity, -Infinity]);
+  });
+
+  it('FP32 data that is not all numbers: the same refusal as every other datatype', () => {
+    for (const bad of ['"1"', 'true', 'null', '{}', '[1]']) {
+      const body = bytes(`{"inputs":[{"name":"X","datatype":"FP32","shape":[2],"data":[1,${bad}]}]}`);
+      assert.throws(() => decodeJsonInferRequest(body, undefined, 'm', ''), InvalidArgument, bad);
+    }
+    throwsInvalid(() => encodeValues('FP32', [1, '2'], 'X'), `unable to parse 'data': expected FP32 value for input 'X', got "2"`);
+    throwsInvalid(() => encodeValues('FP32', [1, 2n], 'X'), `unable to parse 'data': expected FP32 value for input 'X', got 2`);
+    throwsInvalid(() => encodeValues('FP64', [1, '2'], 'X'), `unable to parse 'data': expected FP64 value for input 'X', got "2"`);
+  });
+
   it('header length parsing', () => {
     assert.equal(parseHeaderLength('', 10), undefined);
     assert.equal(parseHeaderLength('0', 10), 0);
