@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { joinBytes } from '../../src/codec/raw.js';
 import { OspreyError } from '../../src/errors/errors.js';
 import { WorkerPool } from '../../src/executor/pool.js';
+import { RunEstimate } from '../../src/executor/estimate.js';
 import type { RunInput, RunTensor, SessionSpec } from '../../src/types/run.js';
 import { FIXTURE_MODELS, fixtureSpec } from '../helpers/session-spec.js';
 import type { DataType } from '../../src/types/tensor.js';
@@ -347,12 +348,21 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       await p.loadOn([0], solo);
       await p.loadOn([0], AC);
       assert.deepEqual(await p.soloSessions(), [[solo.key]], 'only the spec that asks for one');
-      // Quiet server: the first run is plain (it measures the model), later ones long enough go solo.
-      for (const x of [1, 2, 3]) assert.deepEqual(floats((await p.run(0, solo, [slowInput(x)], ['y'])).outputs[0]!), [x]);
+      // Quiet server: the first run is plain (it measures the model), later ones long
+      // enough (by the version's one run-duration estimate) go solo.
+      const estimate = new RunEstimate();
+      for (const x of [1, 2, 3]) {
+        const r = await p.run(0, solo, [slowInput(x)], ['y'], { estimate });
+        estimate.record(r.timing);
+        assert.deepEqual(floats(r.outputs[0]!), [x]);
+        assert.equal(r.timing.solo, x > 1, `run ${x} on the ${r.timing.solo ? 'solo' : 'plain'} session`);
+      }
       // Not quiet: plain again.
       p.beginRequest();
       p.beginRequest();
-      assert.deepEqual(floats((await p.run(0, solo, [slowInput(4)], ['y'])).outputs[0]!), [4]);
+      const busy = await p.run(0, solo, [slowInput(4)], ['y'], { estimate });
+      assert.deepEqual(floats(busy.outputs[0]!), [4]);
+      assert.equal(busy.timing.solo, false, 'plain session while two requests are in the server');
       p.endRequest();
       p.endRequest();
       await p.unloadOn([0], solo.key);
