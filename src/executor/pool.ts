@@ -15,7 +15,11 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), and more than 4 slots (no gain).
+ * gated hot hand-off below), more than 4 slots (no gain), slots larger than 64 KiB
+ * (past ~64 KB copying into and out of shared memory costs more than transferring the
+ * buffer by port), and workers that nap in short timed waits under load instead of
+ * sleeping (no gain on the main thread, more CPU on the workers; bench/README.md
+ * "The executor's hand-off after #12 item 3").
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
