@@ -16,14 +16,14 @@
  *     [--worker-threads 0] [--out bench/results/obs-overhead.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
+import { writeResultsJson } from './harness/write-json.js';
 import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 
@@ -172,13 +172,10 @@ async function main(): Promise<void> {
     console.log(`  off: ${line(sOff)}`);
     console.log(`  throughput on/off = ${ratio} (overhead ${((1 - ratio) * 100).toFixed(1)}%)`);
     console.log(`  main-thread CPU per request on/off = ${cpuRatio} (+${(sOn.mainCpuUsPerReq - sOff.mainCpuUsPerReq).toFixed(1)} us)`);
-    mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify({
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(),
+    writeResultsJson(OUT, {
       options: { rounds: ROUNDS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, concurrency: CONCURRENCY, rows: ROWS, scrapeMs: SCRAPE_MS, workers: WORKERS },
       on: sOn, off: sOff, ratio, cpuRatio, psiSeries: psi, runs,
-    }, null, 2)}\n`);
-    console.log(`wrote ${OUT}`);
+    });
   } finally {
     on.proc.kill('SIGTERM');
     off.proc.kill('SIGTERM');

@@ -17,10 +17,11 @@
  *     [--rounds 2] [--duration-ms 3000] [--warmup-ms 500] [--out bench/results/sequence.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { arg } from './harness/args.js';
+import { writeResultsJson } from './harness/write-json.js';
 import { freePort } from './harness/ports.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
@@ -174,13 +175,10 @@ async function main(): Promise<void> {
     for (const s of summary) {
       console.log(`  ${s.mode.padEnd(6)} | ${String(s.inferPerSec).padStart(7)} | ${(s.inferPerSec / plain.inferPerSec).toFixed(2).padStart(8)} | ${String(s.p50Us).padStart(6)} | ${String(s.p90Us).padStart(6)} | ${String(s.p99Us).padStart(6)} | ${s.errors}`);
     }
-    mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify({
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(),
+    writeResultsJson(OUT, {
       options: { sequences: SEQUENCES, length: LENGTH, rounds: ROUNDS, durationMs: DURATION_MS, warmupMs: WARMUP_MS },
       summary, runs,
-    }, null, 2)}\n`);
-    console.log(`wrote ${OUT}`);
+    });
   } finally {
     srv.proc.kill('SIGTERM');
     rmSync(srv.repo, { recursive: true, force: true });

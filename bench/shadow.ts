@@ -16,15 +16,16 @@
  *     [--out bench/results/tmp/shadow.json]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './harness/ports.js';
 import { pidCpuUs } from './loadgen/cpu.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
+import { writeResultsJson } from './harness/write-json.js';
 import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
 
 
@@ -195,13 +196,10 @@ async function main(): Promise<void> {
     const final = await admin(srv, 'GET');
     const pair = (final.shadows as any[]).find((x) => x.primary === 1 && x.shadow === 2);
     console.log(`\nshadow comparison over the run: compared ${pair?.compared}, exact match rate ${pair?.exact_match_rate}, failed ${pair?.failed}`);
-    mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify({
-      date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg(),
+    writeResultsJson(OUT, {
       options: { levels: LEVELS, rounds: ROUNDS, durationMs: DURATION_MS, warmupMs: WARMUP_MS, workers: WORKERS, model: MODEL },
       summary, runs, comparison: pair ?? null,
-    }, null, 2)}\n`);
-    console.log(`wrote ${OUT}`);
+    });
   } finally {
     srv.proc.kill('SIGTERM');
     rmSync(srv.repo, { recursive: true, force: true });

@@ -5,13 +5,13 @@
  * protocols, against a real server running the bundled cnn model.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createGrpcClient, rawInferRequest, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
+import { describe, test } from 'node:test';
+import { rawInferRequest, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { infer } from '../helpers/http-client.js';
-import { BUNDLED_REPO, type TestServer, startTestServer } from '../helpers/server.js';
+import { scratchServer } from '../helpers/scratch-server.js';
+import { BUNDLED_REPO, type TestServer } from '../helpers/server.js';
 
 const BATCH = 32;
 const IMAGE = new Uint8Array(new Float32Array(BATCH * 3 * 32 * 32).fill(0.5).buffer);
@@ -30,10 +30,7 @@ dynamic_batching { default_queue_policy { ${queuePolicy} } }
 describe('queue policies end to end', () => {
   let server: TestServer;
   let grpc: GrpcTestClient;
-  let repo: string;
-
-  before(async () => {
-    repo = mkdtempSync(join(tmpdir(), 'osprey-queue-'));
+  scratchServer(async (repo) => {
     const models: Record<string, string> = {
       cnn_qfull: 'max_queue_size: 1',
       cnn_timeout: 'timeout_action: REJECT default_timeout_microseconds: 2000',
@@ -43,15 +40,7 @@ describe('queue policies end to end', () => {
       cpSync(join(BUNDLED_REPO, 'cnn', '1'), join(repo, name, '1'), { recursive: true });
       writeFileSync(join(repo, name, 'config.pbtxt'), cnnConfig(name, policy));
     }
-    server = await startTestServer({ modelRepositories: [repo] });
-    grpc = createGrpcClient(server.grpcAddress);
-  });
-
-  after(async () => {
-    grpc.close();
-    await server.shutdown();
-    rmSync(repo, { recursive: true, force: true });
-  });
+  }, {}, (h) => { server = h.s; grpc = h.c; });
 
   const httpCall = (model: string, parameters?: Record<string, unknown>) =>
     infer(server.httpUrl, model, { parameters, inputs: [{ name: 'image', datatype: 'FP32', shape: [BATCH, 3, 32, 32], raw: IMAGE }] })

@@ -5,13 +5,13 @@
  * scripts/make_sequence_models.py for each model's rule).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { createGrpcClient, rawInferRequest, responseTensors, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
+import { describe, test } from 'node:test';
+import { rawInferRequest, responseTensors, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
 import { fromRaw, httpRequest, infer, replyJson, toRaw } from '../helpers/http-client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { scratchServer } from '../helpers/scratch-server.js';
+import type { TestServer } from '../helpers/server.js';
 import { HTTP_STATUS } from '../../src/errors/status.js';
 
 import { SEQ_REPO } from '../helpers/sequence.js';
@@ -55,25 +55,14 @@ const i32Out = (res: Parameters<typeof responseTensors>[0]): number =>
 describe('sequence batcher end to end', () => {
   let server: TestServer;
   let grpc: GrpcTestClient;
-  let repo: string;
-
-  before(async () => {
-    repo = mkdtempSync(join(tmpdir(), 'osprey-seq-'));
+  scratchServer(async (repo) => {
     cpSync(SEQ_REPO, repo, { recursive: true });
     // One slot, a short idle timeout: backlog and idle release are visible.
     cpSync(join(SEQ_REPO, 'seq_acc', '1'), join(repo, 'seq_one', '1'), { recursive: true });
     writeFileSync(join(repo, 'seq_one', 'config.pbtxt'), readFileSync(join(SEQ_REPO, 'seq_acc', 'config.pbtxt'), 'utf8')
       .replace('name: "seq_acc"', 'name: "seq_one"').replace('max_batch_size: 4', 'max_batch_size: 1')
       .replace('max_sequence_idle_microseconds: 5000000', 'max_sequence_idle_microseconds: 400000'));
-    server = await startTestServer({ modelRepositories: [repo] });
-    grpc = createGrpcClient(server.grpcAddress);
-  });
-
-  after(async () => {
-    grpc.close();
-    await server.shutdown();
-    rmSync(repo, { recursive: true, force: true });
-  });
+  }, {}, (h) => { server = h.s; grpc = h.c; });
 
   test('HTTP: three uint64 sequences interleaved, each output the running sum (JSON and binary)', async () => {
     const ids = [1n, 2n ** 64n - 1n, 77n];

@@ -59,6 +59,11 @@ export function declaredLength(value: string): number | InvalidArgument {
   return new InvalidArgument('invalid Content-Length header: expected a non-negative decimal integer');
 }
 
+/** End a body that cannot be read: its error, and the connection closes (the rest of the body is never read). */
+function refuse(ex: Exchange, err: Error): void {
+  replyError(ex, err, undefined, { close: true });
+}
+
 function overBudget(budget: BodyBudget): Unavailable {
   return new Unavailable(`request bodies in flight exceed the server's limit of ${budget.limit} bytes (--max-inflight-request-bytes); retry later`);
 }
@@ -81,15 +86,9 @@ export function holdDecoded(ex: Exchange, budget: BodyBudget, decoded: Buffer): 
  */
 export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits, onBody: (body: Buffer) => void): void {
   const declared = declaredLength(contentLength);
-  if (typeof declared !== 'number') {
-    replyError(ex, declared, undefined, { close: true });
-    return;
-  }
+  if (typeof declared !== 'number') return refuse(ex, declared);
   const limit = limits.maxBodyBytes;
-  if (declared > limit) {
-    replyError(ex, new PayloadTooLarge(limit), undefined, { close: true });
-    return;
-  }
+  if (declared > limit) return refuse(ex, new PayloadTooLarge(limit));
   const budget = limits.bodyBudget;
   // allocUnsafeSlow: the body gets an ArrayBuffer of its own (not a slice of Node's
   // shared pool), since the input tensors are views of it for the request's lifetime.
@@ -97,28 +96,24 @@ export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits
   let chunks: Buffer[] | undefined;
   let size = 0;
   let failed = false;
-  const fail = (err: Error): void => {
-    failed = true;
-    replyError(ex, err, undefined, { close: true });
-  };
   ex.onData((chunk, isLast) => {
     if (failed || ex.finished) return;
     const n = chunk.byteLength;
     const need = size + n;
-    if (need > limit || (declared >= 0 && need > declared)) return fail(new PayloadTooLarge(limit));
+    if (need > limit || (declared >= 0 && need > declared)) { failed = true; return refuse(ex, new PayloadTooLarge(limit)); }
     if (n > 0) {
       if (declared > 0) {
         if (whole === undefined || need > whole.length) {
           const had = whole === undefined ? 0 : whole.length;
           const cap = need === declared ? declared : Math.min(declared, Math.max(need, had * 2, FIRST_PIECE));
-          if (!budget.take(ex, cap - had)) return fail(overBudget(budget));
+          if (!budget.take(ex, cap - had)) { failed = true; return refuse(ex, overBudget(budget)); }
           const grown = Buffer.allocUnsafeSlow(cap);
           if (whole !== undefined) grown.set(whole.subarray(0, size));
           whole = grown;
         }
         whole.set(chunk, size);
       } else {
-        if (!budget.take(ex, n)) return fail(overBudget(budget));
+        if (!budget.take(ex, n)) { failed = true; return refuse(ex, overBudget(budget)); }
         (chunks ??= []).push(Buffer.from(chunk));
       }
       size = need;
