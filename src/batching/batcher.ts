@@ -57,7 +57,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   private running = 0;
   private readonly ordered = new Deque<Ordered<T, R>>();
 
-  /** See BatcherOptions.coalesce (unset for models that do not batch: nothing to gather). */
+  /** See BatcherOptions.coalesce (unset for models that do not batch, and for bounded queues). */
   private readonly coalesce: ((flush: () => void) => void) | undefined;
   private readonly onFlush: () => void;
   private flushPending = false;
@@ -110,7 +110,10 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     this.maxPreferred = Math.max(...this.preferred);
     this.delayMs = dyn === undefined ? 0 : Number(dyn.max_queue_delay_microseconds ?? 0) / 1000;
     this.preserveOrdering = dyn?.preserve_ordering === true;
-    this.coalesce = this.single ? undefined : opts.coalesce;
+    // A bounded queue counts a request from the moment it arrives: holding the first
+    // one for the flush would take a place a request sent at once never took, and
+    // refuse one request more than max_queue_size says.
+    this.coalesce = this.single || this.bounded ? undefined : opts.coalesce;
   }
 
   /** Batches running now. */

@@ -43,8 +43,9 @@ export interface BatcherOptions<T = BatchItem<unknown>> {
    * Batch what arrives in one turn together: when set (and the model batches), a
    * request that finds an instance free is not dispatched at once; `coalesce(flush)`
    * schedules one flush (ModelVersion: setImmediate, after the event loop's current
-   * I/O callbacks) that forms the batch from everything queued by then. Default
-   * unset: dispatch inside `enqueue` (the unit tests' deterministic clock).
+   * I/O callbacks) that forms the batch from everything queued by then. Not used
+   * for models without batching, nor with a max_queue_size (see the constructor).
+   * Default unset: dispatch inside `enqueue` (the unit tests' deterministic clock).
    */
   coalesce?: (flush: () => void) => void;
   clearTimer?: (handle: unknown) => void;

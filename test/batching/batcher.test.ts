@@ -693,6 +693,18 @@ describe('Batcher: coalescing a turn (BatcherOptions.coalesce)', () => {
     assert.equal(g.flushes.length, 0);
   });
 
+  it('a bounded queue (max_queue_size) does not coalesce: the first request goes at once and the bound counts as before', () => {
+    const f = manualFlush();
+    const { runner, add } = setup({
+      maxBatchSize: 8, dynamic: dyn({ default_queue_policy: policy({ max_queue_size: 1 }) }), coalesce: f.coalesce,
+    });
+    add('a'); add('b');
+    const c = add('c');
+    assert.deepEqual(runner.batches, [['a']]);
+    assert.equal(f.flushes.length, 0);
+    assert.ok(errOf(c) instanceof QueueFull, 'b waits in the one place, c is refused');
+  });
+
   it('keeps priority order within the turn, and a flush after close() sends nothing', () => {
     const f = manualFlush();
     const { runner, add } = setup({ maxBatchSize: 1, dynamic: dyn({ priority_levels: 2, default_priority_level: 2 }), coalesce: f.coalesce });
