@@ -141,7 +141,7 @@ for (const engine of availableEngines()) {
       const b = await rawHttp(s.httpPort, rawPost(INFER, inferBody(2, 500 * 1024)));
       assert.equal(b.responses[0]?.status, 503, JSON.stringify(b.responses));
       assert.equal(b.closed, true);
-      assert.match((JSON.parse(b.responses[0]!.body) as { error: string }).error, /request bodies in flight exceed the server's limit of 1048576 bytes/);
+      assert.match((JSON.parse(b.responses[0]!.body) as { error: string }).error, /request bytes in flight exceed the server's limit of 1048576 bytes/);
       // A finishes normally, and once it is answered its bytes no longer count.
       const ra = await aDone;
       assert.equal(ra.responses[0]?.status, 200);
@@ -156,7 +156,7 @@ for (const engine of availableEngines()) {
       const z = gzipSync(Buffer.from(inferBody(3, 1536 * 1024)));
       const r = await rawHttp(s.httpPort, rawPost(INFER, z, { 'Content-Encoding': 'gzip' }), { expect: 1 });
       assert.equal(r.responses[0]?.status, 503, JSON.stringify(r.responses[0]));
-      assert.match((JSON.parse(r.responses[0]!.body) as { error: string }).error, /request bodies in flight exceed/);
+      assert.match((JSON.parse(r.responses[0]!.body) as { error: string }).error, /request bytes in flight exceed/);
       // Under the bound it is served.
       const ok = await rawHttp(s.httpPort, rawPost(INFER, gzipSync(Buffer.from(inferBody(3, 512 * 1024))), { 'Content-Encoding': 'gzip' }), { expect: 1 });
       assert.equal(ok.responses[0]?.status, 200);
