@@ -26,6 +26,13 @@ export class RequestBytesBudget {
     return true;
   }
 
+  /** `n` of `h`'s bytes no longer count (a message it was receiving is whole). */
+  release(h: BytesHolder, n: number): void {
+    const k = Math.min(n, h.heldBytes);
+    this.held -= k;
+    h.heldBytes -= k;
+  }
+
   /** The request is answered (or its client gone): its bytes no longer count. */
   giveBack(h: BytesHolder): void {
     this.held -= h.heldBytes;

@@ -15,6 +15,7 @@ import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
 import type { RequestBytesBudget } from '../request-bytes.js';
 import { sized } from './inflight.js';
+import { receiveBoundInterceptor } from './receive-bound.js';
 import { guardService } from './guard.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
@@ -118,6 +119,11 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
+    // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
+    ...(opts.requestBytes === undefined ? {} : {
+      interceptors: [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
+        () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))],
+    }),
     ...(k === undefined ? {} : {
       'grpc.keepalive_time_ms': k.timeMs,
       'grpc.keepalive_timeout_ms': k.timeoutMs,

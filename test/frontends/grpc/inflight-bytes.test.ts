@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import http2 from 'node:http2';
+import { gzipSync } from 'node:zlib';
 import { INFERENCE_SERVICE, loadPackageDefinition } from '../../../src/frontends/grpc/proto.js';
 import { settledRss } from '../../helpers/memory.js';
 import { rawHttp, rawPost } from '../../helpers/raw-http.js';
@@ -61,6 +63,36 @@ function exhausted(e: grpc.ServiceError): boolean {
   return true;
 }
 
+/** One gRPC call over a raw HTTP/2 stream: `frames` as sent (5-byte prefix included); the status it ends with. */
+function rawCall(session: http2.ClientHttp2Session, frames: Buffer, headers: Record<string, string> = {}, end = true): Promise<{ code: number; message: string }> {
+  return new Promise((resolve, reject) => {
+    const st = session.request({ ':method': 'POST', ':path': INFER, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+    let code = -1;
+    let message = '';
+    // Settled by the status: a stream this side never ends does not close.
+    const take = (h: http2.IncomingHttpHeaders): void => {
+      if (h['grpc-status'] === undefined) return;
+      code = Number(h['grpc-status']);
+      message = decodeURIComponent(String(h['grpc-message'] ?? ''));
+      resolve({ code, message });
+    };
+    st.on('response', take);
+    st.on('trailers', take);
+    st.on('data', () => {});
+    st.on('close', () => resolve({ code, message }));
+    st.on('error', reject);
+    if (end) st.end(frames);
+    else st.write(frames);
+  });
+}
+
+function frame(flag: 0 | 1, payload: Buffer, declared = payload.length): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt8(flag, 0);
+  head.writeUInt32BE(declared, 1);
+  return Buffer.concat([head, payload]);
+}
+
 function y(a: Answer): number {
   return Buffer.from(a.raw_output_contents[0]!).readFloatLE(0);
 }
@@ -104,27 +136,29 @@ describe('gRPC messages in the in-flight request-bytes bound', () => {
     assert.equal(y(await unary(gzip, request('slow', 5, 600 * KIB))), 5);
   });
 
-  it('on ModelStreamInfer the refusal is in-band and the stream goes on', async () => {
-    const call = plain.makeBidiStreamRequest(STREAM, same, same);
-    const answers: StreamAnswer[] = [];
-    const done = new Promise<void>((resolve, reject) => {
+  it('on ModelStreamInfer a message arriving past the bound ends the stream RESOURCE_EXHAUSTED; a new stream is served', async () => {
+    // grpc-js cannot skip the rest of a message in-band, so a refusal while a message
+    // arrives ends its stream, as grpc-js's own per-message limit does.
+    const stream = (): { call: grpc.ClientDuplexStream<Buffer, Buffer>; answers: StreamAnswer[]; done: Promise<grpc.StatusObject> } => {
+      const call = plain.makeBidiStreamRequest(STREAM, same, same);
+      const answers: StreamAnswer[] = [];
       call.on('data', (b: Buffer) => answers.push(service['ModelStreamInfer']!.responseDeserialize(b) as StreamAnswer));
-      call.on('error', reject);
-      call.on('end', resolve);
-    });
-    for (let i = 0; i < 10; i++) call.write(request('slow', i, 200 * KIB));
-    while (answers.length < 10) await new Promise((r) => setTimeout(r, 20));
-    // The stream is still open: one more is served.
-    call.write(request('slow', 30, 200 * KIB));
-    call.end();
-    await done;
-    assert.equal(answers.length, 11);
-    const errors = answers.filter((x) => x.error_message !== '').map((x) => x.error_message);
-    assert.ok(errors.length >= 1, 'no message was refused');
-    for (const e of errors) assert.match(e, /request bytes in flight exceed the server's limit of 1048576 bytes/);
-    const served = answers.filter((x) => x.error_message === '').map((x) => y(x.infer_response!));
-    assert.equal(served.length, 11 - errors.length);
-    assert.equal(served.at(-1), 30);
+      const done = new Promise<grpc.StatusObject>((resolve) => {
+        call.on('error', () => {});
+        call.on('status', resolve);
+      });
+      return { call, answers, done };
+    };
+    const a = stream();
+    for (let i = 0; i < 10; i++) a.call.write(request('slow', i, 200 * KIB));
+    const status = await a.done;
+    assert.equal(status.code, grpc.status.RESOURCE_EXHAUSTED, status.details);
+    assert.match(status.details, /request bytes in flight exceed the server's limit of 1048576 bytes/);
+    const b = stream();
+    b.call.write(request('slow', 30, 0));
+    b.call.end();
+    assert.equal((await b.done).code, grpc.status.OK);
+    assert.deepEqual(b.answers.map((x) => [x.error_message, y(x.infer_response!)]), [['', 30]]);
   });
 
   it('HTTP bodies and gRPC messages share the one bound', async () => {
@@ -138,6 +172,38 @@ describe('gRPC messages in the in-flight request-bytes bound', () => {
     const r = await held;
     assert.equal(r.responses[0]?.status, 200, JSON.stringify(r.responses[0]));
     assert.equal(y(await unary(plain, request('slow', 11, 300 * KIB))), 11);
+  });
+
+  it('inflating messages together stay within the bound: 16 concurrent gzip frames of 48 MiB each', async () => {
+    // Each ~48 KB frame inflates to 48 MiB (within --max-request-bytes, 64 MiB): inflated
+    // side by side without the bound, they would take ~768 MiB here.
+    const bomb = frame(1, gzipSync(request('slow', 1, 48 * 1024 * KIB)));
+    const peakBefore = process.resourceUsage().maxRSS * 1024;
+    const session = http2.connect(`http://${s.grpcAddress}`);
+    const results = await Promise.all(Array.from({ length: 16 }, () => rawCall(session, bomb, { 'grpc-encoding': 'gzip' })));
+    session.close();
+    for (const r of results) {
+      assert.equal(r.code, grpc.status.RESOURCE_EXHAUSTED, r.message);
+      assert.match(r.message, /request bytes in flight exceed the server's limit of 1048576 bytes/);
+    }
+    const peakGrown = process.resourceUsage().maxRSS * 1024 - peakBefore;
+    assert.ok(peakGrown < 200 * 1024 * 1024, `peak RSS grew ${(peakGrown / 1048576).toFixed(0)} MiB`);
+  });
+
+  it('bytes of messages still arriving count: partial messages on many streams are refused past the bound', async () => {
+    // Each stream declares an 8 MiB message and sends 300 KiB of it, then waits.
+    const session = http2.connect(`http://${s.grpcAddress}`);
+    const part = frame(0, Buffer.alloc(300 * KIB), 8 * 1024 * KIB);
+    const calls = Array.from({ length: 6 }, () => rawCall(session, part, {}, false));
+    const first = await Promise.race([...calls, new Promise<undefined>((r) => setTimeout(r, 3000, undefined))]);
+    assert.ok(first !== undefined, 'no stream was refused within 3 s');
+    assert.equal(first.code, grpc.status.RESOURCE_EXHAUSTED, first.message);
+    assert.match(first.message, /request bytes in flight exceed the server's limit of 1048576 bytes/);
+    session.destroy();
+    await Promise.allSettled(calls);
+    // The held partial bytes were given back when their streams closed.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(y(await unary(plain, request('slow', 13, 900 * KIB))), 13);
   });
 
   it('a good request is served afterwards and memory is back near where it started', async () => {
