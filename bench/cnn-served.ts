@@ -15,7 +15,7 @@
  *     [--wires http-binary,grpc] [--model cnn] [--ceiling-ms 1000] [--ceiling-batches 1,4,8,16,32]
  *     [--model-repository DIR] [--server-args "..."] [--out results/tmp/cnn-served.json]
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { arg } from './harness/args.js';
@@ -88,6 +88,16 @@ function batchDelta(a: Batches, b: Batches): { executions: number; rows: number;
   return { executions, rows, inferNs, histogram };
 }
 
+/** Context switches of a thread so far (/proc): voluntary (it slept) and involuntary (it was preempted). */
+function switches(pid: number, tid: number): { vol: number; invol: number } {
+  try {
+    const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
+    return { vol: Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(st)?.[1] ?? NaN), invol: Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(st)?.[1] ?? NaN) };
+  } catch {
+    return { vol: NaN, invol: NaN };
+  }
+}
+
 interface Run {
   wire: string;
   round: number;
@@ -115,6 +125,9 @@ interface Run {
   workerCpuUsPerRow: number;
   /** Server CPU per row, microseconds. */
   serverUsPerRow: number | null;
+  /** Per row: times the main thread slept and woke, and times the instances' threads were preempted. */
+  mainWakesPerRow: number;
+  workerPreemptionsPerRow: number;
 }
 
 const median = (xs: number[]): number => {
@@ -154,14 +167,20 @@ async function main(): Promise<void> {
         const before = await stats();
         const b0 = await batchStats(t.http, MODEL);
         const cpu0 = threadCpu(t.pid);
+        const sw0 = new Map([...cpu0.keys()].map((tid) => [tid, switches(t.pid, tid)]));
         const t0 = performance.now();
         const r = await go();
         const wallUs = (performance.now() - t0) * 1000;
         const cpu1 = threadCpu(t.pid);
+        const sw1 = new Map([...cpu1.keys()].map((tid) => [tid, switches(t.pid, tid)]));
         const split = statsDelta(before, await stats());
         const bd = batchDelta(b0, await batchStats(t.http, MODEL));
         const pct = (tid: number): number => Math.round((((cpu1.get(tid) ?? 0) - (cpu0.get(tid) ?? 0)) / wallUs) * 1000) / 10;
-        const others = [...cpu1.keys()].filter((tid) => tid !== t.pid).map(pct).sort((a, b) => b - a);
+        const byCpu = [...cpu1.keys()].filter((tid) => tid !== t.pid).sort((a, b) => pct(b) - pct(a));
+        const others = byCpu.map(pct);
+        const delta = (tid: number, k: 'vol' | 'invol'): number => (sw1.get(tid)?.[k] ?? NaN) - (sw0.get(tid)?.[k] ?? NaN);
+        const rows = Math.max(1, r.requestsPerSec * DURATION_S);
+        const perRow = (x: number): number => Math.round((x / rows) * 100) / 100;
         const rowsPerSec = r.requestsPerSec;
         const run: Run = {
           wire, round, rowsPerSec, ceiling, ratio: Math.round((rowsPerSec / ceiling) * 1000) / 1000,
@@ -173,13 +192,16 @@ async function main(): Promise<void> {
           instanceBusyPct: Math.round((bd.inferNs / 1000 / wallUs / INSTANCES) * 1000) / 10,
           ceilingCpuUsPerRow: c.best.cpuUsPerRow ?? null,
           workerCpuUsPerRow: Math.round((others.slice(0, INSTANCES).reduce((x, y) => x + y, 0) / 100) * 1e6 / Math.max(1, rowsPerSec)),
+          mainWakesPerRow: perRow(delta(t.pid, 'vol')),
+          workerPreemptionsPerRow: perRow(byCpu.slice(0, INSTANCES).reduce((x, tid) => x + delta(tid, 'invol'), 0)),
           serverUsPerRow: r.serverCpuPct !== null && rowsPerSec > 0 ? Math.round((r.serverCpuPct / 100) * 1e6 / rowsPerSec) : null,
         };
         runs.push(run);
         process.stdout.write(`${wire} round ${round + 1}: ${rowsPerSec} rows/s, ceiling ${ceiling} -> ${run.ratio}x; ` +
           `server ${r.serverCpuPct}% (main ${run.mainCpuPct}%, threads ${run.topThreadsCpuPct.join('/')}%), tool ${r.toolCpuPct}%, other ${r.otherCpuPct}%, load ${run.loadavg1.toFixed(1)}; ` +
           `batch ${run.avgBatch} (${run.batchHistogram}), queue ${split?.queueUs} us, run ${run.inferUsPerRow} us/row (wall), instances busy ${run.instanceBusyPct}%; ` +
-          `CPU/row: workers ${run.workerCpuUsPerRow} us vs ceiling ${run.ceilingCpuUsPerRow} us, server ${run.serverUsPerRow} us` +
+          `CPU/row: workers ${run.workerCpuUsPerRow} us vs ceiling ${run.ceilingCpuUsPerRow} us, server ${run.serverUsPerRow} us; ` +
+          `per row: main thread wake-ups ${run.mainWakesPerRow}, instance preemptions ${run.workerPreemptionsPerRow}` +
           `${r.errors ? `, errors ${r.errors}` : ''}${split?.fail ? `, server failures ${split.fail}` : ''}\n`);
       }
     }
@@ -193,11 +215,13 @@ async function main(): Promise<void> {
       avgBatch: median(mine.map((r) => r.avgBatch)), inferUsPerRow: median(mine.map((r) => r.inferUsPerRow)),
       instanceBusyPct: median(mine.map((r) => r.instanceBusyPct)), workerCpuUsPerRow: median(mine.map((r) => r.workerCpuUsPerRow)),
       ceilingCpuUsPerRow: median(mine.map((r) => r.ceilingCpuUsPerRow ?? NaN)),
+      mainWakesPerRow: median(mine.map((r) => r.mainWakesPerRow)), workerPreemptionsPerRow: median(mine.map((r) => r.workerPreemptionsPerRow)),
       serverUsPerRow: median(mine.map((r) => r.serverUsPerRow ?? NaN)), mainCpuPct: median(mine.map((r) => r.mainCpuPct)),
     }];
   }));
   for (const [w, s] of Object.entries(summary)) process.stdout.write(`${w}: median ratio ${s.ratio}x (${s.rowsPerSec} / ${s.ceiling} rows/s), batch ${s.avgBatch}, run ${s.inferUsPerRow} us/row, instances busy ${s.instanceBusyPct}%, ` +
-    `CPU/row workers ${s.workerCpuUsPerRow} us vs ceiling ${s.ceilingCpuUsPerRow} us, server ${s.serverUsPerRow} us, main thread ${s.mainCpuPct}%\n`);
+    `CPU/row workers ${s.workerCpuUsPerRow} us vs ceiling ${s.ceilingCpuUsPerRow} us, server ${s.serverUsPerRow} us, main thread ${s.mainCpuPct}%, ` +
+    `per row: main wake-ups ${s.mainWakesPerRow}, instance preemptions ${s.workerPreemptionsPerRow}\n`);
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify({ model: MODEL, repo: REPO, serverArgs: SERVER_ARGS, concurrency: CONCURRENCY, durationS: DURATION_S, ceilingMs: CEILING_MS, ceilingBatches: CEILING_BATCHES, summary, runs }, null, 2)}\n`);
 }
