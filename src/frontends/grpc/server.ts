@@ -13,6 +13,9 @@ import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
+import type { RequestBytesBudget } from '../request-bytes.js';
+import { sized } from './inflight.js';
+import { receiveBoundInterceptor } from './receive-bound.js';
 import { guardService } from './guard.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
@@ -40,6 +43,12 @@ export interface GrpcServerOptions {
   tls?: TlsMaterial;
   /** Rate limits and early refusals of inference requests; none: every request is decoded. */
   admission?: Admission;
+  /**
+   * The bound on request bytes held by all requests in flight, shared with HTTP
+   * (--max-inflight-request-bytes): received inference messages count in it until
+   * answered. None: unbounded across calls.
+   */
+  requestBytes?: RequestBytesBudget;
 }
 
 export interface GrpcServerHandle {
@@ -78,12 +87,12 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     ...service,
     ModelInfer: {
       ...service['ModelInfer']!,
-      requestDeserialize: deserializeInferRequest,
+      requestDeserialize: sized(deserializeInferRequest),
       responseSerialize: encodeModelInferResponse as (value: unknown) => Buffer,
     },
     ModelStreamInfer: {
       ...service['ModelStreamInfer']!,
-      requestDeserialize: deserializeInferRequest,
+      requestDeserialize: sized(deserializeInferRequest),
       responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
     },
   };
@@ -110,6 +119,11 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
+    // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
+    ...(opts.requestBytes === undefined ? {} : {
+      interceptors: [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
+        () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))],
+    }),
     ...(k === undefined ? {} : {
       'grpc.keepalive_time_ms': k.timeMs,
       'grpc.keepalive_timeout_ms': k.timeoutMs,
@@ -117,7 +131,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
     }),
   });
   const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log, opts.admission), INFERENCE_SERVICE));
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE));
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
   // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.
