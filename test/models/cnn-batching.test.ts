@@ -7,7 +7,8 @@
  * that frees up while its twin runs a large batch takes the one request that has come
  * back so far, and the next, and so on: a third of the rows ran in batches of 1, the
  * instances were busy ~65% of the time and every row paid a wake-up and hand-off more.
- * These tests pin both sides of the trade: under load the freed instance collects the
+ * (The batcher's coalescing joins the requests read in one event-loop turn; requests
+ * coming back over several turns still went one by one.) These tests pin both sides of the trade: under load the freed instance collects the
  * requests arriving every 50 us instead of running them one by one, and a lone request
  * (concurrency 1) waits no more than the stated bound.
  */
@@ -40,18 +41,22 @@ interface Item extends BatchItem<number> { readonly id: number }
 function batcherFor(cfg: Readonly<ModelConfig>) {
   const clock = new FakeClock();
   const runs: { ids: number[]; finish(): void }[] = [];
+  /** Coalescing flushes due at the end of the current event-loop turn (the server's setImmediate). */
+  const flushes: (() => void)[] = [];
   const b = new Batcher<Item, number>({
     maxBatchSize: cfg.max_batch_size, dynamic: cfg.dynamic_batching, instances: instanceCount(cfg.instance_group),
-    now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer,
+    now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, coalesce: (flush) => { flushes.push(flush); },
   }, (batch) => new Promise((resolve) => {
     runs.push({ ids: batch.map((x) => x.id), finish: () => resolve(batch.map((x) => x.id)) });
   }));
   /**
-   * What the server does while a batch is held for less than a millisecond: re-check
-   * on every event-loop turn (ModelVersion arms such waits on setImmediate). A check
-   * before the hold is over just re-arms.
+   * One event-loop turn's end, as the server has it: the coalescing flush of the
+   * requests read in the turn, and the re-check of a batch held for less than a
+   * millisecond (ModelVersion arms both on setImmediate; a check before the hold is
+   * over just re-arms).
    */
   const poll = (): void => {
+    for (const f of flushes.splice(0)) f();
     for (const x of clock.timers.splice(0)) x.fn();
   };
   let next = 0;
