@@ -46,11 +46,12 @@
  * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
  * nothing spins, so no CPU is taken from the front end or from other workers.
  * A poll that finds itself descheduled (the clock jumps between two looks: another
- * thread wanted its core) stops, and neither side polls for ~256 ms (`spinRest`): on
- * a machine short of cores a poll delays the very threads it waits for (the main
- * thread, the client) by whole scheduler slices; measured at load 6, tabular c=1
- * HTTP/JSON went from ~1.1-1.9k to ~3.2-5.5k req/s with the rest (bench/README.md
- * "Concurrency 1").
+ * thread wanted its core) stops, and neither side polls for ~256 ms, doubling up to
+ * ~2 s while polls keep losing (`spinRest`): on a machine short of cores a poll delays
+ * the very threads it waits for (the main thread, the client) by whole scheduler
+ * slices. Tabular c=1 HTTP/JSON at load 6, medians of five interleaved runs: 1.9k /
+ * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned;
+ * bench/README.md "Batches per turn, resting polls").
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
@@ -78,7 +79,8 @@ export interface WorkerPoolOptions {
   spinUs?: number;
   /**
    * Hot hand-off: a poll (either side) that finds it lost its core to another thread
-   * stops, and nothing polls for ~256 ms (`hotQuiet` in ../worker/channel.ts).
+   * stops, and nothing polls for ~256 ms, doubling up to ~2 s while that goes on
+   * (`hotQuiet`, `markContended` in ../worker/channel.ts).
    * Default true; tests that watch a worker poll turn it off.
    */
   spinRest?: boolean;

@@ -78,16 +78,24 @@ export function soloQuiet(hint: Int32Array): boolean {
 /**
  * Clock tick (see `hintTick`) at which a hot-hand-off poll last lost its core: it saw
  * the clock jump between two looks, so another thread wanted that core. Neither side
- * polls for CONTENDED_REST_TICKS after that (see `hotQuiet`).
+ * polls for HINT_REST_TICKS after that (see `hotQuiet`, `markContended`).
  */
 export const HINT_CONTENDED_AT = 48;
-/** ~256 ms (16 ms ticks): one lost poll per rest is all the hot hand-off costs a busy machine. */
+/** Ticks the current rest lasts (0: not set yet, CONTENDED_REST_TICKS). */
+export const HINT_REST_TICKS = 49;
+/** ~256 ms (16 ms ticks): the first rest. */
 export const CONTENDED_REST_TICKS = 16;
+/** ~2 s: the longest rest, so a machine that has gone quiet gets the hot hand-off back soon. */
+export const MAX_REST_TICKS = 128;
 /**
  * A gap this long (ms) between two reads of the clock inside a poll means the thread
  * was off its core (a poll's turn takes well under a microsecond).
  */
 export const PREEMPTED_MS = 0.05;
+
+function restTicks(hint: Int32Array): number {
+  return Atomics.load(hint, HINT_REST_TICKS) || CONTENDED_REST_TICKS;
+}
 
 /**
  * True while the hot hand-off may poll: the server runs at concurrency 1
@@ -96,14 +104,28 @@ export const PREEMPTED_MS = 0.05;
  * programs) delays them by whole scheduler slices; the rest hands the cores back.
  */
 export function hotQuiet(hint: Int32Array): boolean {
-  return soloQuiet(hint) && ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > CONTENDED_REST_TICKS;
+  return soloQuiet(hint) && ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > restTicks(hint);
+}
+
+/**
+ * A poll lost its core: start a rest. One lost within two rests of the previous one
+ * (the machine stayed busy) rests twice as long, up to MAX_REST_TICKS; after a
+ * longer quiet spell the rest starts over at CONTENDED_REST_TICKS. Under sustained
+ * load this leaves one probing poll per ~2 s.
+ */
+export function markContended(hint: Int32Array): void {
+  const now = hintTick();
+  const rest = restTicks(hint);
+  const again = ((now - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) <= 2 * rest;
+  Atomics.store(hint, HINT_REST_TICKS, again ? Math.min(rest * 2, MAX_REST_TICKS) : CONTENDED_REST_TICKS);
+  Atomics.store(hint, HINT_CONTENDED_AT, now);
 }
 
 /**
  * Poll until `ready()` (true) or `budgetUs` passes (false). With `rest`, a poll that
  * finds itself descheduled (the clock jumped by PREEMPTED_MS between two looks)
- * stops at once and marks HINT_CONTENDED_AT, so that neither side polls for a while
- * (`hotQuiet`).
+ * stops at once and starts a rest (`markContended`), so that neither side polls for
+ * a while (`hotQuiet`).
  */
 export function pollFor(hint: Int32Array, budgetUs: number, rest: boolean, ready: () => boolean): boolean {
   let last = performance.now();
@@ -113,7 +135,7 @@ export function pollFor(hint: Int32Array, budgetUs: number, rest: boolean, ready
     if (ready()) return true;
     const now = performance.now();
     if (now - last > gap) {
-      Atomics.store(hint, HINT_CONTENDED_AT, hintTick());
+      markContended(hint);
       return ready();
     }
     if (now > until) return false;

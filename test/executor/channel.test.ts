@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import {
-  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
+  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, MAX_REST_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
   REQ_INLINE_RUN, RESP_INLINE, channelBytes, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
   seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
@@ -128,6 +128,26 @@ describe('hot hand-off polls (pollFor, hotQuiet)', () => {
     calls = 0;
     assert.equal(pollFor(off, 5_000_000, false, () => { if (calls++ === 1) busy(2); return calls > 1000; }), true);
     assert.equal(hotQuiet(off), true, 'rest off: nothing marked');
+  });
+
+  it('a rest doubles while polls keep losing their core (up to ~2 s) and starts over after a quiet spell', () => {
+    const hint = hintBlock();
+    const restingFor = (ago: number): boolean => {
+      Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - ago);
+      return !hotQuiet(hint);
+    };
+    markContended(hint);
+    assert.equal(Atomics.load(hint, HINT_REST_TICKS), CONTENDED_REST_TICKS, 'the first rest');
+    markContended(hint);
+    assert.equal(Atomics.load(hint, HINT_REST_TICKS), 2 * CONTENDED_REST_TICKS, 'lost again at once: twice as long');
+    assert.equal(restingFor(CONTENDED_REST_TICKS + 1), true);
+    assert.equal(restingFor(2 * CONTENDED_REST_TICKS + 1), false);
+    for (let i = 0; i < 10; i++) markContended(hint);
+    assert.equal(Atomics.load(hint, HINT_REST_TICKS), MAX_REST_TICKS);
+    // Long after the last lost poll, the next one rests the short time again.
+    Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - 3 * MAX_REST_TICKS);
+    markContended(hint);
+    assert.equal(Atomics.load(hint, HINT_REST_TICKS), CONTENDED_REST_TICKS);
   });
 
   it('never polls while the server holds two requests, or held two in the last ~50 ms', () => {
