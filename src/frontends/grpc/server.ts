@@ -14,6 +14,7 @@ import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDe
 import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
 import { guardService } from './guard.js';
+import { type DirectUnaryHandler, directUnary } from './direct-unary.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
@@ -107,8 +108,13 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   const definition = loadPackageDefinition();
   const k = opts.keepalive;
+  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
+  const inference = guard(inferenceService(dp, log, opts.admission), INFERENCE_SERVICE);
+  // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts).
+  const modelInfer = inference['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
+    interceptors: [directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, modelInfer)],
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
     ...(k === undefined ? {} : {
       'grpc.keepalive_time_ms': k.timeMs,
@@ -116,8 +122,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
       'grpc.keepalive_permit_without_calls': k.permitWithoutCalls ? 1 : 0,
     }),
   });
-  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log, opts.admission), INFERENCE_SERVICE));
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inference);
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
   // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.
