@@ -15,6 +15,7 @@ import { Executor } from './executor/executor.js';
 import { threadBudget } from './executor/budget.js';
 import { AccessControl } from './frontends/access.js';
 import { Admission, registerAdmissionMetrics } from './frontends/admission.js';
+import { RequestBytesBudget } from './frontends/request-bytes.js';
 import { RateLimiter } from './frontends/rate-limit.js';
 import { startGrpcServer } from './frontends/grpc/server.js';
 import { selectHttpEngine } from './frontends/http/engines/select.js';
@@ -130,18 +131,20 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     : undefined;
   if (limiter !== undefined && obs.metrics !== undefined) registerAdmissionMetrics(obs.metrics.registry, limiter);
   const admission = new Admission(dataPlane, limiter);
+  // One bound on the request bytes held by all requests in flight, HTTP and gRPC together.
+  const requestBytes = new RequestBytesBudget(opts.maxInflightRequestBytes);
   const listeners: Listener[] = [];
   let http: HttpServer | undefined;
   let grpc: Listener | undefined;
   let metrics: Listener | undefined;
   try {
     if (opts.allowHttp) {
-      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, maxInflightBodyBytes: opts.maxInflightRequestBytes, admission, engine: httpEngine, logger, access, tls: httpTls });
+      http = await startHttpServer(dataPlane, { host: opts.httpAddress, port: opts.httpPort, maxBodyBytes: opts.maxRequestBytes, requestBytes, admission, engine: httpEngine, logger, access, tls: httpTls });
       listeners.push(http);
     }
     if (opts.allowGrpc) {
       grpc = await startGrpcServer(dataPlane, {
-        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, access, admission, tls: grpcTls,
+        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, requestBytes, access, admission, tls: grpcTls,
         keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
       });
       listeners.push(grpc);

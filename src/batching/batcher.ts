@@ -57,6 +57,10 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   private running = 0;
   private readonly ordered = new Deque<Ordered<T, R>>();
 
+  /** See BatcherOptions.coalesce (unset for models that do not batch, and for bounded queues). */
+  private readonly coalesce: ((flush: () => void) => void) | undefined;
+  private readonly onFlush: () => void;
+  private flushPending = false;
   private timer: unknown = undefined;
   private timerAt = Infinity;
   private readonly onTimer: () => void;
@@ -84,6 +88,10 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.onDispatch = opts.onDispatch;
     this.instances = opts.instances;
+    this.onFlush = () => {
+      this.flushPending = false;
+      this.schedule();
+    };
     this.onTimer = () => {
       this.timer = undefined;
       this.timerAt = Infinity;
@@ -102,6 +110,10 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     this.maxPreferred = Math.max(...this.preferred);
     this.delayMs = dyn === undefined ? 0 : Number(dyn.max_queue_delay_microseconds ?? 0) / 1000;
     this.preserveOrdering = dyn?.preserve_ordering === true;
+    // A bounded queue counts a request from the moment it arrives: holding the first
+    // one for the flush would take a place a request sent at once never took, and
+    // refuse one request more than max_queue_size says.
+    this.coalesce = this.single || this.bounded ? undefined : opts.coalesce;
   }
 
   /** Batches running now. */
@@ -121,7 +133,13 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   enqueue(item: T): void {
     if (this.closedWith !== undefined) return this.refuse(item, this.closedWith);
     const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
-    if (this.admit(item, this.now(), runMs)) this.schedule();
+    if (!this.admit(item, this.now(), runMs)) return;
+    if (this.coalesce === undefined || this.running >= this.instances) {
+      this.schedule();
+    } else if (!this.flushPending) {
+      this.flushPending = true;
+      this.coalesce(this.onFlush);
+    }
   }
 
   /** Resolves once nothing is queued or running; what is queued is sent without waiting for the delay. */

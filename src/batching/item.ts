@@ -39,6 +39,15 @@ export interface BatcherOptions<T = BatchItem<unknown>> {
   /** Clock in ms. Default performance.now. */
   now?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
+  /**
+   * Batch what arrives in one turn together: when set (and the model batches), a
+   * request that finds an instance free is not dispatched at once; `coalesce(flush)`
+   * schedules one flush (ModelVersion: setImmediate, after the event loop's current
+   * I/O callbacks) that forms the batch from everything queued by then. Not used
+   * for models without batching, nor with a max_queue_size (see the constructor).
+   * Default unset: dispatch inside `enqueue` (the unit tests' deterministic clock).
+   */
+  coalesce?: (flush: () => void) => void;
   clearTimer?: (handle: unknown) => void;
   /**
    * Called synchronously just before `run` with each request's queue time in ns (what

@@ -114,6 +114,11 @@ export abstract class BatchQueues<T extends BatchItem<R>, R> implements Owner<T>
     return levels > 0;
   }
 
+  /** Some priority level has a max_queue_size. */
+  protected get bounded(): boolean {
+    return this.maxQueue.some((n) => n > 0);
+  }
+
   /** Run a scheduling pass (the batcher's). */
   protected abstract schedule(): void;
 

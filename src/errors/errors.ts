@@ -9,7 +9,7 @@
 /** Every code; the catalogue (README.md here) and the two status tables cover each (test/errors/catalogue.test.ts). */
 export const ERROR_CODES = [
   'INVALID_ARG', 'NOT_FOUND', 'UNAVAILABLE', 'UNSUPPORTED', 'ALREADY_EXISTS', 'CANCELLED', 'DEADLINE_EXCEEDED',
-  'PAYLOAD_TOO_LARGE', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'RESTRICTED', 'PERMISSION_DENIED', 'INTERNAL',
+  'PAYLOAD_TOO_LARGE', 'INFLIGHT_BYTES_EXCEEDED', 'RESPONSE_TOO_LARGE', 'RATE_LIMITED', 'RESTRICTED', 'PERMISSION_DENIED', 'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -120,6 +120,17 @@ export class NotFound extends OspreyError {
 export class PayloadTooLarge extends OspreyError {
   constructor(limit: number) {
     super('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`);
+  }
+}
+
+/**
+ * --max-inflight-request-bytes: the request bytes every request in flight holds
+ * (both front ends together) would pass the bound. Not the client's fault: HTTP 503
+ * (and the connection closed, its body unread); gRPC RESOURCE_EXHAUSTED.
+ */
+export class InflightBytesExceeded extends OspreyError {
+  constructor(limit: number) {
+    super('INFLIGHT_BYTES_EXCEEDED', `request bytes in flight exceed the server's limit of ${limit} bytes (--max-inflight-request-bytes); retry later`);
   }
 }
 

@@ -10,6 +10,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CANCELLED: 499,
   DEADLINE_EXCEEDED: 504,
   PAYLOAD_TOO_LARGE: 413,
+  // The server's memory bound, not the request: retry later (as a full queue).
+  INFLIGHT_BYTES_EXCEEDED: 503,
   // What the request asked for is more than the server will answer: the client's
   // to change (smaller inputs, fewer rows), so a 4xx.
   RESPONSE_TOO_LARGE: 400,
@@ -29,6 +31,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   CANCELLED: 1, // CANCELLED
   DEADLINE_EXCEEDED: 4, // DEADLINE_EXCEEDED
   PAYLOAD_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
+  INFLIGHT_BYTES_EXCEEDED: 8, // RESOURCE_EXHAUSTED
   RESPONSE_TOO_LARGE: 8, // RESOURCE_EXHAUSTED
   RATE_LIMITED: 8, // RESOURCE_EXHAUSTED
   // Triton answers a missing restriction header UNAVAILABLE on gRPC (and 403 on HTTP).

@@ -45,13 +45,19 @@
  * wake-up would cost as much again. At concurrency 1 this takes the hand-off from
  * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
  * nothing spins, so no CPU is taken from the front end or from other workers.
+ * A poll that finds itself descheduled (the clock jumps between two looks: another
+ * thread wanted its core) stops, and neither side polls for ~256 ms (`spinRest`): on
+ * a machine short of cores a poll delays the very threads it waits for (the main
+ * thread, the client) by whole scheduler slices; measured at load 6, tabular c=1
+ * HTTP/JSON went from ~1.1-1.9k to ~3.2-5.5k req/s with the rest (bench/README.md
+ * "Concurrency 1").
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
   CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, hintTick, soloQuiet, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
+  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, hotQuiet, pollFor, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
   type ChannelLayout,
 } from '../worker/channel.js';
 import {
@@ -70,6 +76,12 @@ export interface WorkerPoolOptions {
   inlineBytes?: number;
   /** Hot hand-off: how long an idle worker polls for the next request at concurrency 1 (us). 0 turns the hot hand-off off. Default 500. */
   spinUs?: number;
+  /**
+   * Hot hand-off: a poll (either side) that finds it lost its core to another thread
+   * stops, and nothing polls for ~256 ms (`hotQuiet` in ../worker/channel.ts).
+   * Default true; tests that watch a worker poll turn it off.
+   */
+  spinRest?: boolean;
   /**
    * --max-response-bytes: the most output bytes one request may get. Checked on the
    * worker before outputs cross to this thread (see `run`). Default: no limit.
@@ -116,6 +128,7 @@ export class WorkerPool {
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
+  readonly #spinRest: boolean;
   readonly #maxResponseBytes: number;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -126,8 +139,10 @@ export class WorkerPool {
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
+    this.#spinRest = options.spinRest ?? true;
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
+    Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
       this.#threads.push(new Thread());
       this.#spawn(i);
@@ -316,7 +331,7 @@ export class WorkerPool {
   // --- internals ---------------------------------------------------------------------
 
   #spawn(index: number): Channel<Result> {
-    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#spinUs, this.#maxResponseBytes);
+    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#spinUs, this.#spinRest, this.#maxResponseBytes);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
@@ -444,12 +459,10 @@ export class WorkerPool {
    */
   #awaitHot(ch: Channel<Result>): boolean {
     const task = ch.inflight.peek()?.task;
-    if (this.#spinUs === 0 || task?.op !== 'run' || task.estimate?.short !== true || !soloQuiet(this.#hint)) return false;
-    const until = performance.now() + MAIN_SPIN_US / 1000;
-    while (Atomics.load(ch.ctl, CTL_RESP) === ch.lastResp) {
-      if (performance.now() > until) return false;
-    }
-    return true;
+    if (this.#spinUs === 0 || task?.op !== 'run' || task.estimate?.short !== true || !hotQuiet(this.#hint)) return false;
+    const ctl = ch.ctl;
+    const last = ch.lastResp;
+    return pollFor(this.#hint, MAIN_SPIN_US, this.#spinRest, () => Atomics.load(ctl, CTL_RESP) !== last);
   }
 
   #onExit(thread: number, ch: Channel<Result>, code: number): void {

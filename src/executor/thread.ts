@@ -78,13 +78,13 @@ export class Channel<R> {
   referenced = true;
   error: string | undefined;
 
-  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number, maxResponseBytes: number) {
+  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number, spinRest: boolean, maxResponseBytes: number) {
     const sab = new SharedArrayBuffer(channelBytes(layout));
     this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
     this.slots = slotViews(sab, layout);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs, maxResponseBytes };
+    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs, spinRest, maxResponseBytes };
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
   }
 }

@@ -11,7 +11,7 @@ import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'no
 import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
+  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, hotQuiet, pollFor, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
 import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
@@ -26,11 +26,13 @@ export interface ChannelWorkerData {
   layout: ChannelLayout;
   /** Longest poll for the next request before sleeping (0: always sleep). */
   spinUs: number;
+  /** Stop polling when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
+  spinRest: boolean;
   /** --max-response-bytes (Infinity: none). */
   maxResponseBytes: number;
 }
 
-const { sab, hint: hintSab, port, layout, spinUs, maxResponseBytes } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes } = workerData as ChannelWorkerData;
 setMaxResponseBytes(maxResponseBytes);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
 const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
@@ -149,13 +151,10 @@ function waitFor(next: number): boolean {
  * stops as soon as a second request is in the server.
  */
 function spin(next: number): void {
-  if (!soloQuiet(hint)) return;
+  if (!hotQuiet(hint)) return;
   if (Atomics.compareExchange(hint, HINT_SPINNER, 0, threadId) !== 0) return;
-  const until = performance.now() + spinUs / 1000;
   try {
-    while (!available(next) && !stopping() && Atomics.load(hint, HINT_ACTIVE) <= SPIN_MAX_ACTIVE) {
-      if (performance.now() > until) break;
-    }
+    pollFor(hint, spinUs, spinRest, () => available(next) || stopping() || Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE);
   } finally {
     Atomics.store(hint, HINT_SPINNER, 0);
   }

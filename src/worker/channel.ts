@@ -75,6 +75,52 @@ export function soloQuiet(hint: Int32Array): boolean {
   return Atomics.load(hint, HINT_ACTIVE) <= SPIN_MAX_ACTIVE && ((hintTick() - Atomics.load(hint, HINT_MULTI_AT)) | 0) > 3;
 }
 
+/**
+ * Clock tick (see `hintTick`) at which a hot-hand-off poll last lost its core: it saw
+ * the clock jump between two looks, so another thread wanted that core. Neither side
+ * polls for CONTENDED_REST_TICKS after that (see `hotQuiet`).
+ */
+export const HINT_CONTENDED_AT = 48;
+/** ~256 ms (16 ms ticks): one lost poll per rest is all the hot hand-off costs a busy machine. */
+export const CONTENDED_REST_TICKS = 16;
+/**
+ * A gap this long (ms) between two reads of the clock inside a poll means the thread
+ * was off its core (a poll's turn takes well under a microsecond).
+ */
+export const PREEMPTED_MS = 0.05;
+
+/**
+ * True while the hot hand-off may poll: the server runs at concurrency 1
+ * (`soloQuiet`) and no poll lost its core lately. A poll that competes with other
+ * runnable threads for two cores (the load generator, the main thread, other
+ * programs) delays them by whole scheduler slices; the rest hands the cores back.
+ */
+export function hotQuiet(hint: Int32Array): boolean {
+  return soloQuiet(hint) && ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > CONTENDED_REST_TICKS;
+}
+
+/**
+ * Poll until `ready()` (true) or `budgetUs` passes (false). With `rest`, a poll that
+ * finds itself descheduled (the clock jumped by PREEMPTED_MS between two looks)
+ * stops at once and marks HINT_CONTENDED_AT, so that neither side polls for a while
+ * (`hotQuiet`).
+ */
+export function pollFor(hint: Int32Array, budgetUs: number, rest: boolean, ready: () => boolean): boolean {
+  let last = performance.now();
+  const until = last + budgetUs / 1000;
+  const gap = rest ? PREEMPTED_MS : Infinity;
+  for (;;) {
+    if (ready()) return true;
+    const now = performance.now();
+    if (now - last > gap) {
+      Atomics.store(hint, HINT_CONTENDED_AT, hintTick());
+      return ready();
+    }
+    if (now > until) return false;
+    last = now;
+  }
+}
+
 /** Request kinds (slot word 0, written by the main thread). */
 export const REQ_INLINE_RUN = 1;
 export const REQ_PORT = 2;

@@ -651,3 +651,73 @@ describe('Batcher: drain and close', () => {
     assert.equal(runner.calls.length, 1);
   });
 });
+
+describe('Batcher: coalescing a turn (BatcherOptions.coalesce)', () => {
+  /** A coalesce hook the test flushes by hand, counting how often the batcher asked. */
+  function manualFlush() {
+    const flushes: (() => void)[] = [];
+    return { flushes, coalesce: (flush: () => void) => { flushes.push(flush); }, run: () => { for (const f of flushes.splice(0)) f(); } };
+  }
+
+  it('requests that arrive in one turn while an instance is free go as one batch, at the flush', () => {
+    const f = manualFlush();
+    const { runner, add } = setup({ maxBatchSize: 8, dynamic: dyn(), coalesce: f.coalesce });
+    add('a'); add('b'); add('c');
+    assert.deepEqual(runner.batches, [], 'nothing is sent inside enqueue');
+    assert.equal(f.flushes.length, 1, 'one flush asked for the whole turn');
+    f.run();
+    assert.deepEqual(runner.batches, [['a', 'b', 'c']]);
+  });
+
+  it('without it the first request of a turn goes alone (the default: dispatch inside enqueue)', () => {
+    const { runner, add } = setup({ maxBatchSize: 8, dynamic: dyn() });
+    add('a'); add('b'); add('c');
+    assert.deepEqual(runner.batches, [['a']]);
+  });
+
+  it('a busy batcher asks for no flush: completion sends what queued; a model without batching never coalesces', async () => {
+    const f = manualFlush();
+    const { runner, add } = setup({ maxBatchSize: 8, dynamic: dyn(), coalesce: f.coalesce });
+    add('a');
+    f.run();
+    add('b'); add('c');
+    assert.equal(f.flushes.length, 0, 'the instance is busy');
+    runner.calls[0]!.finish();
+    await settle();
+    assert.deepEqual(runner.batches, [['a'], ['b', 'c']]);
+
+    const g = manualFlush();
+    const single = setup({ maxBatchSize: 0, coalesce: g.coalesce });
+    single.add('x');
+    assert.deepEqual(single.runner.batches, [['x']]);
+    assert.equal(g.flushes.length, 0);
+  });
+
+  it('a bounded queue (max_queue_size) does not coalesce: the first request goes at once and the bound counts as before', () => {
+    const f = manualFlush();
+    const { runner, add } = setup({
+      maxBatchSize: 8, dynamic: dyn({ default_queue_policy: policy({ max_queue_size: 1 }) }), coalesce: f.coalesce,
+    });
+    add('a'); add('b');
+    const c = add('c');
+    assert.deepEqual(runner.batches, [['a']]);
+    assert.equal(f.flushes.length, 0);
+    assert.ok(errOf(c) instanceof QueueFull, 'b waits in the one place, c is refused');
+  });
+
+  it('keeps priority order within the turn, and a flush after close() sends nothing', () => {
+    const f = manualFlush();
+    const { runner, add } = setup({ maxBatchSize: 1, dynamic: dyn({ priority_levels: 2, default_priority_level: 2 }), coalesce: f.coalesce });
+    add('low'); add('high', { priority: 1 });
+    f.run();
+    assert.deepEqual(runner.batches, [['high']], 'the higher level goes first though it came second');
+
+    const g = manualFlush();
+    const s = setup({ maxBatchSize: 8, dynamic: dyn(), coalesce: g.coalesce });
+    s.add('a');
+    s.b.close(new Error('closing'));
+    g.run();
+    assert.equal(s.runner.calls.length, 0);
+    assert.deepEqual(s.log, ['a!']);
+  });
+});

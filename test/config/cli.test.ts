@@ -212,7 +212,7 @@ test('--help and -h', () => {
   // One limit for both protocols, counted after decompression (issue 16, item 4).
   assert.match(text, /--max-request-bytes.*after decompression.*gRPC message.*RESOURCE_EXHAUSTED/);
   // Issue 16, items 7 and 9: the global body bound and the per-client rate limit, with their defaults.
-  assert.match(text, /--max-inflight-request-bytes <bytes> +Most request-body bytes all HTTP requests in flight.*503.*\(default 1073741824\)/);
+  assert.match(text, /--max-inflight-request-bytes <bytes> +Most request bytes all requests in flight may hold together, HTTP and gRPC.*HTTP 503.*gRPC RESOURCE_EXHAUSTED \(default 1073741824\)/);
   assert.match(text, /--client-rate-limit <per second> +.*429 with Retry-After.*RESOURCE_EXHAUSTED.*osprey_rate_limited_total.*\(default 0\)/);
   assert.match(text, /--client-rate-burst <n> /);
   assert.match(text, /--client-rate-key <header> .*peer address/);

@@ -1,8 +1,9 @@
-/** The shared-memory channel's slot encoding, without threads. */
+/** The shared-memory channel's slot encoding and the hot hand-off's poll gate, without threads. */
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import {
+  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
   REQ_INLINE_RUN, RESP_INLINE, channelBytes, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
   seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
@@ -84,5 +85,58 @@ describe('channel', () => {
     assert.deepEqual([...new Float32Array(y.data.buffer, y.data.byteOffset, 2)], [4, 5]);
     assert.deepEqual([...new BigInt64Array(z.data.buffer, z.data.byteOffset, 1)], [-3n]);
     assert.equal(fitsInline(v, [{ name: 'w', datatype: 'UINT8', shape: [257], data: new Uint8Array(257) }]), false);
+  });
+});
+
+describe('hot hand-off polls (pollFor, hotQuiet)', () => {
+  function hintBlock(): Int32Array {
+    const hint = new Int32Array(new SharedArrayBuffer(HINT_BYTES));
+    Atomics.store(hint, HINT_MULTI_AT, hintTick() - 1000);
+    Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - 1000);
+    return hint;
+  }
+  /** Holds this thread like a descheduled poll would be held. */
+  function busy(ms: number): void {
+    const until = performance.now() + ms;
+    while (performance.now() < until) { /* off the poll's clock */ }
+  }
+
+  it('returns true when ready, false when the budget passes', () => {
+    const hint = hintBlock();
+    let n = 0;
+    assert.equal(pollFor(hint, 10_000, true, () => ++n === 3), true);
+    const t0 = performance.now();
+    assert.equal(pollFor(hint, 2_000, false, () => false), false);
+    assert.ok(performance.now() - t0 >= 2, 'polled for its whole budget');
+    assert.equal(hotQuiet(hint), true);
+  });
+
+  it('a poll that loses its core stops at once and makes both sides rest; without rest it polls on', () => {
+    const hint = hintBlock();
+    let calls = 0;
+    const t0 = performance.now();
+    // The first look is slow, as if the thread had been descheduled for 2 ms.
+    assert.equal(pollFor(hint, 1_000_000, true, () => { if (calls++ === 1) busy(2); return false; }), false);
+    assert.ok(performance.now() - t0 < 500, 'stopped long before its 1 s budget');
+    assert.equal(hotQuiet(hint), false, 'resting');
+    // The rest ends CONTENDED_REST_TICKS (16 ms ticks) later.
+    Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - CONTENDED_REST_TICKS - 1);
+    assert.equal(hotQuiet(hint), true);
+
+    const off = hintBlock();
+    calls = 0;
+    assert.equal(pollFor(off, 20_000, false, () => { if (calls++ === 1) busy(2); return calls > 1000; }), true);
+    assert.equal(hotQuiet(off), true, 'rest off: nothing marked');
+  });
+
+  it('never polls while the server holds two requests, or held two in the last ~50 ms', () => {
+    const hint = hintBlock();
+    Atomics.store(hint, HINT_ACTIVE, 2);
+    assert.equal(hotQuiet(hint), false);
+    Atomics.store(hint, HINT_ACTIVE, 1);
+    Atomics.store(hint, HINT_MULTI_AT, hintTick());
+    assert.equal(hotQuiet(hint), false);
+    Atomics.store(hint, HINT_MULTI_AT, hintTick() - 10);
+    assert.equal(hotQuiet(hint), true);
   });
 });

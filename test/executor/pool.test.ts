@@ -9,6 +9,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 
 import { joinBytes } from '../../src/codec/raw.js';
 import { OspreyError } from '../../src/errors/errors.js';
@@ -279,7 +280,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
 
   it('an idle worker stays awake while the server holds at most one request, and sleeps once it holds more', async () => {
     // A long spin budget, so that "awake" is observable from the test without racing it.
-    const p = new WorkerPool(1, { spinUs: 5_000_000 });
+    const p = new WorkerPool(1, { spinUs: 5_000_000, spinRest: false });
     try {
       await p.loadOn([0], AC);
       p.beginRequest();
@@ -307,7 +308,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
   });
 
   it('only one worker polls at a time', async () => {
-    const p = new WorkerPool(2, { spinUs: 5_000_000 });
+    const p = new WorkerPool(2, { spinUs: 5_000_000, spinRest: false });
     try {
       await p.loadOn([0, 1], AC);
       await Promise.all([p.run(0, AC, [rows([1, 2, 3])], ['b']), p.run(1, AC, [rows([1, 2, 3])], ['b'])]);
@@ -316,6 +317,29 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
     } finally {
       await p.close();
     }
+  });
+
+  it('a polling worker that loses its core to busy threads stops and sleeps (spinRest); without the rest it polls on', async () => {
+    // Two threads that want a core each for 2 s, on top of the poll: the poll is
+    // descheduled within a scheduler slice or two.
+    const hog = (): Worker => new Worker('const end = Date.now() + 2000; while (Date.now() < end) {}', { eval: true });
+    const awakeUnderLoad = async (spinRest: boolean): Promise<boolean> => {
+      const p = new WorkerPool(1, { spinUs: 5_000_000, spinRest });
+      const hogs: Worker[] = [];
+      try {
+        await p.loadOn([0], AC);
+        hogs.push(hog(), hog());
+        await sleep(100);
+        await p.run(0, AC, [rows([1, 2, 3])], ['b']);
+        await sleep(400);
+        return p.awake(0);
+      } finally {
+        await Promise.all(hogs.map((h) => h.terminate()));
+        await p.close();
+      }
+    };
+    assert.equal(await awakeUnderLoad(true), false, 'rested: asleep while the cores are busy');
+    assert.equal(await awakeUnderLoad(false), true, 'without the rest it still polls');
   });
 
   it('off with spinUs 0: idle workers sleep at once', async () => {
@@ -331,7 +355,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
   });
 
   it('close() ends a polling worker at once, not after its budget', async () => {
-    const p = new WorkerPool(1, { spinUs: 20_000_000 });
+    const p = new WorkerPool(1, { spinUs: 20_000_000, spinRest: false });
     await p.loadOn([0], AC);
     await p.run(0, AC, [rows([1, 2, 3])], ['b']);
     await sleep(20);

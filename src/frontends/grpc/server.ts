@@ -13,6 +13,9 @@ import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
+import type { RequestBytesBudget } from '../request-bytes.js';
+import { sized } from './inflight.js';
+import { receiveBoundInterceptor } from './receive-bound.js';
 import { guardService } from './guard.js';
 import { type DirectUnaryHandler, directUnary } from './direct-unary.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
@@ -41,6 +44,12 @@ export interface GrpcServerOptions {
   tls?: TlsMaterial;
   /** Rate limits and early refusals of inference requests; none: every request is decoded. */
   admission?: Admission;
+  /**
+   * The bound on request bytes held by all requests in flight, shared with HTTP
+   * (--max-inflight-request-bytes): received inference messages count in it until
+   * answered. None: unbounded across calls.
+   */
+  requestBytes?: RequestBytesBudget;
 }
 
 export interface GrpcServerHandle {
@@ -79,12 +88,12 @@ function withFastInferCodec(service: ServiceDefinition): ServiceDefinition {
     ...service,
     ModelInfer: {
       ...service['ModelInfer']!,
-      requestDeserialize: deserializeInferRequest,
+      requestDeserialize: sized(deserializeInferRequest),
       responseSerialize: encodeModelInferResponse as (value: unknown) => Buffer,
     },
     ModelStreamInfer: {
       ...service['ModelStreamInfer']!,
-      requestDeserialize: deserializeInferRequest,
+      requestDeserialize: sized(deserializeInferRequest),
       responseSerialize: encodeModelStreamInferResponse as (value: unknown) => Buffer,
     },
   };
@@ -109,12 +118,21 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const definition = loadPackageDefinition();
   const k = opts.keepalive;
   const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  const inference = guard(inferenceService(dp, log, opts.admission), INFERENCE_SERVICE);
+  const inference = guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE);
   // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts).
   const modelInfer = inference['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
+  // grpc-js applies interceptors in order, each to the call the one before returned: the
+  // receive bound needs grpc-js's own call object (it replaces members of it), so it
+  // comes first; the direct ModelInfer answers on top of that call.
+  const interceptors = [
+    // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
+    ...(opts.requestBytes === undefined ? [] : [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
+      () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))]),
+    directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, modelInfer),
+  ];
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
-    interceptors: [directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, modelInfer)],
+    interceptors,
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
     ...(k === undefined ? {} : {
       'grpc.keepalive_time_ms': k.timeMs,

@@ -22,6 +22,8 @@ import {
 import { GRPC_STATUS } from '../../errors/status.js';
 import { Cancellation } from '../../types/cancel.js';
 import type { Admission } from '../admission.js';
+import type { RequestBytesBudget } from '../request-bytes.js';
+import { holdMessage, releaseMessage } from './inflight.js';
 import { earlyRefusal, refusalStatus } from './early.js';
 import type {
   InferenceRequest, InferenceResponse, LoadOptions, ModelStatistics, StatDuration,
@@ -290,23 +292,25 @@ function streamOk(res: InferenceResponse): ModelStreamInferResponseMsg {
   return { error_message: '', infer_response: encodeInferResponse(res) };
 }
 
-function modelInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined): grpc.handleUnaryCall<ModelInferRequestMsg, ModelInferResponseMsg> {
+function modelInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined, bytes: RequestBytesBudget | undefined): grpc.handleUnaryCall<ModelInferRequestMsg, ModelInferResponseMsg> {
   return (call, callback) => {
-    const refused = admission === undefined ? undefined : earlyRefusal(admission, call.request, call);
+    const msg = call.request;
+    const refused = (admission === undefined ? undefined : earlyRefusal(admission, msg, call)) ?? holdMessage(bytes, msg);
     if (refused !== undefined) { callback(refusalStatus(refused)); return; }
     const cancellation = new CallCancellation(call);
     let promise: Promise<InferenceResponse>;
     try {
-      const request = decodeInferRequest(call.request, { deadline: deadlineOf(call), signal: cancellation });
+      const request = decodeInferRequest(msg, { deadline: deadlineOf(call), signal: cancellation });
       promise = dp.infer(captureRouting(dp, request, call.metadata));
     } catch (err) {
       cancellation.done();
+      releaseMessage(bytes, msg);
       callback(statusOf(err, log));
       return;
     }
     promise.then(
-      (res) => { cancellation.done(); callback(null, encodeInferResponse(res)); },
-      (err: unknown) => { cancellation.done(); callback(statusOf(err, log)); },
+      (res) => { cancellation.done(); releaseMessage(bytes, msg); callback(null, encodeInferResponse(res)); },
+      (err: unknown) => { cancellation.done(); releaseMessage(bytes, msg); callback(statusOf(err, log)); },
     );
   };
 }
@@ -319,7 +323,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undef
  * request has been answered. One Cancellation per stream: cancelling the stream
  * cancels every request still in flight on it.
  */
-function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {
+function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undefined, bytes: RequestBytesBudget | undefined): grpc.handleBidiStreamingCall<ModelInferRequestMsg, ModelStreamInferResponseMsg> {
   return (call: DuplexCall) => {
     const signal = new CallCancellation(call);
     // The stream's deadline bounds every request on it: read it once.
@@ -356,7 +360,7 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission |
 
     call.on('data', (msg: ModelInferRequestMsg) => {
       pending++;
-      const refused = admission === undefined ? undefined : earlyRefusal(admission, msg, call);
+      const refused = (admission === undefined ? undefined : earlyRefusal(admission, msg, call)) ?? holdMessage(bytes, msg);
       if (refused !== undefined) {
         write(streamError(msg, refused.message));
         settle();
@@ -366,11 +370,16 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission |
       try {
         promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, ctx), call.metadata));
       } catch (err) {
+        releaseMessage(bytes, msg);
         fail(msg, err);
         settle();
         return;
       }
-      promise.then(succeeded, (err: unknown) => {
+      promise.then((res) => {
+        releaseMessage(bytes, msg);
+        succeeded(res);
+      }, (err: unknown) => {
+        releaseMessage(bytes, msg);
         fail(msg, err);
         settle();
       });
@@ -387,8 +396,11 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission |
 
 // ---- the services ----
 
-/** `admission`: rate limits and early refusals of inference requests (none: every request is decoded). */
-export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Admission): grpc.UntypedServiceImplementation {
+/**
+ * `admission`: rate limits and early refusals of inference requests (none: every
+ * request is decoded); `bytes`: the bound on request bytes in flight (none: unbounded).
+ */
+export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Admission, bytes?: RequestBytesBudget): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(log, () => ({ live: dp.isLive() })),
     ServerReady: unary(log, () => ({ ready: dp.isReady() })),
@@ -433,8 +445,8 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Adm
       const update = decodeLogSettings(req.settings);
       return encodeLogSettings(Object.keys(update).length === 0 ? dp.logSettings() : dp.updateLogSettings(update));
     }),
-    ModelInfer: modelInfer(dp, log, admission),
-    ModelStreamInfer: modelStreamInfer(dp, log, admission),
+    ModelInfer: modelInfer(dp, log, admission, bytes),
+    ModelStreamInfer: modelStreamInfer(dp, log, admission, bytes),
     ...sharedMemoryRpcs(dp, log),
     // Not advertised in server metadata extensions; answer clearly rather than hang.
     TraceSetting: unimplemented('trace is not supported by this server'),

@@ -4,39 +4,22 @@
  *
  * Memory follows the bytes that arrived, never what a header declares: a client that
  * declares 60 MiB and sends 10 bytes holds 64 KiB. All bodies in flight together are
- * bounded by one BodyBudget (--max-inflight-request-bytes); over it: 503 and close.
+ * bounded by the server's RequestBytesBudget (--max-inflight-request-bytes, shared with
+ * gRPC); over it: 503 and close.
  */
-import { InvalidArgument, PayloadTooLarge, Unavailable } from '../../errors/errors.js';
+import { InvalidArgument, PayloadTooLarge } from '../../errors/errors.js';
+import type { RequestBytesBudget } from '../request-bytes.js';
 import { type Exchange, replyError } from './exchange.js';
 
 const EMPTY = Buffer.alloc(0);
 /** First buffer of a body that arrives in pieces; it doubles (up to the declared size) as bytes come. */
 const FIRST_PIECE = 64 * 1024;
 
-/** Body bytes held by every HTTP request in flight, and their bound. One per server. */
-export class BodyBudget {
-  held = 0;
-  constructor(readonly limit: number) {}
-
-  /** Count `n` more bytes for `ex`; false (nothing counted) when that would pass the bound. */
-  take(ex: Exchange, n: number): boolean {
-    if (this.held + n > this.limit) return false;
-    this.held += n;
-    ex.bodyBytes += n;
-    return true;
-  }
-
-  /** The exchange is answered (or its client gone): its bytes no longer count. */
-  giveBack(ex: Exchange): void {
-    this.held -= ex.bodyBytes;
-    ex.bodyBytes = 0;
-  }
-}
-
 export interface BodyLimits {
   /** Largest one body may be (413 above). */
   readonly maxBodyBytes: number;
-  readonly bodyBudget: BodyBudget;
+  /** Request bytes held by every request in flight, both front ends (--max-inflight-request-bytes). */
+  readonly bodyBudget: RequestBytesBudget;
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -64,17 +47,13 @@ function refuse(ex: Exchange, err: Error): void {
   replyError(ex, err, undefined, { close: true });
 }
 
-function overBudget(budget: BodyBudget): Unavailable {
-  return new Unavailable(`request bodies in flight exceed the server's limit of ${budget.limit} bytes (--max-inflight-request-bytes); retry later`);
-}
-
 /**
  * A decompressed body is held as well: counted like the bytes that arrived, 503 over
  * the bound. (While it inflates it is bounded by --max-request-bytes per body and by
  * libuv's thread pool, which runs four inflations at once.)
  */
-export function holdDecoded(ex: Exchange, budget: BodyBudget, decoded: Buffer): void {
-  if (!budget.take(ex, decoded.byteLength)) throw overBudget(budget);
+export function holdDecoded(ex: Exchange, budget: RequestBytesBudget, decoded: Buffer): void {
+  if (!budget.take(ex, decoded.byteLength)) throw budget.exceeded();
 }
 
 /**
@@ -106,14 +85,14 @@ export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits
         if (whole === undefined || need > whole.length) {
           const had = whole === undefined ? 0 : whole.length;
           const cap = need === declared ? declared : Math.min(declared, Math.max(need, had * 2, FIRST_PIECE));
-          if (!budget.take(ex, cap - had)) { failed = true; return refuse(ex, overBudget(budget)); }
+          if (!budget.take(ex, cap - had)) { failed = true; return refuse(ex, budget.exceeded()); }
           const grown = Buffer.allocUnsafeSlow(cap);
           if (whole !== undefined) grown.set(whole.subarray(0, size));
           whole = grown;
         }
         whole.set(chunk, size);
       } else {
-        if (!budget.take(ex, n)) { failed = true; return refuse(ex, overBudget(budget)); }
+        if (!budget.take(ex, n)) { failed = true; return refuse(ex, budget.exceeded()); }
         (chunks ??= []).push(Buffer.from(chunk));
       }
       size = need;

@@ -1,15 +1,16 @@
 import type { DataPlane } from '../../dataplane/api.js';
 import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
-import type { BodyBudget, BodyLimits } from './body.js';
+import type { RequestBytesBudget } from '../request-bytes.js';
+import type { BodyLimits } from './body.js';
 import type { HttpLogger } from './exchange.js';
 
 /** What every handler needs; built once per server. */
 export interface HttpContext extends BodyLimits {
   readonly dp: DataPlane;
   readonly maxBodyBytes: number;
-  /** Body bytes held by every request in flight, bounded (--max-inflight-request-bytes). */
-  readonly bodyBudget: BodyBudget;
+  /** Request bytes held by every request in flight, both front ends, bounded (--max-inflight-request-bytes). */
+  readonly bodyBudget: RequestBytesBudget;
   /** Per-client rate limits and early refusals of inference requests (none: every request goes on). */
   readonly admission: Admission | undefined;
   readonly logger: HttpLogger | undefined;

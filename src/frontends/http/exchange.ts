@@ -53,8 +53,8 @@ export abstract class Exchange {
   private cancellation: Cancellation | undefined = undefined;
   /** Called with the status once the answer is written (audit lines of admin calls). */
   answered: ((status: number) => void) | undefined = undefined;
-  /** Body bytes this request holds, counted in the server's BodyBudget until it finishes. */
-  bodyBytes = 0;
+  /** Body bytes this request holds, counted in the server's RequestBytesBudget until it finishes. */
+  heldBytes = 0;
 
   /** `acceptEncoding` is read from the request inside the engine's handler. */
   constructor(

@@ -9,7 +9,7 @@ import type { TlsMaterial } from '../../config/tls.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import type { AccessControl } from '../access.js';
 import type { Admission } from '../admission.js';
-import { BodyBudget } from './body.js';
+import { RequestBytesBudget } from '../request-bytes.js';
 import type { HttpContext } from './context.js';
 import { dispatch, type HeaderReader } from './dispatch.js';
 import type { HttpEngineChoice, HttpEngineName } from './engines/engine.js';
@@ -25,8 +25,8 @@ export interface HttpServerOptions {
   port: number;
   /** Largest accepted request body, before and after decompression (413 above). */
   maxBodyBytes: number;
-  /** Most body bytes all requests in flight may hold together (503 above); default DEFAULT_INFLIGHT_BODY_BYTES. */
-  maxInflightBodyBytes?: number;
+  /** Request bytes all requests in flight may hold together, shared with gRPC (503 above); default: its own, of DEFAULT_INFLIGHT_BODY_BYTES. */
+  requestBytes?: RequestBytesBudget;
   /** Rate limits and early refusals of inference requests; none: every request goes on to its body. */
   admission?: Admission;
   /** An engine already selected (selectHttpEngine), or the choice to select by; default 'auto'. */
@@ -52,7 +52,7 @@ export interface HttpServer {
 export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise<HttpServer> {
   const choice = opts.engine ?? 'auto';
   const { engine, uwsUnavailable } = typeof choice === 'string' ? selectHttpEngine(choice) : choice;
-  const bodyBudget = new BodyBudget(opts.maxInflightBodyBytes ?? DEFAULT_INFLIGHT_BODY_BYTES);
+  const bodyBudget = opts.requestBytes ?? new RequestBytesBudget(DEFAULT_INFLIGHT_BODY_BYTES);
   const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, bodyBudget, logger: opts.logger, access: opts.access, admission: opts.admission };
   let inFlight = 0;
   let closing = false;
@@ -61,7 +61,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
 
   const front = {
     release: (ex: Exchange): void => {
-      if (ex.bodyBytes !== 0) bodyBudget.giveBack(ex);
+      if (ex.heldBytes !== 0) bodyBudget.giveBack(ex);
       if (--inFlight === 0 && onIdle !== undefined) onIdle();
     },
     handle<R>(ex: Exchange, method: string, path: string, req: R, header: HeaderReader<R>): void {

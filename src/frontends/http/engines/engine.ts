@@ -11,6 +11,14 @@ export type { HttpEngineChoice } from '../../../config/cli.js';
 
 export type HttpEngineName = 'uws' | 'node';
 
+/**
+ * Most bytes a request line and its headers may take, on every engine: node:http's
+ * own limit (http.maxHeaderSize, 16 KiB by default), which uws.ts applies too.
+ */
+export function headersTooLarge(limit: number): string {
+  return `request headers exceed the server's limit of ${limit} bytes`;
+}
+
 /** What the front end gives an engine. */
 export interface FrontEnd {
   /** Released by the exchange once its answer is written or the client went away. */

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
 import { type BodyChunkHandler, errorJson, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
-import type { FrontEnd, HttpEngine, Listening } from './engine.js';
+import { type FrontEnd, headersTooLarge, type HttpEngine, type Listening } from './engine.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -66,7 +66,7 @@ function pathOf(url: string): string {
 function clientErrorAnswer(err: Error & { code?: string; reason?: string }): [number, string, string] {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return [431, 'Request Header Fields Too Large', `request headers exceed the server's limit of ${http.maxHeaderSize} bytes`];
+      return [431, 'Request Header Fields Too Large', headersTooLarge(http.maxHeaderSize)];
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return [408, 'Request Timeout', 'the request was not received in time'];
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':

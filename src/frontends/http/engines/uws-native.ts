@@ -11,6 +11,7 @@
  * binary or nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as UwsApi from 'uws-btc-vision';
@@ -61,6 +62,9 @@ function loadOne(c: UwsCandidate): NativeUws | string {
   if (!existsSync(file)) return `${label}: no binary for this platform and Node ${process.version}`;
   let uws: Uws;
   try {
+    // uWS from v20.4x reads its header limit once, when the binary loads (4 KiB unless
+    // set; past it: 431 and close, natively): node:http's limit, so both engines agree.
+    process.env['UWS_HTTP_MAX_HEADERS_SIZE'] ??= String(http.maxHeaderSize);
     uws = require(file) as Uws;
   } catch (err) {
     // e.g. "/lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38' not found": the first line says it.

@@ -7,11 +7,12 @@
  * never touched again; every write happens inside `res.cork()`; the request object is
  * read only inside the handler.
  */
+import http from 'node:http';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uws-btc-vision';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
-import { type BodyChunkHandler, Exchange, type ResponseHead, statusLine } from '../exchange.js';
-import type { FrontEnd, HttpEngine, Listening } from './engine.js';
+import { type BodyChunkHandler, errorJson, Exchange, type ResponseHead, statusLine } from '../exchange.js';
+import { type FrontEnd, headersTooLarge, type HttpEngine, type Listening } from './engine.js';
 import type { NativeUws } from './uws-native.js';
 
 class UwsExchange extends Exchange {
@@ -42,18 +43,44 @@ class UwsExchange extends Exchange {
   }
 }
 
+/** node:http's limit on a request line and headers (16 KiB unless --max-http-header-size), on uWS too. */
+const MAX_HEADER_BYTES = http.maxHeaderSize;
+
 /**
- * uWS's getHeader gives the first of repeated headers, and uWS frames the body by the
- * first Content-Length: every Content-Length is read here, joined as node:http joins
- * repeats, so body.ts refuses differing ones (400 and close, RFC 9112 6.3).
+ * Every Content-Length of the request in the handler now running (uWS handlers never
+ * nest, and its request object dies when the handler returns). uWS's getHeader gives
+ * the first of repeated headers, and uWS frames the body by the first: all are joined
+ * here as node:http joins repeats, so body.ts refuses differing ones (400 and close,
+ * RFC 9112 6.3).
  */
-function contentLength(req: HttpRequest): string {
+let contentLength = '';
+
+/**
+ * One pass over the headers: collects Content-Length, and returns the size of the
+ * request line and headers as sent (uWS v20.30 takes any size that arrives in one
+ * read; newer ones refuse past UWS_HTTP_MAX_HEADERS_SIZE, set in uws-native.ts).
+ */
+function readHead(req: HttpRequest, url: string): number {
   let all = '';
-  req.forEach((k, v) => { if (k === 'content-length') all = all === '' ? v : `${all}, ${v}`; });
-  return all;
+  let bytes = url.length + (req.getQuery() ?? '').length + 16;
+  req.forEach((k, v) => {
+    bytes += k.length + v.length + 4;
+    if (k === 'content-length') all = all === '' ? v : `${all}, ${v}`;
+  });
+  contentLength = all;
+  return bytes;
 }
 
-const header: HeaderReader<HttpRequest> = (req, name) => (name === 'content-length' ? contentLength(req) : req.getHeader(name));
+const header: HeaderReader<HttpRequest> = (req, name) => (name === 'content-length' ? contentLength : req.getHeader(name));
+
+/** 431 with a JSON error and the connection closed, as node:http answers it (engines/node.ts). */
+function refuseHead(res: HttpResponse): void {
+  res.cork(() => {
+    res.writeStatus('431 Request Header Fields Too Large');
+    res.writeHeader('Content-Type', 'application/json');
+    res.end(errorJson(headersTooLarge(MAX_HEADER_BYTES)), true);
+  });
+}
 
 export function uwsEngine(native: NativeUws): HttpEngine {
   const uws = native.uws;
@@ -66,9 +93,11 @@ export function uwsEngine(native: NativeUws): HttpEngine {
       if (tls?.mutual === true) throw new Error('mutual TLS is served by node:https');
       const app: TemplatedApp = tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
       app.any('/*', (res: HttpResponse, req: HttpRequest) => {
-        const ex = new UwsExchange(res, req.getHeader('accept-encoding'), front.release);
         // uWS gives the method in lower case and the path without the query string.
-        front.handle(ex, req.getMethod(), req.getUrl(), req, header);
+        const url = req.getUrl();
+        if (readHead(req, url) > MAX_HEADER_BYTES) { refuseHead(res); return; }
+        const ex = new UwsExchange(res, req.getHeader('accept-encoding'), front.release);
+        front.handle(ex, req.getMethod(), url, req, header);
       });
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket: us_listen_socket | false) => {

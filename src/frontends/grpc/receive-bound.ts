@@ -1,0 +1,122 @@
+/**
+ * The in-flight request-bytes bound (--max-inflight-request-bytes) where grpc-js holds
+ * what clients send before any handler sees it. Without it each message is bounded
+ * (--max-request-bytes) but their sum is not: 32 concurrent gzip frames of ~60 KB,
+ * each inflating to 60 MiB, took a server to 2.4 GB RSS (measured), and partial
+ * messages on many streams add up the same way.
+ *
+ * grpc-js (1.14) offers no hook before a message is whole and decompressed, so a
+ * server interceptor (public API; it runs when a call starts, before its first read)
+ * reaches into the call it is given, grpc-js's BaseServerInterceptingCall, and
+ * replaces two of its members on that one instance:
+ *   - `decoder.write`: the bytes of messages still arriving are counted as they come
+ *     and given back as each message completes (it is counted again by its handler,
+ *     inflight.ts); over the bound the call ends RESOURCE_EXHAUSTED (grpc-js answers
+ *     an error thrown here so);
+ *   - `decompressMessage` for gzip/deflate: inflated bytes are counted chunk by chunk,
+ *     so concurrent inflations together stay within the bound; past it, or past
+ *     --max-request-bytes alone (grpc-js's own text), the inflation stops.
+ * Where the call does not have those members (another grpc-js), nothing is replaced
+ * and `boundReceives` reports it (startup logs it; the test fails on it).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createGunzip, createInflate } from 'node:zlib';
+import type { BytesHolder, RequestBytesBudget } from '../request-bytes.js';
+
+/** The members of grpc-js's BaseServerInterceptingCall this file uses. */
+interface GrpcJsCall {
+  decoder?: { write(data: Buffer): Buffer[] };
+  decompressMessage?: (message: Buffer, encoding: string) => Buffer | Promise<Buffer>;
+  stream?: { once(event: 'close', listener: () => void): unknown };
+}
+
+type Status = Partial<grpc.StatusObject>;
+
+/** Inflate `contents`, counting every chunk in `budget` until it is whole (then given back). */
+function inflateCounted(contents: Buffer, encoding: 'gzip' | 'deflate', budget: RequestBytesBudget, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const z = encoding === 'gzip' ? createGunzip() : createInflate();
+    const holder: BytesHolder = { heldBytes: 0 };
+    const parts: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    const fail = (status: Status): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      budget.giveBack(holder);
+      reject(status);
+    };
+    z.on('error', () => fail({ code: grpc.status.INTERNAL, details: 'Failed to decompress message' }));
+    z.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      total += chunk.byteLength;
+      if (maxBytes !== -1 && total > maxBytes) {
+        fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` });
+        return;
+      }
+      if (!budget.take(holder, chunk.byteLength)) {
+        fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: budget.exceeded().message });
+        return;
+      }
+      parts.push(chunk);
+    });
+    z.on('end', () => {
+      if (settled) return;
+      settled = true;
+      budget.giveBack(holder);
+      resolve(Buffer.concat(parts, total));
+    });
+    z.end(contents);
+  });
+}
+
+/** Count what `call` receives in `budget`; false when `call` is not the grpc-js call this knows. */
+export function boundReceives(call: object, budget: RequestBytesBudget, maxBytes: number): boolean {
+  const c = call as GrpcJsCall;
+  const decoder = c.decoder;
+  const decompress = c.decompressMessage;
+  const stream = c.stream;
+  if (typeof decoder?.write !== 'function' || typeof decompress !== 'function' || typeof stream?.once !== 'function') return false;
+  // Bytes of the message now arriving (and any before it not yet complete).
+  const arriving: BytesHolder = { heldBytes: 0 };
+  let refused = false;
+  const write = decoder.write.bind(decoder);
+  decoder.write = (data: Buffer): Buffer[] => {
+    if (refused) return [];
+    if (!budget.take(arriving, data.length)) {
+      // Given back at once, not when the stream closes: other calls arriving beside
+      // this one go on (refusing one frees room, as HTTP bodies do).
+      refused = true;
+      budget.giveBack(arriving);
+      throw new Error(budget.exceeded().message);
+    }
+    const done = write(data);
+    for (const m of done) budget.release(arriving, m.length);
+    return done;
+  };
+  stream.once('close', () => budget.giveBack(arriving));
+  c.decompressMessage = function (this: GrpcJsCall, message: Buffer, encoding: string) {
+    if (encoding !== 'gzip' && encoding !== 'deflate') return decompress.call(this, message, encoding);
+    return inflateCounted(message.subarray(5), encoding, budget, maxBytes);
+  };
+  return true;
+}
+
+/**
+ * The server interceptor that applies boundReceives to every call. `onUnknown` is
+ * called (once) when a call is not what this file knows: its receives are then
+ * bounded per message only.
+ */
+export function receiveBoundInterceptor(budget: RequestBytesBudget, maxBytes: number, onUnknown: () => void): grpc.ServerInterceptor {
+  let warned = false;
+  return (_method, call) => {
+    if (!boundReceives(call, budget, maxBytes) && !warned) {
+      warned = true;
+      onUnknown();
+    }
+    // The same call, not a wrapper around it (no layer per message); grpc-js takes any
+    // ServerInterceptingCallInterface here, its type names the class.
+    return call as grpc.ServerInterceptingCall;
+  };
+}
