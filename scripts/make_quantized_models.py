@@ -217,8 +217,7 @@ def cfg_cnn_variant(name, tensor_type):
         [dict(name="image", data_type=tensor_type, dims=[3, 32, 32])],
         [dict(name="logits", data_type=tensor_type, dims=[10])],
         # The same batching and instances as cnn, so the bench compares like with like.
-        "dynamic_batching { }\n"
-        "instance_group [\n  {\n    count: 2\n    kind: KIND_CPU\n  }\n]\n",
+        mm.CNN_BATCHING,
     )
 
 

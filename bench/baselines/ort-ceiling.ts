@@ -18,6 +18,8 @@ export interface CeilingPoint {
   batch: number;
   rowsPerSec: number;
   msPerRun: number;
+  /** CPU the session threads used per row (the run's thread; with one intra-op thread ONNX Runtime computes there): robust to a busy machine, unlike rows/s. */
+  cpuUsPerRow?: number;
 }
 
 export interface CeilingResult {
@@ -47,10 +49,12 @@ export async function measureCeiling(repo: string, model: string, opts: { batche
     for (const batch of opts.batches ?? defaultBatches(spec.maxBatchSize)) {
       await Promise.all(workers.map((w) => { w.postMessage({ cmd: 'arm', batch }); return once(w, 'message'); }));
       const replies = await Promise.all(workers.map((w) => { w.postMessage({ cmd: 'go', durationMs }); return once(w, 'message'); }));
-      const res = replies.map(([r]) => r as { runs: number; ms: number });
+      const res = replies.map(([r]) => r as { runs: number; ms: number; cpuUs: number });
       const rowsPerSec = res.reduce((a, r) => a + (r.runs * batch * 1000) / r.ms, 0);
       const msPerRun = res.reduce((a, r) => a + r.ms / Math.max(1, r.runs), 0) / res.length;
-      sweep.push({ batch, rowsPerSec: Math.round(rowsPerSec), msPerRun: Math.round(msPerRun * 1000) / 1000 });
+      const rows = res.reduce((a, r) => a + r.runs * batch, 0);
+      const cpuUsPerRow = res.reduce((a, r) => a + r.cpuUs, 0) / Math.max(1, rows);
+      sweep.push({ batch, rowsPerSec: Math.round(rowsPerSec), msPerRun: Math.round(msPerRun * 1000) / 1000, ...(Number.isFinite(cpuUsPerRow) ? { cpuUsPerRow: Math.round(cpuUsPerRow) } : {}) });
     }
     const best = sweep.reduce((a, b) => (b.rowsPerSec > a.rowsPerSec ? b : a));
     return { model, workers: n, intraOpThreads: 1, durationMs, sweep, best };
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
   });
   if (v.json) return void process.stdout.write(`${JSON.stringify(r)}\n`);
   process.stdout.write(`${r.model}: ${r.workers} workers x 1 intra-op thread\n`);
-  for (const p of r.sweep) process.stdout.write(`  batch ${p.batch}: ${p.rowsPerSec} rows/s (${p.msPerRun} ms/run)\n`);
+  for (const p of r.sweep) process.stdout.write(`  batch ${p.batch}: ${p.rowsPerSec} rows/s (${p.msPerRun} ms/run${p.cpuUsPerRow === undefined ? '' : `, ${p.cpuUsPerRow} us CPU/row`})\n`);
   process.stdout.write(`  ceiling: ${r.best.rowsPerSec} rows/s at batch ${r.best.batch}\n`);
 }
 
