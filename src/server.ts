@@ -162,9 +162,8 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     throw err;
   }
   if (http !== undefined) {
-    const { name, description, uwsUnavailable } = http.engine;
-    if (uwsUnavailable.length === 0) logger.info({ httpEngine: name }, `HTTP served by ${description}`);
-    else logger.info({ httpEngine: name, uwsUnavailable }, `HTTP served by ${description}: ${opts.httpTls.mutual ? 'mutual TLS' : 'no native uWebSockets.js loads here'}`);
+    const { name, description, note } = http.engine;
+    logger.info({ httpEngine: name }, note === '' ? `HTTP served by ${description}` : `HTTP served by ${description}: ${note}`);
   }
   const scheme = (t: { mutual: boolean } | undefined): string => (t === undefined ? 'plain' : t.mutual ? 'mutual-tls' : 'tls');
   logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name, httpTls: scheme(httpTls), grpcTls: scheme(grpcTls) }, 'osprey is serving');

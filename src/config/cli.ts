@@ -14,7 +14,7 @@ export type ModelControlMode = 'none' | 'poll' | 'watch' | 'explicit';
 /** tritonserver's `default` and `ISO8601` timestamps, plus JSON lines. */
 export type LogFormat = 'default' | 'ISO8601' | 'json';
 
-/** `--http-engine`: auto = native uWebSockets.js where one loads, else node:http. */
+/** `--http-engine`: auto = node:http (pipelined requests answered in order); uws = native uWebSockets.js (opt-in). */
 export type HttpEngineChoice = 'auto' | 'uws' | 'node';
 
 export interface ServerOptions {
@@ -299,7 +299,7 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
-  { flags: ['--http-engine'], arg: 'value', meta: 'auto|uws|node', help: 'HTTP engine: uws = native uWebSockets.js (startup fails where none loads), node = node:http, auto = uws where it loads, else node (default auto).',
+  { flags: ['--http-engine'], arg: 'value', meta: 'auto|uws|node', help: 'HTTP engine: auto = node = node:http, which answers pipelined requests in order; uws = native uWebSockets.js, less CPU per request, but a request pipelined behind one still running closes the connection unanswered, so only for clients that never pipeline (e.g. behind a proxy); startup fails where no native build loads (default auto).',
     apply: oneOf('httpEngine', ['auto', 'uws', 'node'] as const) },
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },

@@ -41,7 +41,7 @@ export interface HttpServerOptions {
 export interface HttpServer {
   readonly port: number;
   /** The engine that serves, with a description for the log. */
-  readonly engine: { readonly name: HttpEngineName; readonly description: string; readonly uwsUnavailable: readonly string[] };
+  readonly engine: { readonly name: HttpEngineName; readonly description: string; readonly note: string };
   /** The shutdown grace period begins: answers from now on close their connections (still served). */
   drain(): void;
   /** Stop listening, wait for in-flight requests to be answered, then drop every connection. */
@@ -51,7 +51,7 @@ export interface HttpServer {
 /** Throws StartupError when `engine: 'uws'` names a uWS that cannot load here. */
 export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): Promise<HttpServer> {
   const choice = opts.engine ?? 'auto';
-  const { engine, uwsUnavailable } = typeof choice === 'string' ? selectHttpEngine(choice) : choice;
+  const { engine, note } = typeof choice === 'string' ? selectHttpEngine(choice) : choice;
   const bodyBudget = opts.requestBytes ?? new RequestBytesBudget(DEFAULT_INFLIGHT_BODY_BYTES);
   const ctx: HttpContext = { dp, maxBodyBytes: opts.maxBodyBytes, bodyBudget, logger: opts.logger, access: opts.access, admission: opts.admission };
   let inFlight = 0;
@@ -75,7 +75,7 @@ export async function startHttpServer(dp: DataPlane, opts: HttpServerOptions): P
   let closed: Promise<void> | undefined;
   return {
     port: listening.port,
-    engine: { name: engine.name, description: engine.description, uwsUnavailable },
+    engine: { name: engine.name, description: engine.description, note },
     drain: () => { draining = true; },
     close: () => closed ??= new Promise<void>((done) => {
       closing = true;

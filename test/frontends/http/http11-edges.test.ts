@@ -189,3 +189,20 @@ for (const engine of availableEngines()) {
     });
   });
 }
+
+describe('pipelined POSTs on the default configuration (no --http-engine)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ allowGrpc: false, allowMetrics: false, modelControlMode: 'explicit', loadModels: ['simple'] });
+  });
+  after(async () => { await s?.shutdown(); });
+
+  test('are all answered, in order, on node:http', async () => {
+    assert.equal(s.logs.find((l) => l.msg === 'osprey is serving')?.httpEngine, 'node');
+    const n = 8;
+    const data = Buffer.concat(Array.from({ length: n }, (_, i) => rawPost(INFER, inferBody(i * 10))));
+    const r = await rawHttp(s.httpPort, data, { expect: n });
+    assert.deepEqual(r.responses.map((x) => x.status), Array(n).fill(200));
+    assert.deepEqual(r.responses.map((x) => sumOf(x.body)), Array.from({ length: n }, (_, i) => i * 10 + 1));
+  });
+});

@@ -1,7 +1,13 @@
 /**
- * `--http-engine auto|uws|node` -> the engine that serves. `auto` takes a native
- * uWebSockets.js where one loads and node:http otherwise; `uws` where none loads is a
- * startup error, never a server answering through an imitation.
+ * `--http-engine auto|uws|node` -> the engine that serves. `auto` (the default) is
+ * node:http: it answers pipelined HTTP/1.1 requests in order, which uWebSockets.js
+ * cannot: uWS closes a connection, natively and without an answer, when a request
+ * arrives on it while the previous answer is still pending ("denying async
+ * pipelining", HttpContext.h; no API avoids it, and an inference is never answered
+ * synchronously), so a client that pipelines POSTs would lose them. `uws` takes a
+ * native uWebSockets.js (~1.7x less server CPU per request measured here) for
+ * deployments whose clients never pipeline (behind a proxy or ingress); where none
+ * loads that is a startup error, never a server answering through an imitation.
  */
 import { StartupError } from '../../../errors/startup.js';
 import type { HttpEngine, HttpEngineChoice } from './engine.js';
@@ -11,8 +17,8 @@ import { uwsEngine } from './uws.js';
 
 export interface EngineSelection {
   readonly engine: HttpEngine;
-  /** Why uWS was not taken (auto fell back to node:http); empty otherwise. */
-  readonly uwsUnavailable: readonly string[];
+  /** What the startup log adds to the engine's name ('' for nothing). */
+  readonly note: string;
 }
 
 /**
@@ -22,17 +28,16 @@ export interface EngineSelection {
  */
 export const UWS_NO_MUTUAL_TLS = 'uWebSockets.js cannot require a client certificate (mutual TLS is served by node:https)';
 
+/** The log's word on each choice: what the other engine would change. */
+export const AUTO_NOTE = 'the default; answers pipelined requests in order (--http-engine uws: native uWebSockets.js, less CPU per request, but a request pipelined behind one still running closes the connection unanswered)';
+export const UWS_NOTE = 'a request pipelined behind one still running closes its connection unanswered (uWS); clients that pipeline need the default engine';
+
 /** `requireClientCert`: HTTP mutual TLS was asked for (--http-use-ssl-mutual). */
 export function selectHttpEngine(choice: HttpEngineChoice, candidates: readonly UwsCandidate[] = UWS_CANDIDATES, requireClientCert = false): EngineSelection {
-  if (choice === 'node') return { engine: nodeEngine, uwsUnavailable: [] };
-  if (requireClientCert) {
-    if (choice === 'uws') throw new StartupError(`--http-engine uws with --http-use-ssl-mutual: ${UWS_NO_MUTUAL_TLS}; use --http-engine node or auto`);
-    return { engine: nodeEngine, uwsUnavailable: [UWS_NO_MUTUAL_TLS] };
-  }
+  if (choice === 'node') return { engine: nodeEngine, note: '' };
+  if (choice === 'auto') return { engine: nodeEngine, note: AUTO_NOTE };
+  if (requireClientCert) throw new StartupError(`--http-engine uws with --http-use-ssl-mutual: ${UWS_NO_MUTUAL_TLS}; use --http-engine node or auto`);
   const load = loadNativeUws(candidates);
-  if (load.ok) return { engine: uwsEngine(load.native), uwsUnavailable: [] };
-  if (choice === 'uws') {
-    throw new StartupError(`--http-engine uws: no native uWebSockets.js loads on Node ${process.version} (${process.platform} ${process.arch}): ${load.reasons.join('; ')}`);
-  }
-  return { engine: nodeEngine, uwsUnavailable: load.reasons };
+  if (load.ok) return { engine: uwsEngine(load.native), note: UWS_NOTE };
+  throw new StartupError(`--http-engine uws: no native uWebSockets.js loads on Node ${process.version} (${process.platform} ${process.arch}): ${load.reasons.join('; ')}`);
 }
