@@ -22,6 +22,14 @@
  *
  *   npm run build && node dist/profile.js [--model tabular] [--wire http-json|http-binary|grpc]
  *     [--concurrency 64] [--duration 6] [--interval-us 200] [--out bench/results/tmp/profile.json]
+ *     [--server osprey|floor|naive]
+ *
+ * `--server floor` (the grpc-js / uWS echo server) or `naive` profiles a baseline the
+ * same way, so that Osprey's main thread can be set beside the protocol's own cost:
+ * their frames are charged to *baseline* (their handler), grpc-js / uWS, node internals,
+ * GC, and for naive *ORT on the main thread*. A baseline keeps no statistics, so its
+ * requests are the tool's rate times the whole window (warm-up included), and the main
+ * thread is its only busy thread.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,7 +45,7 @@ import { modelInfoHttp } from './loadgen/model-info.js';
 import { binaryBody, inferPath, jsonBody } from './loadgen/payload.js';
 import { httpStatsSource } from './loadgen/server-stats.js';
 import { pidCpuUs } from './loadgen/cpu.js';
-import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
+import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY, benchScript } from './harness/paths.js';
 
 const MODEL = arg('model', 'tabular');
 const WIRE = arg('wire', 'http-json') as 'http-json' | 'http-binary' | 'grpc';
@@ -46,6 +54,8 @@ const DURATION_S = Number(arg('duration', '6'));
 const INTERVAL_US = Number(arg('interval-us', '200'));
 const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/profile.json'));
 const EXTRA = arg('server-args', '').split(' ').filter(Boolean);
+const SERVER = arg('server', 'osprey') as 'osprey' | 'floor' | 'naive';
+if (!['osprey', 'floor', 'naive'].includes(SERVER)) throw new Error(`--server: osprey, floor or naive, not '${SERVER}'`);
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string }; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
@@ -75,6 +85,7 @@ function frameStage(url: string, fn: string, worker: boolean): string | null {
     if (dir === 'frontends') return 'front end';
     return dir!;
   }
+  if (url.includes('/dist/baselines/')) return 'baseline';
   if (url.includes('/@grpc/grpc-js/')) return 'grpc-js';
   if (url.includes('/uWebSockets.js/') || url.includes('uws')) return 'uWS';
   if (url.includes('/node_modules/')) return 'other packages';
@@ -116,9 +127,11 @@ function attribute(p: CpuProfile, worker: boolean, fromUs: number, toUs: number)
 }
 
 async function waitReady(http: number): Promise<void> {
+  // The naive server has no per-model ready route: its metadata route answering means loaded.
+  const path = SERVER === 'naive' ? `/v2/models/${MODEL}` : `/v2/models/${MODEL}/ready`;
   for (let i = 0; i < 600; i++) {
     try {
-      const r = await fetch(`http://127.0.0.1:${http}/v2/models/${MODEL}/ready`);
+      const r = await fetch(`http://127.0.0.1:${http}${path}`);
       if (r.status === 200) return;
     } catch { /* not yet */ }
     await sleep(100);
@@ -129,18 +142,21 @@ async function waitReady(http: number): Promise<void> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'osprey-prof-'));
   const [http, grpc] = [await freePort(), await freePort()];
+  const serverArgs = SERVER === 'osprey'
+    ? [OSPREY_MAIN, '--model-repository', OSPREY_REPOSITORY,
+      '--model-control-mode', 'explicit', '--load-model', MODEL, '--http-port', String(http), '--grpc-port', String(grpc),
+      '--allow-metrics', 'false', '--log-info', 'false', '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', ...EXTRA]
+    : [benchScript(SERVER === 'floor' ? 'baselines/echo-server' : 'baselines/naive-server'), '--model-repository', OSPREY_REPOSITORY,
+      '--models', MODEL, '--http-port', String(http), '--grpc-port', String(grpc), ...EXTRA];
   const server = spawn(process.execPath, [
-    '--cpu-prof', '--cpu-prof-dir', dir, `--cpu-prof-interval`, String(INTERVAL_US),
-    OSPREY_MAIN, '--model-repository', OSPREY_REPOSITORY,
-    '--model-control-mode', 'explicit', '--load-model', MODEL, '--http-port', String(http), '--grpc-port', String(grpc),
-    '--allow-metrics', 'false', '--log-info', 'false', '--http-address', '127.0.0.1', '--grpc-address', '127.0.0.1', ...EXTRA,
+    '--cpu-prof', '--cpu-prof-dir', dir, `--cpu-prof-interval`, String(INTERVAL_US), ...serverArgs,
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => server.once('exit', () => r()));
   await waitReady(http);
   const host = `127.0.0.1:${http}`;
   const info = await modelInfoHttp(host, MODEL);
   const [step] = buildInputSteps(info, { batchSize: 1, inputData: 'random' });
-  const stats = httpStatsSource(host, MODEL);
+  const stats = SERVER === 'osprey' ? httpStatsSource(host, MODEL) : async () => undefined;
   const before = await stats();
   const load0 = loadavg()[0]!;
   const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -168,7 +184,9 @@ async function main(): Promise<void> {
   const toUs = nowUs();
   const mainCpu1 = pidCpuUs(server.pid!, server.pid!);
   const after = await stats();
-  const requests = (after?.success.count ?? 0) - (before?.success.count ?? 0);
+  const requests = SERVER === 'osprey'
+    ? (after?.success.count ?? 0) - (before?.success.count ?? 0)
+    : Math.round(tool.requestsPerSec * (toUs - fromUs) / 1e6);
   const runs = (after?.executionCount ?? 0) - (before?.executionCount ?? 0);
   const avgBatch = runs > 0 ? Number((((after?.inferenceCount ?? 0) - (before?.inferenceCount ?? 0)) / runs).toFixed(2)) : null;
   server.kill('SIGTERM');
@@ -198,7 +216,7 @@ async function main(): Promise<void> {
     .map(([stage, us]) => ({ stage, usPerRequest: Number((us / Math.max(1, requests)).toFixed(2)) }));
   const main = rows.filter((r) => !r.stage.startsWith('worker')).reduce((a, r) => a + r.usPerRequest, 0);
   const work = rows.filter((r) => r.stage.startsWith('worker')).reduce((a, r) => a + r.usPerRequest, 0);
-  console.log(`${MODEL} ${WIRE} c=${CONCURRENCY}, ${DURATION_S} s: ${tool.requestsPerSec} req/s (${requests} counted by the server, average batch ${avgBatch}), ` +
+  console.log(`${SERVER} ${MODEL} ${WIRE} c=${CONCURRENCY}, ${DURATION_S} s: ${tool.requestsPerSec} req/s (${requests} ${SERVER === 'osprey' ? 'counted by the server' : 'from the tool\'s rate'}, average batch ${avgBatch}), ` +
     `server CPU ${tool.serverCpuPct}%, other programs ${tool.otherCpuPct}%, loadavg ${load0.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}`);
   console.log(`main thread: sampled time scaled by ${mainScale.toFixed(2)} to its /proc CPU time; worker stages are sampled time (not scaled)`);
   console.log('| stage | us per request |\n|---|---:|');
@@ -206,7 +224,7 @@ async function main(): Promise<void> {
   console.log(`| **main thread total** | ${main.toFixed(1)} |\n| **worker threads total** | ${work.toFixed(1)} |`);
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify({
-    date: new Date().toISOString(), node: process.version, cpus: cpus().length, model: MODEL, wire: WIRE, concurrency: CONCURRENCY,
+    date: new Date().toISOString(), node: process.version, cpus: cpus().length, server: SERVER, model: MODEL, wire: WIRE, concurrency: CONCURRENCY,
     durationS: DURATION_S, requests, avgBatch, mainScale, requestsPerSec: tool.requestsPerSec, serverCpuPct: tool.serverCpuPct, otherCpuPct: tool.otherCpuPct,
     loadavg: [load0, loadavg()[0]], stages: rows, mainUsPerRequest: main, workerUsPerRequest: work, profiles: dir,
   }, null, 1)}\n`);

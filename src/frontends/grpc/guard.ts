@@ -25,21 +25,20 @@ const CATEGORY: Readonly<Record<string, RestrictedCategory>> = {
   GetTrafficPolicy: 'traffic', SetTrafficPolicy: 'traffic',
 };
 
+/** Methods that may change state (LogSettings only when it carries settings: see changesState). */
+const MAY_CHANGE_STATE: ReadonlySet<string> = new Set([
+  'RepositoryModelLoad', 'RepositoryModelUnload',
+  'SystemSharedMemoryRegister', 'SystemSharedMemoryUnregister',
+  'CudaSharedMemoryRegister', 'CudaSharedMemoryUnregister',
+  'SetTrafficPolicy', 'LogSettings',
+]);
+
 /** Methods that change state; LogSettings only when it carries settings (an empty one reads). */
 function changesState(method: string, request: unknown): boolean {
-  switch (method) {
-    case 'RepositoryModelLoad': case 'RepositoryModelUnload':
-    case 'SystemSharedMemoryRegister': case 'SystemSharedMemoryUnregister':
-    case 'CudaSharedMemoryRegister': case 'CudaSharedMemoryUnregister':
-    case 'SetTrafficPolicy':
-      return true;
-    case 'LogSettings': {
-      const settings = (request as { settings?: Record<string, unknown> } | undefined)?.settings;
-      return settings !== undefined && Object.keys(settings).length > 0;
-    }
-    default:
-      return false;
-  }
+  if (!MAY_CHANGE_STATE.has(method)) return false;
+  if (method !== 'LogSettings') return true;
+  const settings = (request as { settings?: Record<string, unknown> } | undefined)?.settings;
+  return settings !== undefined && Object.keys(settings).length > 0;
 }
 
 /** The address part of grpc-js's `getPeer()` (`<address>:<port>`; IPv6 unbracketed). */
@@ -71,7 +70,9 @@ export function guardService(impl: grpc.UntypedServiceImplementation, access: Ac
   const out: Record<string, Handler> = {};
   for (const [method, handler] of Object.entries(impl) as Array<[string, Handler]>) {
     const category = CATEGORY[method];
-    if (category === undefined) { out[method] = handler; continue; }
+    // Nothing to check or audit (no gRPC restriction; restrictions are fixed at startup,
+    // and the method never changes state): the handler itself, no wrapper on the call path.
+    if (category === undefined || (!access.restricts('grpc') && !MAY_CHANGE_STATE.has(method))) { out[method] = handler; continue; }
     if (method === 'ModelStreamInfer') {
       out[method] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         if (access.restricts('grpc')) {

@@ -17,6 +17,7 @@ import type { RequestBytesBudget } from '../request-bytes.js';
 import { sized } from './inflight.js';
 import { receiveBoundInterceptor } from './receive-bound.js';
 import { guardService } from './guard.js';
+import { type DirectUnaryHandler, directUnary } from './direct-unary.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
 
 export type { GrpcLogger } from './service.js';
@@ -116,22 +117,30 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   const definition = loadPackageDefinition();
   const k = opts.keepalive;
+  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
+  const inference = guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE);
+  // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts).
+  const modelInfer = inference['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
+  // grpc-js applies interceptors in order, each to the call the one before returned: the
+  // receive bound needs grpc-js's own call object (it replaces members of it), so it
+  // comes first; the direct ModelInfer answers on top of that call.
+  const interceptors = [
+    // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
+    ...(opts.requestBytes === undefined ? [] : [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
+      () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))]),
+    directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, modelInfer),
+  ];
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
+    interceptors,
     'grpc.max_receive_message_length': opts.maxReceiveBytes,
-    // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
-    ...(opts.requestBytes === undefined ? {} : {
-      interceptors: [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
-        () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))],
-    }),
     ...(k === undefined ? {} : {
       'grpc.keepalive_time_ms': k.timeMs,
       'grpc.keepalive_timeout_ms': k.timeoutMs,
       'grpc.keepalive_permit_without_calls': k.permitWithoutCalls ? 1 : 0,
     }),
   });
-  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE));
+  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inference);
   server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
   server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
   // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.

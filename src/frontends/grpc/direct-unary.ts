@@ -1,0 +1,143 @@
+/**
+ * ModelInfer served straight from grpc-js's call object, without grpc-js's unary
+ * wrapper. grpc-js 1.14 answers every unary call through `handleUnary`, which makes
+ * a `ServerWritableStreamImpl` per call (a Writable stream with its state, an 'error'
+ * listener and trailing Metadata) and closures for its listener, and sends the status
+ * from the message's write callback. A server interceptor (grpc-js's public
+ * `interceptors` option) takes the call before that wrapper runs: it reads the
+ * metadata and the one message itself, runs the same handler, and sends message and
+ * status back to back. On the wire nothing changes: the trailers still leave once
+ * nghttp2 has sent the data (counted with strace: about as many socket writes per
+ * answer as before).
+ *
+ * What grpc-js's wrapper does is kept: a second request message or none at all
+ * gets UNIMPLEMENTED with its wording; a cancelled call drops its answer. Deadlines,
+ * decompression, size limits and metadata parsing stay grpc-js's (they happen in the
+ * call object below the interceptor).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
+
+/** The call as a unary handler sees it (what service.ts's handlers read from grpc-js's). */
+export class DirectUnaryCall<Req> {
+  request!: Req;
+  metadata!: grpc.Metadata;
+  cancelled = false;
+  #onCancel: (() => void) | undefined;
+  readonly #call: ServerInterceptingCallInterface;
+  constructor(call: ServerInterceptingCallInterface) { this.#call = call; }
+  getPeer(): string { return this.#call.getPeer(); }
+  getDeadline(): grpc.Deadline { return this.#call.getDeadline(); }
+  /** Only 'cancelled', one listener (CallCancellation's). */
+  on(_event: 'cancelled', listener: () => void): this { this.#onCancel = listener; return this; }
+  /** @internal */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.#onCancel?.();
+  }
+}
+
+export type DirectUnaryHandler<Req, Res> = (call: DirectUnaryCall<Req>, callback: (err: Partial<grpc.StatusObject> | null, value?: Res) => void) => void;
+
+/** grpc-js's PartialStatusObject (not exported by name). */
+type Status = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
+
+const OK_STATUS: Status = { code: grpc.status.OK, details: 'OK', metadata: null };
+const NO_OP = (): void => {};
+
+/** The handler's error answer as a full status (grpc-js's own defaults for missing parts). */
+function statusOf(err: Partial<grpc.StatusObject>): Status {
+  return { code: err.code ?? grpc.status.UNKNOWN, details: err.details ?? 'Unknown Error', metadata: err.metadata ?? null };
+}
+
+/**
+ * An interceptor answering `path` with `handler`; every other method passes through
+ * untouched. The interceptor replaces the call grpc-js hands its unary wrapper, so
+ * that wrapper's start() and startRead() land here and are ignored.
+ */
+export function directUnary<Req, Res>(path: string, handler: DirectUnaryHandler<Req, Res>): ServerInterceptor {
+  // grpc-js types an interceptor's result as its ServerInterceptingCall class; it only
+  // ever uses the interface (it hands the call to its handlers as is).
+  return ((method, call) => (method.path === path ? new DirectUnary(call, path, handler) : call)) as ServerInterceptor;
+}
+
+class DirectUnary<Req, Res> implements ServerInterceptingCallInterface {
+  readonly #call: ServerInterceptingCallInterface;
+  readonly #path: string;
+  readonly #handler: DirectUnaryHandler<Req, Res>;
+  readonly #surface: DirectUnaryCall<Req>;
+  #received = false;
+  #finished = false;
+
+  constructor(call: ServerInterceptingCallInterface, path: string, handler: DirectUnaryHandler<Req, Res>) {
+    this.#call = call;
+    this.#path = path;
+    this.#handler = handler;
+    this.#surface = new DirectUnaryCall<Req>(call);
+  }
+
+  start(): void {
+    const call = this.#call;
+    call.start({
+      onReceiveMetadata: (metadata) => {
+        this.#surface.metadata = metadata;
+        call.startRead();
+      },
+      onReceiveMessage: (message: Req) => {
+        if (this.#received) {
+          this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.#path}`, metadata: null });
+          return;
+        }
+        this.#received = true;
+        this.#surface.request = message;
+        call.startRead();
+      },
+      onReceiveHalfClose: () => {
+        if (!this.#received) {
+          this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.#path}`, metadata: null });
+          return;
+        }
+        this.#run();
+      },
+      onCancel: () => {
+        this.#finished = true;
+        this.#surface.cancel();
+      },
+    });
+  }
+
+  #run(): void {
+    try {
+      this.#handler(this.#surface, (err, value) => {
+        if (err !== null) { this.#end(statusOf(err)); return; }
+        if (this.#finished) return;
+        this.#finished = true;
+        this.#call.sendMessage(value, NO_OP);
+        this.#call.sendStatus(OK_STATUS);
+      });
+    } catch {
+      // grpc-js's wrapper answers a throwing handler so (its details unless debugging is on).
+      this.#end({ code: grpc.status.UNKNOWN, details: 'Unknown error', metadata: null });
+    }
+  }
+
+  #end(status: Status): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#call.sendStatus(status);
+  }
+
+  // The wrapper's own reads and writes never happen (its listener is not started);
+  // the rest of the interface passes through.
+  startRead(): void {}
+  sendMetadata(metadata: grpc.Metadata): void { this.#call.sendMetadata(metadata); }
+  sendMessage(message: unknown, callback: () => void): void { this.#call.sendMessage(message, callback); }
+  sendStatus(status: Status): void { this.#call.sendStatus(status); }
+  getPeer(): string { return this.#call.getPeer(); }
+  getDeadline(): grpc.Deadline { return this.#call.getDeadline(); }
+  getHost(): string { return this.#call.getHost(); }
+  getAuthContext(): ReturnType<ServerInterceptingCallInterface['getAuthContext']> { return this.#call.getAuthContext(); }
+  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface['getConnectionInfo']> { return this.#call.getConnectionInfo(); }
+  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface['getMetricsRecorder']> { return this.#call.getMetricsRecorder(); }
+}
