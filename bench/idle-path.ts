@@ -48,8 +48,8 @@ type Mode = 'inline' | 'piscina' | 'osprey' | 'osprey-cold';
 const SERVERS: Record<Mode, { id: TargetId; args: string[] }> = {
   inline: { id: 'naive', args: [] },
   piscina: { id: 'naive', args: ['--piscina'] },
-  osprey: { id: 'osprey-node', args: ['--worker-threads', '1'] },
-  'osprey-cold': { id: 'osprey-node', args: ['--worker-threads', '1', '--worker-spin-us', '0'] },
+  osprey: { id: 'osprey', args: ['--http-engine', 'node', '--worker-threads', '1'] },
+  'osprey-cold': { id: 'osprey', args: ['--http-engine', 'node', '--worker-threads', '1', '--worker-spin-us', '0'] },
 };
 const MODES = arg('modes', 'inline,piscina,osprey,osprey-cold').split(',') as Mode[];
 for (const m of MODES) if (SERVERS[m] === undefined) throw new Error(`unknown mode '${m}' (${Object.keys(SERVERS).join(', ')})`);

@@ -60,7 +60,8 @@ export function summarizeScenario(res: BenchResults, s: ScenarioResult): Scenari
     vsFloor: ratio(o, peaks.floor?.inferPerSec),
     vsCeiling: ratio(o, res.ceilings[s.model]?.rowsPerSec),
     batchingGain: ratio(o, peaks['osprey-nobatch']?.inferPerSec),
-    nodeVsUws: ratio(peaks['osprey-node']?.inferPerSec, o),
+    // The default engine (node:http, `osprey`) over the opt-in uWS one.
+    nodeVsUws: ratio(o, peaks['osprey-uws']?.inferPerSec),
   };
 }
 

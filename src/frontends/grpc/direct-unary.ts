@@ -46,9 +46,14 @@ type Status = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 const OK_STATUS: Status = { code: grpc.status.OK, details: 'OK', metadata: null };
 const NO_OP = (): void => {};
 
-/** The handler's error answer as a full status (grpc-js's own defaults for missing parts). */
-function statusOf(err: Partial<grpc.StatusObject>): Status {
-  return { code: err.code ?? grpc.status.UNKNOWN, details: err.details ?? 'Unknown Error', metadata: err.metadata ?? null };
+/** The handler's error answer as a full status, by grpc-js's own rule (serverErrorToStatus). */
+function statusOf(err: Partial<grpc.StatusObject> & { message?: string }): Status {
+  const status: Status = { code: grpc.status.UNKNOWN, details: 'message' in err ? String(err.message) : 'Unknown Error', metadata: err.metadata ?? null };
+  if (typeof err.code === 'number' && Number.isInteger(err.code)) {
+    status.code = err.code;
+    if (typeof err.details === 'string') status.details = err.details;
+  }
+  return status;
 }
 
 /**
