@@ -366,7 +366,7 @@ const SPECS: readonly FlagSpec[] = [
     apply: (o, v, f) => addRestriction(o.grpcRestrictedProtocol as Map<RestrictedCategory, Restriction>, f, v) },
   ...tlsSpecs('http'),
   ...tlsSpecs('grpc'),
-  { flags: ['--max-inflight-request-bytes'], arg: 'value', meta: '<bytes>', help: 'Most request bytes all requests in flight may hold together, HTTP and gRPC: HTTP bodies as their bytes arrive (not at their declared size) and once decompressed, received gRPC inference messages after decompression; over it: HTTP 503 and the connection closed, gRPC RESOURCE_EXHAUSTED (default 1073741824).', apply: int('maxInflightRequestBytes', 1) },
+  { flags: ['--max-inflight-request-bytes'], arg: 'value', meta: '<bytes>', help: 'Most request bytes all requests in flight may hold together, HTTP and gRPC: HTTP bodies as their bytes arrive (not at their declared size) and once decompressed, gRPC messages as they arrive and inflate (and inference messages until answered); over it: HTTP 503 and the connection closed, gRPC RESOURCE_EXHAUSTED (default 1073741824).', apply: int('maxInflightRequestBytes', 1) },
   { flags: ['--client-rate-limit'], arg: 'value', meta: '<per second>', help: 'Inference requests a second each client may send (token bucket per client; HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED; counted in osprey_rate_limited_total); 0 = no limit (default 0).',
     apply: (o, v, f) => { const n = Number(v); if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw invalid(v, f, 'expected a non-negative number'); o.clientRateLimit = n; } },
   { flags: ['--client-rate-burst'], arg: 'value', meta: '<n>', help: 'Requests a client may send at once after a quiet spell (bucket size); 0 = the rate, at least 1 (default 0).', apply: int('clientRateBurst', 0) },
