@@ -74,6 +74,9 @@ export class Instances {
   /** Number of instances. */
   get count(): number { return this.threads.length; }
 
+  /** True while the server holds no request counted in by `track` (any version's). */
+  get serverIdle(): boolean { return this.#pool.activeRequests === 0; }
+
   /**
    * Create the session on every instance thread; returns the model's signature.
    * Creating a session blocks its thread (ONNX Runtime loads synchronously there),

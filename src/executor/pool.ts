@@ -50,8 +50,9 @@
  * ~2 s while polls keep losing (`spinRest`): on a machine short of cores a poll delays
  * the very threads it waits for (the main thread, the client) by whole scheduler
  * slices. Tabular c=1 HTTP/JSON at load 6, medians of five interleaved runs: 1.9k /
- * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned;
- * bench/README.md "Batches per turn, resting polls").
+ * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned; the
+ * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
+ * rest; bench/README.md "Batches per turn, resting polls").
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';

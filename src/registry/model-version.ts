@@ -33,10 +33,16 @@ function armTimer(fn: () => void, ms: number): unknown {
  * current I/O callbacks, so that every request read in one turn joins one batch.
  * Dispatching each request the moment it arrives made batches of ~3.5 rows at 64
  * concurrent HTTP/JSON clients (a wake-up of a worker and of this thread per 3.5
- * requests); after the turn they were ~15 (bench/README.md "Batches per turn").
+ * requests); after the turn they were ~15 (bench/README.md "Batches per turn,
+ * resting polls"). A request alone in the server (`alone`: no other request counted
+ * in) has nothing to wait for, so it goes at once: at concurrency 1 the turn's hop
+ * only added queue time (~20 us at load 10).
  */
-function flushAfterIo(flush: () => void): void {
-  setImmediate(flush);
+export function flushAfterIo(alone: () => boolean): (flush: () => void) => void {
+  return (flush) => {
+    if (alone()) flush();
+    else setImmediate(flush);
+  };
 }
 
 function disarmTimer(h: unknown): void {
@@ -82,7 +88,8 @@ export class ModelVersion {
       expectedRunMs: () => instances.estimate.ms,
       setTimer: armTimer,
       clearTimer: disarmTimer,
-      coalesce: flushAfterIo,
+      // `submit` counts a request in (instances.track) after queueing it: none counted = alone.
+      coalesce: flushAfterIo(() => instances.serverIdle),
     }, (batch) => this.#run(batch));
     this.sequence = config.sequence_batching === undefined ? undefined : new SequenceRunner({
       config, instances,

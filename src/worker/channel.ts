@@ -89,9 +89,13 @@ export const CONTENDED_REST_TICKS = 16;
 export const MAX_REST_TICKS = 128;
 /**
  * A gap this long (ms) between two reads of the clock inside a poll means the thread
- * was off its core (a poll's turn takes well under a microsecond).
+ * lost its core for a scheduler slice (a poll's turn takes well under a microsecond).
+ * Not less: a 50 us threshold (the first version) also caught short blips, and on a
+ * nearly idle machine (load 0.7) it kept the hot hand-off resting: tabular c=1 p50
+ * 128-148 us against 71 us for the same poll with no rest (bench/README.md). With
+ * 1 ms a moderately busy machine (load 3.5) is no longer caught; a busy one still is.
  */
-export const PREEMPTED_MS = 0.05;
+export const PREEMPTED_MS = 1;
 
 function restTicks(hint: Int32Array): number {
   return Atomics.load(hint, HINT_REST_TICKS) || CONTENDED_REST_TICKS;

@@ -122,9 +122,11 @@ describe('Executor', { timeout: 60_000 }, () => {
     const base = ex.activeRequests;
     let resolve!: () => void;
     let reject!: (e: Error) => void;
+    assert.equal(inst.serverIdle, base === 0);
     const ok = inst.track(new Promise<void>((r) => { resolve = r; }));
     const bad = inst.track(new Promise<void>((_, r) => { reject = r; }));
     assert.equal(ex.activeRequests, base + 2);
+    assert.equal(inst.serverIdle, false, 'requests in the server');
     resolve();
     await ok;
     assert.equal(ex.activeRequests, base + 1);
@@ -132,6 +134,7 @@ describe('Executor', { timeout: 60_000 }, () => {
     await assert.rejects(bad);
     await new Promise((r) => setImmediate(r));
     assert.equal(ex.activeRequests, base);
+    assert.equal(inst.serverIdle, base === 0);
     await inst.unload();
   });
 });
