@@ -81,8 +81,7 @@ export function boundReceives(call: object, budget: RequestBytesBudget, maxBytes
   // Bytes of the message now arriving (and any before it not yet complete).
   const arriving: BytesHolder = { heldBytes: 0 };
   let refused = false;
-  let watchingClose = false;
-  const write = decoder.write;
+  const write = decoder.write.bind(decoder);
   decoder.write = (data: Buffer): Buffer[] => {
     if (refused) return [];
     if (!budget.take(arriving, data.length)) {
@@ -92,16 +91,11 @@ export function boundReceives(call: object, budget: RequestBytesBudget, maxBytes
       budget.giveBack(arriving);
       throw new Error(budget.exceeded().message);
     }
-    const done = write.call(decoder, data);
+    const done = write(data);
     for (const m of done) budget.release(arriving, m.length);
-    // Only a message left part-way needs giving back if the stream closes before the
-    // rest: most calls' messages arrive whole in one write, and pay no listener.
-    if (arriving.heldBytes > 0 && !watchingClose) {
-      watchingClose = true;
-      stream.once('close', () => budget.giveBack(arriving));
-    }
     return done;
   };
+  stream.once('close', () => budget.giveBack(arriving));
   c.decompressMessage = function (this: GrpcJsCall, message: Buffer, encoding: string) {
     if (encoding !== 'gzip' && encoding !== 'deflate') return decompress.call(this, message, encoding);
     return inflateCounted(message.subarray(5), encoding, budget, maxBytes);
