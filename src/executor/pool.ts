@@ -15,9 +15,7 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), more than 4 slots (no gain), slots larger than 64 KiB
- * (past ~64 KB copying into and out of shared memory costs more than transferring the
- * buffer by port), and workers that nap in short timed waits under load instead of
+ * gated hot hand-off below), more than 4 slots (no gain), and workers that nap in short timed waits under load instead of
  * sleeping (no gain on the main thread, more CPU on the workers; bench/README.md
  * "The executor's hand-off after #12 item 3").
  *
@@ -74,7 +72,7 @@ export interface WorkerPoolOptions {
   maxWorkers?: number;
   /** Requests handed to a worker at once (a power of two). Default 4. */
   slots?: number;
-  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default 64 KiB. */
+  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default INLINE_BYTES. */
   inlineBytes?: number;
   /** Hot hand-off: how long an idle worker polls for the next request at concurrency 1 (us). 0 turns the hot hand-off off. Default 500. */
   spinUs?: number;
@@ -91,6 +89,19 @@ export interface WorkerPoolOptions {
    */
   maxResponseBytes?: number;
 }
+
+/**
+ * Default tensor bytes a slot carries: a whole batch of the bundled cnn (32 rows of
+ * 12 KiB). Batches past the slot go by port: joined on this thread into a fresh
+ * buffer (an allocation, mostly page faults, at these sizes) and transferred. The
+ * slot was 64 KiB while copies into and out of shared memory ran byte by byte for
+ * rows at odd offsets (binary HTTP tensors; see copyToShared in
+ * ../worker/channel.ts); with aligned copies a 10-row cnn batch cost this thread
+ * 126-306 us (median 178) inline against 278-574 (median 430) by port, and the
+ * workers no more CPU per row (interleaved, bench/README.md "Slots that hold a cnn
+ * batch"). Per worker the ring is 4 slots of this size.
+ */
+export const INLINE_BYTES = 512 * 1024;
 
 /** What a run needs beyond its inputs and outputs. */
 export interface RunOptions {
@@ -140,7 +151,7 @@ export class WorkerPool {
     const slots = options.slots ?? 4;
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
-    this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
+    this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
     this.#spinRest = options.spinRest ?? true;
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
