@@ -65,7 +65,7 @@ import {
 } from '../worker/protocol.js';
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
-import { Channel, Job, Thread, type Request } from './thread.js';
+import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
 
 export interface WorkerPoolOptions {
   /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
@@ -89,19 +89,6 @@ export interface WorkerPoolOptions {
    */
   maxResponseBytes?: number;
 }
-
-/**
- * Default tensor bytes a slot carries: a whole batch of the bundled cnn (32 rows of
- * 12 KiB). Batches past the slot go by port: joined on this thread into a fresh
- * buffer (an allocation, mostly page faults, at these sizes) and transferred. The
- * slot was 64 KiB while copies into and out of shared memory ran byte by byte for
- * rows at odd offsets (binary HTTP tensors; see copyToShared in
- * ../worker/channel.ts); with aligned copies a 10-row cnn batch cost this thread
- * 126-306 us (median 178) inline against 278-574 (median 430) by port, and the
- * workers no more CPU per row (interleaved, bench/README.md "Slots that hold a cnn
- * batch"). Per worker the ring is 4 slots of this size.
- */
-export const INLINE_BYTES = 512 * 1024;
 
 /** What a run needs beyond its inputs and outputs. */
 export interface RunOptions {
