@@ -140,7 +140,7 @@ for (const engine of availableEngines()) {
  * (this suite caught it), so mutual TLS on HTTP is node:https: `auto` picks it and an
  * explicit `uws` is a startup error rather than a port that admits anyone.
  */
-describe('mutual TLS on both ports (HTTP served by node:https under --http-engine auto)', () => {
+describe('mutual TLS on both ports (HTTP served by the net engine over node:tls under --http-engine auto)', () => {
   let s: TestServer;
   let https: string;
   before(async () => {
@@ -149,11 +149,11 @@ describe('mutual TLS on both ports (HTTP served by node:https under --http-engin
   });
   after(async () => { await s?.shutdown(); });
 
-  it('logs mutual TLS on both ports, HTTP on node:https', () => {
+  it('logs mutual TLS on both ports, HTTP on the net engine', () => {
     const line = s.logs.find((l) => l.msg === 'osprey is serving');
     assert.equal(line?.httpTls, 'mutual-tls');
     assert.equal(line?.grpcTls, 'mutual-tls');
-    assert.equal(line?.httpEngine, 'node');
+    assert.equal(line?.httpEngine, 'net');
   });
 
   const good = (): RequestOptions['tls'] => ({ ca: pki.pem('ca.crt'), cert: pki.pem('client.crt'), key: pki.pem('client.key') });
