@@ -205,7 +205,7 @@ describe('TLS startup errors: one line, exit 1, before anything starts', () => {
   it('--http-engine uws with HTTP mutual TLS: refused at startup, never a port that admits clients without a certificate', { skip: availableEngines().includes('uws') ? false : 'no native uWebSockets.js loads here' }, () => {
     const r = start('--http-engine', 'uws', '--http-use-ssl-mutual', 'on', '--http-server-cert', pki.file('server.crt'), '--http-server-key', pki.file('server.key'), '--http-root-cert', pki.file('ca.crt'));
     assert.equal(r.status, 1, r.stderr);
-    assert.equal(r.stderr, 'osprey: failed to start: --http-engine uws with --http-use-ssl-mutual: uWebSockets.js cannot require a client certificate (mutual TLS is served by node:https); use --http-engine node or auto\n');
+    assert.equal(r.stderr, 'osprey: failed to start: --http-engine uws with --http-use-ssl-mutual: uWebSockets.js cannot require a client certificate (mutual TLS is served by the net and node engines); use --http-engine auto, net or node\n');
   });
 
   it('a missing flag is a usage error (exit 2) that names it', () => {

@@ -26,9 +26,10 @@ export interface EngineSelection {
 /**
  * uSockets verifies a client certificate that is presented against its CA file but
  * lets a client that presents none through (measured: test/frontends/tls.test.ts), and
- * uWS offers no way to see the certificate in a handler; so mutual TLS is node:https.
+ * uWS offers no way to see the certificate in a handler; so mutual TLS is served by
+ * the net engine (node:tls) or node:https.
  */
-export const UWS_NO_MUTUAL_TLS = 'uWebSockets.js cannot require a client certificate (mutual TLS is served by node:https)';
+export const UWS_NO_MUTUAL_TLS = 'uWebSockets.js cannot require a client certificate (mutual TLS is served by the net and node engines)';
 
 /** The log's word on each choice: what the other engine would change. */
 export const AUTO_NOTE = 'the default; answers pipelined requests in order (--http-engine node: node:http; uws: native uWebSockets.js, but a request pipelined behind one still running closes the connection unanswered)';
