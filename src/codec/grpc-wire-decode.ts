@@ -110,6 +110,10 @@ function readLength(c: Cursor, end: number): number {
   return len;
 }
 
+/** Strings up to this length are decoded in JavaScript; the last ASCII one of each length is kept. */
+const SHORT = 24;
+const recentAscii: (string | undefined)[] = new Array<string | undefined>(SHORT + 1).fill(undefined);
+
 function readString(c: Cursor, end: number): string {
   const len = readLength(c, end);
   const start = c.pos;
@@ -117,14 +121,24 @@ function readString(c: Cursor, end: number): string {
   c.pos = stop;
   if (len === 0) return '';
   const buf = c.buf;
-  // Short ASCII strings dominate (names, datatypes, versions); skip the native call for them.
-  if (len <= 24) {
+  // Short ASCII strings dominate (names, datatypes, versions); skip the native call for
+  // them, and hand back the last one of the same length when the bytes are its own:
+  // the same model, input and datatype names come in every request, and a string
+  // built per request is garbage the collector pays for.
+  if (len <= SHORT) {
+    const known = recentAscii[len];
+    if (known !== undefined) {
+      let i = 0;
+      while (i < len && known.charCodeAt(i) === buf[start + i]) i++;
+      if (i === len) return known;
+    }
     let s = '';
     for (let i = start; i < stop; i++) {
       const b = buf[i]!;
       if (b >= 0x80) return buf.toString('utf8', start, stop);
       s += String.fromCharCode(b);
     }
+    recentAscii[len] = s;
     return s;
   }
   return buf.toString('utf8', start, stop);

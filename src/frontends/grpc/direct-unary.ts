@@ -19,23 +19,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 
 /** The call as a unary handler sees it (what service.ts's handlers read from grpc-js's). */
-export class DirectUnaryCall<Req> {
-  request!: Req;
-  metadata!: grpc.Metadata;
-  cancelled = false;
-  #onCancel: (() => void) | undefined;
-  readonly #call: ServerInterceptingCallInterface;
-  constructor(call: ServerInterceptingCallInterface) { this.#call = call; }
-  getPeer(): string { return this.#call.getPeer(); }
-  getDeadline(): grpc.Deadline { return this.#call.getDeadline(); }
+export interface DirectUnaryCall<Req> {
+  readonly request: Req;
+  readonly metadata: grpc.Metadata;
+  readonly cancelled: boolean;
+  getPeer(): string;
+  getDeadline(): grpc.Deadline;
   /** Only 'cancelled', one listener (CallCancellation's). */
-  on(_event: 'cancelled', listener: () => void): this { this.#onCancel = listener; return this; }
-  /** @internal */
-  cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
-    this.#onCancel?.();
-  }
+  on(event: 'cancelled', listener: () => void): unknown;
 }
 
 export type DirectUnaryHandler<Req, Res> = (call: DirectUnaryCall<Req>, callback: (err: Partial<grpc.StatusObject> | null, value?: Res) => void) => void;
@@ -67,11 +58,21 @@ export function directUnary<Req, Res>(path: string, handler: DirectUnaryHandler<
   return ((method, call) => (method.path === path ? new DirectUnary(call, path, handler) : call)) as ServerInterceptor;
 }
 
-class DirectUnary<Req, Res> implements ServerInterceptingCallInterface {
+/**
+ * One object per call: the call grpc-js sees (the interface), the listener it starts
+ * the call below with (the on* methods; grpc-js calls them as methods of the object it
+ * was given, also through its own ServerInterceptingCall), and the call the handler
+ * sees (DirectUnaryCall). Closures per call cost allocations the garbage collector
+ * then pays for on every request.
+ */
+class DirectUnary<Req, Res> implements ServerInterceptingCallInterface, DirectUnaryCall<Req> {
+  request!: Req;
+  metadata!: grpc.Metadata;
+  cancelled = false;
   readonly #call: ServerInterceptingCallInterface;
   readonly #path: string;
   readonly #handler: DirectUnaryHandler<Req, Res>;
-  readonly #surface: DirectUnaryCall<Req>;
+  #onCancel: (() => void) | undefined = undefined;
   #received = false;
   #finished = false;
 
@@ -79,42 +80,54 @@ class DirectUnary<Req, Res> implements ServerInterceptingCallInterface {
     this.#call = call;
     this.#path = path;
     this.#handler = handler;
-    this.#surface = new DirectUnaryCall<Req>(call);
   }
 
   start(): void {
-    const call = this.#call;
-    call.start({
-      onReceiveMetadata: (metadata) => {
-        this.#surface.metadata = metadata;
-        call.startRead();
-      },
-      onReceiveMessage: (message: Req) => {
-        if (this.#received) {
-          this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.#path}`, metadata: null });
-          return;
-        }
-        this.#received = true;
-        this.#surface.request = message;
-        call.startRead();
-      },
-      onReceiveHalfClose: () => {
-        if (!this.#received) {
-          this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.#path}`, metadata: null });
-          return;
-        }
-        this.#run();
-      },
-      onCancel: () => {
-        this.#finished = true;
-        this.#surface.cancel();
-      },
-    });
+    this.#call.start(this);
+  }
+
+  // ---- the listener of the call below ----
+
+  onReceiveMetadata(metadata: grpc.Metadata): void {
+    this.metadata = metadata;
+    this.#call.startRead();
+  }
+
+  onReceiveMessage(message: Req): void {
+    if (this.#received) {
+      this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${this.#path}`, metadata: null });
+      return;
+    }
+    this.#received = true;
+    this.request = message;
+    this.#call.startRead();
+  }
+
+  onReceiveHalfClose(): void {
+    if (!this.#received) {
+      this.#end({ code: grpc.status.UNIMPLEMENTED, details: `Received no request message for server streaming method ${this.#path}`, metadata: null });
+      return;
+    }
+    this.#run();
+  }
+
+  onCancel(): void {
+    this.#finished = true;
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.#onCancel?.();
+  }
+
+  // ---- the handler's side ----
+
+  on(_event: 'cancelled', listener: () => void): this {
+    this.#onCancel = listener;
+    return this;
   }
 
   #run(): void {
     try {
-      this.#handler(this.#surface, (err, value) => {
+      this.#handler(this, (err, value) => {
         if (err !== null) { this.#end(statusOf(err)); return; }
         if (this.#finished) return;
         this.#finished = true;
@@ -133,8 +146,9 @@ class DirectUnary<Req, Res> implements ServerInterceptingCallInterface {
     this.#call.sendStatus(status);
   }
 
+  // ---- the rest of the call interface ----
   // The wrapper's own reads and writes never happen (its listener is not started);
-  // the rest of the interface passes through.
+  // the rest passes through.
   startRead(): void {}
   sendMetadata(metadata: grpc.Metadata): void { this.#call.sendMetadata(metadata); }
   sendMessage(message: unknown, callback: () => void): void { this.#call.sendMessage(message, callback); }

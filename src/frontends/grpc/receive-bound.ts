@@ -25,9 +25,26 @@ import type { BytesHolder, RequestBytesBudget } from '../request-bytes.js';
 
 /** The members of grpc-js's BaseServerInterceptingCall this file uses. */
 interface GrpcJsCall {
-  decoder?: { write(data: Buffer): Buffer[] };
-  decompressMessage?: (message: Buffer, encoding: string) => Buffer | Promise<Buffer>;
-  stream?: { once(event: 'close', listener: () => void): unknown };
+  decoder?: Decoder;
+  decompressMessage?: Decompress;
+  stream?: { on(event: 'close', listener: () => void): unknown };
+  [ARRIVING]?: Arriving;
+}
+
+type Decompress = (message: Buffer, encoding: string) => Buffer | Promise<Buffer>;
+interface Decoder { write(data: Buffer): Buffer[]; [ARRIVING]?: Arriving }
+
+/**
+ * One call's receive state: the bytes of the message now arriving (and any before it
+ * not yet complete), and grpc-js's own members it replaces. The call, its decoder and
+ * its stream carry it under this symbol, so the replacements are functions shared by
+ * every call (no closures per call: each allocation is paid again by the collector).
+ */
+const ARRIVING = Symbol('osprey.arriving');
+interface Arriving extends BytesHolder {
+  refused: boolean;
+  write: Decoder['write'];
+  decompress: Decompress;
 }
 
 type Status = Partial<grpc.StatusObject>;
@@ -71,35 +88,55 @@ function inflateCounted(contents: Buffer, encoding: 'gzip' | 'deflate', budget: 
   });
 }
 
-/** Count what `call` receives in `budget`; false when `call` is not the grpc-js call this knows. */
-export function boundReceives(call: object, budget: RequestBytesBudget, maxBytes: number): boolean {
+/** The replacements for one budget, shared by every call counted in it. */
+interface Hooks {
+  write(this: Decoder, data: Buffer): Buffer[];
+  decompressMessage(this: GrpcJsCall, message: Buffer, encoding: string): Buffer | Promise<Buffer>;
+  onClose(this: { [ARRIVING]?: Arriving }): void;
+}
+
+function hooks(budget: RequestBytesBudget, maxBytes: number): Hooks {
+  return {
+    write(data) {
+      const a = this[ARRIVING]!;
+      if (a.refused) return [];
+      if (!budget.take(a, data.length)) {
+        // Given back at once, not when the stream closes: other calls arriving beside
+        // this one go on (refusing one frees room, as HTTP bodies do).
+        a.refused = true;
+        budget.giveBack(a);
+        throw new Error(budget.exceeded().message);
+      }
+      const done = a.write.call(this, data);
+      for (const m of done) budget.release(a, m.length);
+      return done;
+    },
+    decompressMessage(message, encoding) {
+      if (encoding !== 'gzip' && encoding !== 'deflate') return this[ARRIVING]!.decompress.call(this, message, encoding);
+      return inflateCounted(message.subarray(5), encoding, budget, maxBytes);
+    },
+    onClose() {
+      // A message left part-way when the stream closes.
+      budget.giveBack(this[ARRIVING]!);
+    },
+  };
+}
+
+/** Count what `call` receives (with the budget's hooks); false when `call` is not the grpc-js call this knows. */
+function boundReceives(call: object, h: Hooks): boolean {
   const c = call as GrpcJsCall;
   const decoder = c.decoder;
   const decompress = c.decompressMessage;
-  const stream = c.stream;
-  if (typeof decoder?.write !== 'function' || typeof decompress !== 'function' || typeof stream?.once !== 'function') return false;
-  // Bytes of the message now arriving (and any before it not yet complete).
-  const arriving: BytesHolder = { heldBytes: 0 };
-  let refused = false;
-  const write = decoder.write.bind(decoder);
-  decoder.write = (data: Buffer): Buffer[] => {
-    if (refused) return [];
-    if (!budget.take(arriving, data.length)) {
-      // Given back at once, not when the stream closes: other calls arriving beside
-      // this one go on (refusing one frees room, as HTTP bodies do).
-      refused = true;
-      budget.giveBack(arriving);
-      throw new Error(budget.exceeded().message);
-    }
-    const done = write(data);
-    for (const m of done) budget.release(arriving, m.length);
-    return done;
-  };
-  stream.once('close', () => budget.giveBack(arriving));
-  c.decompressMessage = function (this: GrpcJsCall, message: Buffer, encoding: string) {
-    if (encoding !== 'gzip' && encoding !== 'deflate') return decompress.call(this, message, encoding);
-    return inflateCounted(message.subarray(5), encoding, budget, maxBytes);
-  };
+  const stream = c.stream as (GrpcJsCall['stream'] & { [ARRIVING]?: Arriving }) | undefined;
+  if (typeof decoder?.write !== 'function' || typeof decompress !== 'function' || typeof stream?.on !== 'function') return false;
+  const a: Arriving = { heldBytes: 0, refused: false, write: decoder.write, decompress };
+  decoder[ARRIVING] = a;
+  decoder.write = h.write;
+  c[ARRIVING] = a;
+  c.decompressMessage = h.decompressMessage;
+  stream[ARRIVING] = a;
+  // 'close' comes once per stream: `on`, not `once` (no wrapper per call).
+  stream.on('close', h.onClose);
   return true;
 }
 
@@ -110,8 +147,9 @@ export function boundReceives(call: object, budget: RequestBytesBudget, maxBytes
  */
 export function receiveBoundInterceptor(budget: RequestBytesBudget, maxBytes: number, onUnknown: () => void): grpc.ServerInterceptor {
   let warned = false;
+  const h = hooks(budget, maxBytes);
   return (_method, call) => {
-    if (!boundReceives(call, budget, maxBytes) && !warned) {
+    if (!boundReceives(call, h) && !warned) {
       warned = true;
       onUnknown();
     }

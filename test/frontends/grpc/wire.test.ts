@@ -173,6 +173,24 @@ describe('grpc-wire: ModelInferRequest decoding agrees with protobufjs', () => {
     }
   });
 
+  it('short names: the string kept from an earlier request only when the bytes are the same', () => {
+    // The decoder hands back its last ASCII string of a length when the bytes match it;
+    // every other string of that length (one byte apart, non-ASCII, the same buffer
+    // rewritten) must still decode to its own bytes.
+    const names = ['tabular', 'tabular', 'tabulaR', 'xabular', 'tabul\u00e9', 'tabular', '\u00e9tabul', 'tabular', '', 'a', 'b', 'a', 'x'.repeat(24), 'x'.repeat(23) + 'y', 'x'.repeat(25)];
+    for (const name of names) {
+      const buf = infer.requestSerialize({ model_name: name, inputs: [{ name: name.slice(0, 3), datatype: 'FP32' }] });
+      const msg = decodeModelInferRequest(buf);
+      assert.equal(msg.model_name, name);
+      assert.equal(msg.inputs[0]!.name, name.slice(0, 3));
+      assert.equal(msg.inputs[0]!.datatype, 'FP32');
+    }
+    const buf = Buffer.from(str(1, 'model-a'));
+    assert.equal(decodeModelInferRequest(buf).model_name, 'model-a');
+    buf[buf.length - 1] = 'b'.charCodeAt(0);
+    assert.equal(decodeModelInferRequest(buf).model_name, 'model-b');
+  });
+
   it('gives numbers for exact 64-bit values and strings beyond 2^53', () => {
     const buf = infer.requestSerialize({
       inputs: [{ name: 'a', shape: ['2', '9007199254740993'], contents: { int64_contents: ['-5', '-9223372036854775808'] } }],
