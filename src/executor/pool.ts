@@ -15,9 +15,7 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), more than 4 slots (no gain), slots larger than 64 KiB
- * (past ~64 KB copying into and out of shared memory costs more than transferring the
- * buffer by port), and workers that nap in short timed waits under load instead of
+ * gated hot hand-off below), more than 4 slots (no gain), and workers that nap in short timed waits under load instead of
  * sleeping (no gain on the main thread, more CPU on the workers; bench/README.md
  * "The executor's hand-off after #12 item 3").
  *
@@ -67,14 +65,14 @@ import {
 } from '../worker/protocol.js';
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
-import { Channel, Job, Thread, type Request } from './thread.js';
+import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
 
 export interface WorkerPoolOptions {
   /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
   maxWorkers?: number;
   /** Requests handed to a worker at once (a power of two). Default 4. */
   slots?: number;
-  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default 64 KiB. */
+  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default INLINE_BYTES. */
   inlineBytes?: number;
   /** Hot hand-off: how long an idle worker polls for the next request at concurrency 1 (us). 0 turns the hot hand-off off. Default 500. */
   spinUs?: number;
@@ -140,7 +138,7 @@ export class WorkerPool {
     const slots = options.slots ?? 4;
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
-    this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? 65536) / 8) * 8) };
+    this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
     this.#spinRest = options.spinRest ?? true;
     this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;

@@ -12,6 +12,19 @@ import type { RunInput, SequenceRun, SessionSpec } from '../types/run.js';
 
 const WORKER_FILE = new URL('../worker/channel-worker.js', import.meta.url);
 
+/**
+ * Default tensor bytes a slot carries: a whole batch of the bundled cnn (32 rows of
+ * 12 KiB). Batches past the slot go by port: joined on this thread into a fresh
+ * buffer (an allocation, mostly page faults, at these sizes) and transferred. The
+ * slot was 64 KiB while copies into and out of shared memory ran byte by byte for
+ * rows at odd offsets (binary HTTP tensors; see copyToShared in
+ * ../worker/channel.ts); with aligned copies a 10-row cnn batch cost this thread
+ * 126-306 us (median 178) inline against 278-574 (median 430) by port, and the
+ * workers no more CPU per row (interleaved, bench/README.md "Slots that hold a cnn
+ * batch"). Per worker the ring is 4 slots of this size.
+ */
+export const INLINE_BYTES = 512 * 1024;
+
 /** A run as it waits on the main thread: its inputs are still the batch's parts (see RunInput). */
 export interface RunRequest {
   op: 'run';

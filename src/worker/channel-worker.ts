@@ -68,9 +68,15 @@ async function runOn<T>(
     });
 }
 
+/**
+ * Where inline runs' inputs are copied out of shared memory, by input index, reused
+ * run after run: this loop awaits each run before reading the next request.
+ */
+const inputBuffers: Uint8Array[] = [];
+
 async function serveInline(v: SlotView): Promise<void> {
   try {
-    const req = readRunRequest(v);
+    const req = readRunRequest(v, inputBuffers);
     if (existingSession(req.key) === undefined) {
       // The main thread only sends inline runs for sessions it knows this worker holds.
       const failed: FailedResult = { ok: false, error: { code: 'INTERNAL', message: `session '${req.key}' is not loaded on this worker` } };

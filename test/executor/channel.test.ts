@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import {
   CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, MAX_REST_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
-  REQ_INLINE_RUN, RESP_INLINE, channelBytes, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
+  REQ_INLINE_RUN, RESP_INLINE, channelBytes, copyToShared, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
   seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
 import type { RunTensor } from '../../src/types/run.js';
@@ -54,6 +54,43 @@ describe('channel', () => {
     assert.deepEqual([...req.inputs[1]!.data], [9]);
     assert.ok(writeRunRequest(v, 'k', inputs.slice(1), ['y'], 1, 1, false));
     assert.equal(readRunRequest(v).solo, false);
+  });
+
+  it('copies bytes at any offset into shared memory exactly (realigned or not)', () => {
+    const sab = new SharedArrayBuffer(4096);
+    const dst = new Uint8Array(sab, 8, 4000);
+    for (const n of [1, 255, 256, 1000, 3001]) {
+      for (const src of [0, 1, 3, 7]) {
+        for (const off of [0, 1, 4, 9]) {
+          const b = new Uint8Array(n + 16);
+          for (let i = 0; i < b.length; i++) b[i] = (i * 7 + n) & 255;
+          const p = b.subarray(src, src + n);
+          dst.fill(0);
+          copyToShared(dst, off, p);
+          assert.deepEqual(dst.subarray(off, off + n), p, `n=${n} src=${src} off=${off}`);
+          assert.equal(dst[off + n], 0, 'nothing written past the part');
+          if (off > 0) assert.equal(dst[off - 1], 0, 'nothing written before the part');
+        }
+      }
+    }
+  });
+
+  it('reads inputs into the buffers it is given, growing them, each run its own bytes', () => {
+    const v = slot();
+    const reuse: Uint8Array[] = [];
+    const one = (vals: number[]) => ({ name: 'a', datatype: 'FP32' as const, shape: [vals.length], parts: [new Uint8Array(new Float32Array(vals).buffer)] });
+    assert.ok(writeRunRequest(v, 'k', [one([1, 2, 3, 4]), one([5])], ['y'], 1, 1, false));
+    let req = readRunRequest(v, reuse);
+    assert.equal(reuse.length, 2);
+    assert.equal(req.inputs[0]!.data.buffer, reuse[0]!.buffer);
+    assert.deepEqual([...new Float32Array(req.inputs[0]!.data.buffer, req.inputs[0]!.data.byteOffset, 4)], [1, 2, 3, 4]);
+    const kept = reuse[0];
+    assert.ok(writeRunRequest(v, 'k', [one([7, 8]), one([9, 10, 11])], ['y'], 1, 1, false));
+    req = readRunRequest(v, reuse);
+    assert.equal(reuse[0], kept, 'large enough: reused');
+    assert.deepEqual(req.inputs.map((t) => t.data.byteLength), [8, 12]);
+    assert.deepEqual([...new Float32Array(req.inputs[1]!.data.buffer, req.inputs[1]!.data.byteOffset, 3)], [9, 10, 11]);
+    assert.deepEqual([...new Float32Array(req.inputs[0]!.data.buffer, req.inputs[0]!.data.byteOffset, 2)], [7, 8]);
   });
 
   it('refuses requests that do not fit (data, header, or a dim beyond int32)', () => {

@@ -142,7 +142,7 @@ describe('Executor', { timeout: 60_000 }, () => {
 describe('tensors larger than a shared slot, end to end', { timeout: 120_000 }, () => {
   // identity_fp32_batched: INPUT0 FP32 [-1] -> OUTPUT0, max_batch_size 8, dynamic batching.
   const MODEL = 'identity_fp32_batched';
-  const N = 20_000; // 80 KB per row: over the 64 KiB slot alone
+  const N = 140_000; // 560 KB per row: over the 512 KiB slot (INLINE_BYTES) alone
   let server: TestServer;
   let grpc: GrpcTestClient;
   before(async () => {
@@ -176,7 +176,7 @@ describe('tensors larger than a shared slot, end to end', { timeout: 120_000 }, 
   });
 
   it('concurrent requests batched past the slot size each get their own rows, over both protocols', async () => {
-    const n = 4_000; // 16 KB each: 8 of them batch to 128 KB
+    const n = 20_000; // 80 KB each: 8 of them batch to 640 KB
     const http = Array.from({ length: 8 }, (_, i) => row(100 + i, n));
     const viaGrpc = Array.from({ length: 8 }, (_, i) => row(200 + i, n));
     const [httpOut, grpcOut] = await Promise.all([

@@ -98,7 +98,7 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
   });
 
   it('carries large tensors (over the inline limit) correctly, interleaved with small ones', async () => {
-    const big = Array.from({ length: 3 * 20_000 }, (_, i) => (i % 1000) / 8); // 240 kB, over 64 KiB
+    const big = Array.from({ length: 3 * 50_000 }, (_, i) => (i % 1000) / 8); // 600 kB, over the 512 KiB slot
     const jobs = [
       pool.run(0, AC, [rows(big)], ['b']),
       pool.run(0, AC, [rows([1, 1, 1])], ['b']),
@@ -106,11 +106,37 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
       pool.run(0, AC, [rows([2, 2, 2])], ['b']),
     ];
     const [a, b, c, d] = await Promise.all(jobs);
-    assert.deepEqual(a!.outputs[0]!.shape, [20_000, 3]);
+    assert.deepEqual(a!.outputs[0]!.shape, [50_000, 3]);
     assert.deepEqual(floats(a!.outputs[0]!), big.map((v) => v * 3));
     assert.deepEqual(floats(b!.outputs[0]!), [3, 3, 3]);
     assert.deepEqual(floats(c!.outputs[0]!), big.slice(0, 3 * 7000).map((v) => v * 3));
     assert.deepEqual(floats(d!.outputs[0]!), [6, 6, 6]);
+  });
+
+  it('carries rows at any byte offset inline, run after run of growing and shrinking batches', async () => {
+    // A binary HTTP tensor starts wherever its JSON header ended: its bytes sit at any
+    // offset of the request's buffer. Each row here is a view at offset 1-7 (realigned
+    // on the way into shared memory); the worker reads each run into the same buffers,
+    // so a small run after a large one must see only its own rows.
+    const at = (values: number[], shift: number): Uint8Array => {
+      const b = new Uint8Array(values.length * 4 + 8);
+      const v = b.subarray(shift, shift + values.length * 4);
+      new DataView(b.buffer).setUint32(0, 0xdeadbeef);
+      for (let i = 0; i < values.length; i++) new DataView(b.buffer, shift).setFloat32(i * 4, values[i]!, true);
+      return v;
+    };
+    for (const n of [2_000, 40, 9_000, 1, 700]) { // rows of 3 floats; 9000 rows = 108 kB: over the old 64 KiB slot
+      const parts: Uint8Array[] = [];
+      const all: number[] = [];
+      for (let k = 0; k < 3; k++) {
+        const vals = Array.from({ length: 3 * n }, (_, i) => k * 1000 + (i % 997) / 4 + n);
+        parts.push(at(vals, 1 + ((k + n) % 7)));
+        all.push(...vals);
+      }
+      const r = await pool.run(1, AC, [{ name: 'a', datatype: 'FP32', shape: [3 * n, 3], parts }], ['b'], { rows: 3 * n });
+      assert.deepEqual(r.outputs[0]!.shape, [3 * n, 3]);
+      assert.deepEqual(floats(r.outputs[0]!), all.map((v) => v * 3), `${3 * n} rows`);
+    }
   });
 
   it('round-trips every datatype, BYTES included, through the inline path', async () => {
