@@ -41,8 +41,10 @@ export interface ScenarioSummary {
   vsFloor: number | null;
   vsCeiling: number | null;
   batchingGain: number | null;
-  /** Osprey on the node:http engine ÷ on uWS, at each one's peak. */
-  nodeVsUws: number | null;
+  /** Osprey on the default (net) engine ÷ on uWS, at each one's peak. */
+  defaultVsUws: number | null;
+  /** Osprey on the default (net) engine ÷ on node:http. */
+  defaultVsNode: number | null;
 }
 
 export function summarizeScenario(res: BenchResults, s: ScenarioResult): ScenarioSummary {
@@ -60,8 +62,9 @@ export function summarizeScenario(res: BenchResults, s: ScenarioResult): Scenari
     vsFloor: ratio(o, peaks.floor?.inferPerSec),
     vsCeiling: ratio(o, res.ceilings[s.model]?.rowsPerSec),
     batchingGain: ratio(o, peaks['osprey-nobatch']?.inferPerSec),
-    // The default engine (node:http, `osprey`) over the opt-in uWS one.
-    nodeVsUws: ratio(o, peaks['osprey-uws']?.inferPerSec),
+    // The default engine (net, `osprey`) over the opt-in ones.
+    defaultVsUws: ratio(o, peaks['osprey-uws']?.inferPerSec),
+    defaultVsNode: ratio(o, peaks['osprey-node']?.inferPerSec),
   };
 }
 

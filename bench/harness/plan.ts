@@ -33,8 +33,8 @@ const MODELS = ['tabular', 'cnn'];
 function scenarios(): Scenario[] {
   return MODELS.flatMap((model) => [
     { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: ['osprey', 'osprey-nobatch', 'naive', 'floor'] as TargetId[] },
-    // The node:http engine beside uWS on the small model, where the front end's cost shows.
-    { id: `${model}-http`, model, wire: 'http-json' as const, targets: (model === 'tabular' ? ['osprey', 'osprey-uws', 'naive', 'floor'] : ['osprey', 'naive', 'floor']) as TargetId[] },
+    // The default engine beside node:http and uWS on the small model, where the front end's cost shows.
+    { id: `${model}-http`, model, wire: 'http-json' as const, targets: (model === 'tabular' ? ['osprey', 'osprey-node', 'osprey-uws', 'naive', 'floor'] : ['osprey', 'naive', 'floor']) as TargetId[] },
     // perf_analyzer's default HTTP format (binary tensor data). On the compute-heavy
     // model it shows what the server costs when the protocol is cheap: the 12 KB
     // request that costs grpc-js ~0.3 ms of main-thread CPU costs uWS ~0.1 ms.

@@ -23,10 +23,10 @@ export function summaryTable(r: BenchResults): string {
     };
     return [`${s.model} ${WIRE_LABEL[s.wire]}`, pk('osprey'), pk('osprey-nobatch'), pk('naive'), pk('floor'),
       fmtMs(x.p50AtOne.osprey), fmtRatio(x.vsNaive), fmtRatio(x.vsFloor), fmtRatio(x.vsCeiling), fmtRatio(x.batchingGain),
-      fmtRatio(x.nodeVsUws)];
+      fmtRatio(x.defaultVsNode), fmtRatio(x.defaultVsUws)];
   });
   return table(['scenario', 'Osprey peak infer/s @conc', 'batching off', 'naive', 'floor', 'Osprey p50 @1 (ms)',
-    'Osprey ÷ naive', 'Osprey ÷ floor', 'Osprey ÷ ORT ceiling', 'batching on ÷ off', 'node:http ÷ uWS engine'], rows);
+    'Osprey ÷ naive', 'Osprey ÷ floor', 'Osprey ÷ ORT ceiling', 'batching on ÷ off', 'net (default) ÷ node:http engine', 'net (default) ÷ uWS engine'], rows);
 }
 
 function ceilingTable(r: BenchResults): string {

@@ -3,7 +3,8 @@
  * ports and is ready once its health and model-ready routes answer 200.
  *   osprey          the `osprey` command on the model repository as committed
  *   osprey-nobatch  the same on a copy without dynamic_batching (batching "off")
- *   osprey          (its HTTP engine is node:http, the default)
+ *   osprey          (its HTTP engine is the default, net: node:net + llhttp)
+ *   osprey-node     osprey with --http-engine node: node:http
  *   osprey-uws      osprey with --http-engine uws: the opt-in native uWebSockets.js engine
  *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
@@ -15,11 +16,12 @@ import { OSPREY_MAIN, benchScript } from './paths.js';
 import { freePort } from './ports.js';
 import { spawnServer, waitReady, type ServerProcess } from './server-process.js';
 
-export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-uws' | 'naive' | 'floor';
+export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'osprey-uws' | 'naive' | 'floor';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   osprey: 'Osprey',
   'osprey-nobatch': 'Osprey, batching off',
+  'osprey-node': 'Osprey, node:http engine (--http-engine node)',
   'osprey-uws': 'Osprey, uWS engine (--http-engine uws)',
   naive: 'naive Node server',
   floor: 'protocol floor (echo)',
@@ -28,6 +30,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
 export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   osprey: ['http', 'grpc'],
   'osprey-nobatch': ['http', 'grpc'],
+  'osprey-node': ['http'],
   'osprey-uws': ['http'],
   naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
@@ -66,10 +69,11 @@ export async function startTarget(id: TargetId, ctx: StartContext, extra: { args
   switch (id) {
     case 'osprey':
     case 'osprey-nobatch':
+    case 'osprey-node':
     case 'osprey-uws': {
       const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
-      const engine = id === 'osprey-uws' ? ['--http-engine', 'uws'] : [];
+      const engine = id === 'osprey-uws' ? ['--http-engine', 'uws'] : id === 'osprey-node' ? ['--http-engine', 'node'] : [];
       proc = spawnServer(node, [OSPREY_MAIN, '--model-repository', repo,
         '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine, ...more], log);
       break;

@@ -14,8 +14,8 @@ export type ModelControlMode = 'none' | 'poll' | 'watch' | 'explicit';
 /** tritonserver's `default` and `ISO8601` timestamps, plus JSON lines. */
 export type LogFormat = 'default' | 'ISO8601' | 'json';
 
-/** `--http-engine`: auto = node:http (pipelined requests answered in order); uws = native uWebSockets.js (opt-in). */
-export type HttpEngineChoice = 'auto' | 'uws' | 'node';
+/** `--http-engine`: auto = net (node:net + llhttp; pipelined requests answered in order); node = node:http; uws = native uWebSockets.js (opt-in). */
+export type HttpEngineChoice = 'auto' | 'net' | 'node' | 'uws';
 
 export interface ServerOptions {
   /** `--help`/`-h` was given: print usageText() and exit; other fields are defaults. */
@@ -299,8 +299,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
-  { flags: ['--http-engine'], arg: 'value', meta: 'auto|uws|node', help: 'HTTP engine: auto = node = node:http, which answers pipelined requests in order; uws = native uWebSockets.js, less CPU per request, but a request pipelined behind one still running closes the connection unanswered, so only for clients that never pipeline (e.g. behind a proxy); startup fails where no native build loads (default auto).',
-    apply: oneOf('httpEngine', ['auto', 'uws', 'node'] as const) },
+  { flags: ['--http-engine'], arg: 'value', meta: 'auto|net|node|uws', help: 'HTTP engine: auto = net = node:net sockets with Node\'s own llhttp parser, which answers pipelined requests in order; node = node:http (the same parser, more CPU per request); uws = native uWebSockets.js, but a request pipelined behind one still running closes the connection unanswered, so only for clients that never pipeline (e.g. behind a proxy); startup fails where no native build loads (default auto).',
+    apply: oneOf('httpEngine', ['auto', 'net', 'node', 'uws'] as const) },
   { flags: ['--allow-grpc'], arg: 'bool', meta: '<bool>', help: 'Serve gRPC (default true).', apply: bool('allowGrpc') },
   { flags: ['--allow-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve metrics (default true).', apply: bool('allowMetrics') },
   { flags: ['--allow-client-shm'], arg: 'bool', meta: '<bool>', help: 'Allow clients to register (and unregister) shared-memory regions (default false).', apply: bool('allowClientShm') },

@@ -243,8 +243,8 @@ test('exact error messages', () => {
   rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
   rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll, watch or explicit");
   rejects(['--log-format', 'xml'], 'invalid argument for --log-format');
-  rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, uws or node");
-  rejects(['--http-engine='], "invalid value '' for --http-engine: expected auto, uws or node");
+  rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, net, node or uws");
+  rejects(['--http-engine='], "invalid value '' for --http-engine: expected auto, net, node or uws");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
   rejects(['--shutdown-grace-secs', '1.5'], "invalid value '1.5' for --shutdown-grace-secs: expected a non-negative integer");

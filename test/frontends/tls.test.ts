@@ -140,7 +140,7 @@ for (const engine of availableEngines()) {
  * (this suite caught it), so mutual TLS on HTTP is node:https: `auto` picks it and an
  * explicit `uws` is a startup error rather than a port that admits anyone.
  */
-describe('mutual TLS on both ports (HTTP served by node:https under --http-engine auto)', () => {
+describe('mutual TLS on both ports (HTTP served by the net engine over node:tls under --http-engine auto)', () => {
   let s: TestServer;
   let https: string;
   before(async () => {
@@ -149,11 +149,11 @@ describe('mutual TLS on both ports (HTTP served by node:https under --http-engin
   });
   after(async () => { await s?.shutdown(); });
 
-  it('logs mutual TLS on both ports, HTTP on node:https', () => {
+  it('logs mutual TLS on both ports, HTTP on the net engine', () => {
     const line = s.logs.find((l) => l.msg === 'osprey is serving');
     assert.equal(line?.httpTls, 'mutual-tls');
     assert.equal(line?.grpcTls, 'mutual-tls');
-    assert.equal(line?.httpEngine, 'node');
+    assert.equal(line?.httpEngine, 'net');
   });
 
   const good = (): RequestOptions['tls'] => ({ ca: pki.pem('ca.crt'), cert: pki.pem('client.crt'), key: pki.pem('client.key') });
@@ -205,7 +205,7 @@ describe('TLS startup errors: one line, exit 1, before anything starts', () => {
   it('--http-engine uws with HTTP mutual TLS: refused at startup, never a port that admits clients without a certificate', { skip: availableEngines().includes('uws') ? false : 'no native uWebSockets.js loads here' }, () => {
     const r = start('--http-engine', 'uws', '--http-use-ssl-mutual', 'on', '--http-server-cert', pki.file('server.crt'), '--http-server-key', pki.file('server.key'), '--http-root-cert', pki.file('ca.crt'));
     assert.equal(r.status, 1, r.stderr);
-    assert.equal(r.stderr, 'osprey: failed to start: --http-engine uws with --http-use-ssl-mutual: uWebSockets.js cannot require a client certificate (mutual TLS is served by node:https); use --http-engine node or auto\n');
+    assert.equal(r.stderr, 'osprey: failed to start: --http-engine uws with --http-use-ssl-mutual: uWebSockets.js cannot require a client certificate (mutual TLS is served by the net and node engines); use --http-engine auto, net or node\n');
   });
 
   it('a missing flag is a usage error (exit 2) that names it', () => {

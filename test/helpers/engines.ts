@@ -1,7 +1,7 @@
-/** The HTTP engines this machine can run: node:http always, uWS where a native build loads. */
+/** The HTTP engines this machine can run: net (the default) and node:http always, uWS where a native build loads. */
 import type { HttpEngineName } from '../../src/frontends/http/engines/engine.js';
 import { loadNativeUws } from '../../src/frontends/http/engines/uws-native.js';
 
 export function availableEngines(): HttpEngineName[] {
-  return loadNativeUws().ok ? ['uws', 'node'] : ['node'];
+  return loadNativeUws().ok ? ['net', 'uws', 'node'] : ['net', 'node'];
 }

@@ -44,7 +44,7 @@ for (const node of nodes) {
       try {
         const engine = s.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('HTTP served by'));
         assert.ok(engine !== undefined, 'the engine is logged');
-        assert.equal(engine.httpEngine, 'node', 'the default engine is node:http (pipelined requests answered in order)');
+        assert.equal(engine.httpEngine, 'net', 'the default engine is net (node:net + llhttp; pipelined requests answered in order)');
 
         assert.equal((await httpRequest(s.httpUrl, 'GET', '/v2/health/live')).status, 200);
         assert.equal((await httpRequest(s.httpUrl, 'GET', '/v2/health/ready')).status, 200);

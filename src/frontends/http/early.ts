@@ -2,7 +2,7 @@
  * Early answers to an inference request, from its path and headers alone, before any
  * byte of its body is read: 429 with Retry-After when its client is over its rate
  * limit, 503 when its model's queue is full. The unread body is skipped by the engine
- * (node:http dumps it; uWS parses past it), so the connection stays usable.
+ * (llhttp frames and drops it on the net and node engines; uWS parses past it), so the connection stays usable.
  */
 import type { Admission } from '../admission.js';
 import { type Exchange, replyError } from './exchange.js';

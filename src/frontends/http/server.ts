@@ -1,6 +1,7 @@
 /**
  * The HTTP/REST front end (KServe v2 + Triton extensions), on whichever transport
- * engine serves (engines/): native uWebSockets.js, or node:http where none loads.
+ * engine serves (engines/): net (node:net + llhttp, the default), node:http, or native
+ * uWebSockets.js.
  * This file owns what every engine shares: the request count that shutdown waits on,
  * the shutting-down answer, and the order of closing. All work past decoding goes
  * through the DataPlane.

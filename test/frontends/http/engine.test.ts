@@ -49,10 +49,10 @@ describe('HTTP engine selection', () => {
     assert.deepEqual(Object.keys(require.cache).filter((f) => f.includes('uws-trufflesuite') && !f.endsWith('.node')), []);
   });
 
-  it('auto (the default): node:http whatever loads, and the log says why and what uws would change', () => {
+  it('auto (the default): the net engine whatever loads, and the log says why and what node and uws would change', () => {
     const s = selectHttpEngine('auto');
-    assert.equal(s.engine.name, 'node');
-    assert.match(s.note, /answers pipelined requests in order.*--http-engine uws.*closes the connection unanswered/);
+    assert.equal(s.engine.name, 'net');
+    assert.match(s.note, /answers pipelined requests in order.*--http-engine node: node:http; uws: .*closes the connection unanswered/);
   });
 
   it('uws where a build loads: uWS, and the log says what it does to pipelined requests', { skip: !load.ok && 'no native uWS here' }, () => {
@@ -61,8 +61,9 @@ describe('HTTP engine selection', () => {
     assert.match(s.note, /pipelined behind one still running closes its connection unanswered/);
   });
 
-  it('node: node:http whatever loads', () => {
+  it('node: node:http whatever loads; net: the net engine', () => {
     assert.equal(selectHttpEngine('node').engine.name, 'node');
+    assert.equal(selectHttpEngine('net').engine.name, 'net');
   });
 
   it('uws where no build loads: a StartupError naming each reason', () => {
@@ -87,10 +88,10 @@ describe('HTTP engine selection', () => {
   });
 
   it('startHttpServer reports the engine that serves, and it answers', async () => {
-    for (const engine of load.ok ? ['auto', 'node', 'uws'] as const : ['auto', 'node'] as const) {
+    for (const engine of load.ok ? ['auto', 'net', 'node', 'uws'] as const : ['auto', 'net', 'node'] as const) {
       const server = await startHttpServer(new FakeDataPlane(), { host: '127.0.0.1', port: 0, maxBodyBytes: 1024, engine });
       try {
-        assert.equal(server.engine.name, engine === 'uws' ? 'uws' : 'node');
+        assert.equal(server.engine.name, engine === 'auto' ? 'net' : engine);
         const r = await httpRequest(`http://127.0.0.1:${server.port}`, 'GET', '/v2/health/live');
         assert.equal(r.status, 200);
       } finally {

@@ -69,8 +69,8 @@ for (const engine of availableEngines()) {
       await servesGoodRequest();
     });
 
-    if (engine === 'node') {
-      test('pipelined POSTs behind a slow body keep their order (node:http)', async () => {
+    if (engine !== 'uws') {
+      test(`pipelined POSTs behind a slow body keep their order (${engine})`, async () => {
         // The first request's body comes last: the second must still be answered after it.
         const first = rawPost(INFER, inferBody(7));
         const cut = first.length - 10;
@@ -197,8 +197,8 @@ describe('pipelined POSTs on the default configuration (no --http-engine)', () =
   });
   after(async () => { await s?.shutdown(); });
 
-  test('are all answered, in order, on node:http', async () => {
-    assert.equal(s.logs.find((l) => l.msg === 'osprey is serving')?.httpEngine, 'node');
+  test('are all answered, in order, on the net engine', async () => {
+    assert.equal(s.logs.find((l) => l.msg === 'osprey is serving')?.httpEngine, 'net');
     const n = 8;
     const data = Buffer.concat(Array.from({ length: n }, (_, i) => rawPost(INFER, inferBody(i * 10))));
     const r = await rawHttp(s.httpPort, data, { expect: n });

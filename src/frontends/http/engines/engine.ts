@@ -9,7 +9,13 @@ import type { HeaderReader } from '../dispatch.js';
 import type { TlsMaterial } from '../../../config/tls.js';
 export type { HttpEngineChoice } from '../../../config/cli.js';
 
-export type HttpEngineName = 'uws' | 'node';
+export type HttpEngineName = 'net' | 'uws' | 'node';
+
+/** The request target without its query string (the front end routes on the path). */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
 
 /**
  * Most bytes a request line and its headers may take, on every engine: node:http's

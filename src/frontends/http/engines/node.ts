@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
 import { type BodyChunkHandler, errorJson, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
-import { type FrontEnd, headersTooLarge, type HttpEngine, type Listening } from './engine.js';
+import { clientErrorAnswer } from './client-error.js';
+import { type FrontEnd, type HttpEngine, type Listening, pathOf } from './engine.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -56,24 +57,6 @@ const header: HeaderReader<http.IncomingMessage> = (req, name) => {
 
 /** Method names node:http accepts, lower-cased once. */
 const LOWER = new Map<string, string>(http.METHODS.map((m) => [m, m.toLowerCase()]));
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
-/** What llhttp refused, as {"error": ...} with a status (conflicting Content-Length: 400, as on uWS). */
-function clientErrorAnswer(err: Error & { code?: string; reason?: string }): [number, string, string] {
-  switch (err.code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return [431, 'Request Header Fields Too Large', headersTooLarge(http.maxHeaderSize)];
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return [408, 'Request Timeout', 'the request was not received in time'];
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      if (err.reason === 'Duplicate Content-Length') return [400, 'Bad Request', 'conflicting Content-Length headers'];
-  }
-  return [400, 'Bad Request', `malformed HTTP request: ${err.reason ?? err.message}`];
-}
 
 /**
  * node:http's own refusals, which it would answer with a bare status line, answered

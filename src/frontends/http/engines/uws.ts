@@ -89,8 +89,8 @@ export function uwsEngine(native: NativeUws): HttpEngine {
     description: `uWebSockets.js ${native.description}`,
     listen(host: string, port: number, front: FrontEnd, tls?: TlsMaterial): Promise<Listening> {
       // uSockets reads the PEM files itself. Mutual TLS never comes here: uSockets
-      // cannot require a client certificate (select.ts sends it to node:https).
-      if (tls?.mutual === true) throw new Error('mutual TLS is served by node:https');
+      // cannot require a client certificate (select.ts refuses it).
+      if (tls?.mutual === true) throw new Error('mutual TLS is served by the net and node engines');
       const app: TemplatedApp = tls === undefined ? uws.App() : uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
       app.any('/*', (res: HttpResponse, req: HttpRequest) => {
         // uWS gives the method in lower case and the path without the query string.
