@@ -6,7 +6,8 @@
  * It knows nothing about tensors: a request is a `BatchItem` (its batch size, a key that
  * says which requests may share a batch, priority, timeout, deadline, abort signal and
  * how to answer it). It decides which requests run together and when, and never has
- * more batches in flight than there are model instances; `run` does the work. The
+ * more batches in flight than there are model instances (times 1 + `ahead`, see
+ * BatcherOptions.ahead); `run` does the work. The
  * queues it draws from (priority levels, admission, timeouts, deadlines, cancel) are
  * `BatchQueues` in ./queues.ts.
  *
@@ -53,7 +54,9 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   private readonly maxPreferred: number;
   private readonly delayMs: number;
   private readonly preserveOrdering: boolean;
-  private instances: number;
+  /** Batches that may be in flight: instances x (1 + ahead). */
+  private maxInFlight: number;
+  private readonly ahead: number;
   private running = 0;
   private readonly ordered = new Deque<Ordered<T, R>>();
 
@@ -87,7 +90,8 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.onDispatch = opts.onDispatch;
-    this.instances = opts.instances;
+    this.ahead = Math.max(0, Math.floor(opts.ahead ?? 0));
+    this.maxInFlight = opts.instances * (1 + this.ahead);
     this.onFlush = () => {
       this.flushPending = false;
       this.schedule();
@@ -121,7 +125,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
 
   /** Change how many batches may run at once (instance count changed). */
   setInstances(n: number): void {
-    this.instances = Math.max(0, n);
+    this.maxInFlight = Math.max(0, n) * (1 + this.ahead);
     this.schedule();
   }
 
@@ -134,7 +138,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     if (this.closedWith !== undefined) return this.refuse(item, this.closedWith);
     const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
     if (!this.admit(item, this.now(), runMs)) return;
-    if (this.coalesce === undefined || this.running >= this.instances) {
+    if (this.coalesce === undefined || this.running >= this.maxInFlight) {
       this.schedule();
     } else if (!this.flushPending) {
       this.flushPending = true;
@@ -212,7 +216,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
         const runMs = this.expectedRunMs === undefined ? 0 : this.expectedRunMs();
         if (this.expiries.size > 0) this.expire(now, runMs);
         this.holdUntil = Infinity;
-        while (this.running < this.instances && this.count > 0) {
+        while (this.running < this.maxInFlight && this.count > 0) {
           const n = this.single ? this.formSingle(now, runMs) : this.form(now, runMs);
           if (n > 0) this.dispatch(n, now);
           if (this.doomed.length > 0) this.rejectDoomed();
@@ -221,7 +225,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
         // One timer for the whole queue: the next expiry, or the end of the hold on the
         // batch being formed (only matters while an instance is free to take it).
         let next = this.expiries.peekKey();
-        if (this.running < this.instances && this.holdUntil < next) next = this.holdUntil;
+        if (this.running < this.maxInFlight && this.holdUntil < next) next = this.holdUntil;
         this.arm(next, now);
       } while (this.again);
     } finally {

@@ -34,6 +34,16 @@ export interface BatcherOptions<T = BatchItem<unknown>> {
   dynamic?: DynamicBatchingConfig;
   /** Max batches in flight at once (one per model instance). */
   instances: number;
+  /**
+   * Batches formed ahead: each instance may have this many more batches handed to it
+   * while it runs one, so it starts the next the moment it finishes instead of idling
+   * while this thread hears of it, answers, and forms the next batch from the requests
+   * that come back (see ModelVersion's `osprey_batches_ahead`). Default 0: Triton's
+   * rule, a batch is formed only when an instance is free. A batch formed ahead is out
+   * of the queue: its requests no longer time out there, and a higher-priority request
+   * that arrives later runs after it.
+   */
+  ahead?: number;
   /** Estimate of a batch's run time (ms), for deadline feasibility. Default 0. */
   expectedRunMs?: () => number;
   /** Clock in ms. Default performance.now. */

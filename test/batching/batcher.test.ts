@@ -3,7 +3,8 @@ import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 
 import { Batcher, type BatchItem, type BatcherOptions } from '../../src/batching/batcher.js';
-import type { DynamicBatchingConfig, QueuePolicyConfig } from '../../src/config/model-config.js';
+import type { DynamicBatchingConfig, ModelConfig, QueuePolicyConfig } from '../../src/config/model-config.js';
+import { batchesAhead } from '../../src/registry/model-version.js';
 import { Cancellation } from '../../src/types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, OspreyError, QueueFull, RequestTimeout,
@@ -127,6 +128,37 @@ describe('Batcher: composition', () => {
     assert.equal(runner.calls.length, 2, 'g waits: no preferred size, delay not over');
     clock.advance(10);
     assert.deepEqual(runner.batches[2], ['g']);
+  });
+
+  it('without `ahead` forms a batch only when an instance is free; with ahead 1 one more per instance', async () => {
+    for (const ahead of [0, 1]) {
+      const { runner, b, add } = setup({ maxBatchSize: 2, dynamic: dyn(), instances: 2, ahead });
+      for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']) add(id);
+      const sent = 2 * (1 + ahead);
+      assert.equal(runner.batches.length, sent, `ahead ${ahead}`);
+      assert.equal(b.inFlight, sent);
+      assert.equal(runner.maxActive, sent);
+      // Delay 0: each request goes alone the moment it arrives while there is room.
+      assert.deepEqual(runner.batches.flat(), ['a', 'b', 'c', 'd'].slice(0, sent), 'in queue order');
+      assert.equal(b.queued, 10 - sent);
+      runner.calls[0]!.finish();
+      await settle();
+      assert.equal(runner.batches.length, sent + 1, 'a finished batch lets one more go');
+      assert.equal(runner.batches[sent]!.length, 2);
+      assert.equal(b.queued, 10 - sent - 2);
+    }
+  });
+
+  it('a model config sets ahead with osprey_batches_ahead (0-3); anything else fails the load', () => {
+    const cfg = (v?: string) => ({ name: 'm', parameters: v === undefined ? {} : { osprey_batches_ahead: { string_value: v } } }) as unknown as ModelConfig;
+    assert.equal(batchesAhead(cfg()), 0);
+    assert.equal(batchesAhead(cfg('0')), 0);
+    assert.equal(batchesAhead(cfg('1')), 1);
+    assert.equal(batchesAhead(cfg('3')), 3);
+    for (const bad of ['4', '-1', '1.5', 'yes']) {
+      assert.throws(() => batchesAhead(cfg(bad)), (e: unknown) => e instanceof InvalidArgument
+        && e.message === `model 'm': parameter 'osprey_batches_ahead' must be an integer 0-3, got '${bad}'`, bad);
+    }
   });
 
   it('sends what is queued when the oldest request has waited max_queue_delay', () => {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Batcher, type BatchItem } from '../../src/batching/batcher.js';
 import { buildModelConfig, instanceCount } from '../../src/config/normalize.js';
+import { batchesAhead } from '../../src/registry/model-version.js';
 import type { ModelConfig, OnnxModelInfo } from '../../src/config/model-config.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { BUNDLED_REPO } from '../helpers/server.js';
@@ -44,7 +45,7 @@ function batcherFor(cfg: Readonly<ModelConfig>) {
   /** Coalescing flushes due at the end of the current event-loop turn (the server's setImmediate). */
   const flushes: (() => void)[] = [];
   const b = new Batcher<Item, number>({
-    maxBatchSize: cfg.max_batch_size, dynamic: cfg.dynamic_batching, instances: instanceCount(cfg.instance_group),
+    maxBatchSize: cfg.max_batch_size, dynamic: cfg.dynamic_batching, instances: instanceCount(cfg.instance_group), ahead: batchesAhead(cfg),
     now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, coalesce: (flush) => { flushes.push(flush); },
   }, (batch) => new Promise((resolve) => {
     runs.push({ ids: batch.map((x) => x.id), finish: () => resolve(batch.map((x) => x.id)) });
@@ -73,8 +74,9 @@ for (const model of ['cnn', 'cnn_fp16', 'cnn_int8']) {
   describe(`${model}: bundled batching config`, () => {
     const cfg = bundledConfig(model);
 
-    it('two instances, batches up to 32, a sub-millisecond queue delay', () => {
+    it('two instances, batches up to 32, a sub-millisecond queue delay, one batch formed ahead per instance', () => {
       assert.equal(instanceCount(cfg.instance_group), 2);
+      assert.equal(batchesAhead(cfg), 1);
       assert.equal(cfg.max_batch_size, 32);
       const delayUs = cfg.dynamic_batching?.max_queue_delay_microseconds ?? 0;
       assert.ok(delayUs > 0 && delayUs <= MAX_LONE_HOLD_MS * 1000, `max_queue_delay_microseconds ${delayUs}`);
