@@ -132,6 +132,13 @@ describe('net engine: HTTP/1.1 on node:net + llhttp', () => {
     c.socket.destroy();
   });
 
+  test('methods by name: QUERY (past a gap in llhttp\'s numbering) and DELETE are named in the 405', async () => {
+    const r = await rawHttp(server.port, 'QUERY /v2/health/live HTTP/1.1\r\nHost: o\r\n\r\nDELETE /v2/health/live HTTP/1.1\r\nHost: o\r\n\r\n', { expect: 2 });
+    assert.deepEqual(r.responses.map((x) => x.status), [405, 405]);
+    assert.match(JSON.parse(r.responses[0]!.body).error, /^method QUERY is not allowed/);
+    assert.match(JSON.parse(r.responses[1]!.body).error, /^method DELETE is not allowed/);
+  });
+
   test('a chunked request body is read whole (trailers ignored)', async () => {
     const body = echoBody(7);
     const half = Math.floor(body.length / 2);

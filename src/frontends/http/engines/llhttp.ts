@@ -65,11 +65,12 @@ interface Binding {
 const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as Binding;
 
 /**
- * llhttp's method number -> lower-case name. node exports its HTTP methods in enum
- * order up to SOURCE (33); later ones (QUERY) have gaps in the enum, so they read as
- * '' here, which no route allows (405).
+ * llhttp's method number -> lower-case name. node exports its HTTP methods in llhttp's
+ * enum order up to SOURCE (33); QUERY, listed after it, is 46 in the enum (the RTSP
+ * methods sit between). Anything else reads as '', which no route allows (405).
  */
-const METHOD_NAMES: readonly string[] = methods.slice(0, methods.indexOf('SOURCE') + 1).map((m) => m.toLowerCase());
+const METHOD_NAMES: string[] = methods.slice(0, methods.indexOf('SOURCE') + 1).map((m) => m.toLowerCase());
+if (methods.includes('QUERY')) METHOD_NAMES[46] = 'query';
 
 export function methodName(n: number): string {
   return METHOD_NAMES[n] ?? '';
