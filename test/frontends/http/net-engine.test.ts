@@ -221,3 +221,27 @@ describe('net engine: HTTP/1.1 on node:net + llhttp', () => {
     assert.equal(parseResponses(body.data())[0]?.status, 408);
   });
 });
+
+describe('net engine: the coarse clock on a server that starts later', () => {
+  test('a keep-alive connection answered before the first sweep is not closed as idle', async () => {
+    const engine = { engine: netEngine({ keepAliveMs: 1500, headersMs: 1500, requestMs: 2500 }), note: '' };
+    // A server that stops leaves the shared clock where its last sweep set it.
+    const first = await startHttpServer(new FakeDataPlane(), { host: '127.0.0.1', port: 0, maxBodyBytes: 1024, engine });
+    await first.close();
+    await new Promise((r) => setTimeout(r, 2200));
+    const server = await startHttpServer(new FakeDataPlane(), { host: '127.0.0.1', port: 0, maxBodyBytes: 1024, engine });
+    try {
+      const c = await connect(server.port);
+      c.socket.write(get('/v2/health/live'));
+      await until(() => parseResponses(c.data()).length === 1);
+      // Past the first sweep (1 s) but well within the keep-alive time.
+      await new Promise((r) => setTimeout(r, 1100));
+      assert.equal(c.closed(), false, 'closed as idle at the first sweep');
+      c.socket.write(get('/v2/health/ready'));
+      await until(() => parseResponses(c.data()).length === 2);
+      c.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -32,11 +32,21 @@ export interface RequestCallbacks {
   /** A slice of the buffer being executed: valid only during the call. */
   onBody(chunk: Buffer): void;
   onMessageComplete(): void;
+  /** After each read the parser took off a consumed socket (`consume`): what `execute` would have returned. */
+  onExecute(result: number | ParseError): void;
 }
 
 export interface RequestParser {
   /** Bytes consumed (fewer than given after an upgrade request), or the refusal. */
   execute(data: Buffer): number | ParseError;
+  /**
+   * Let the parser read the socket's handle itself, as node:http does: no 'data' event,
+   * no JavaScript Buffer per read (it reads into one native buffer). Results come to
+   * `onExecute`. False where the handle is not one it can read (then use `execute`).
+   */
+  consume(socket: object): boolean;
+  /** Give the handle back before freeing (only after `consume`). */
+  unconsume(): void;
   /** Frees the native parser; never while `execute` is on the stack. */
   close(): void;
 }
@@ -44,6 +54,8 @@ export interface RequestParser {
 interface NativeParser {
   initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
   execute(data: Buffer): number | ParseError;
+  consume(handle: object): void;
+  unconsume(): void;
   close(): void;
   [slot: number]: unknown;
 }
@@ -57,6 +69,7 @@ interface Binding {
     readonly kOnHeadersComplete: number;
     readonly kOnBody: number;
     readonly kOnMessageComplete: number;
+    readonly kOnExecute: number;
     readonly kLenientNone: number;
   };
   readonly methods: readonly string[];
@@ -85,5 +98,18 @@ export function requestParser(cb: RequestCallbacks, maxHeaderSize: number): Requ
   p[HTTPParser.kOnHeadersComplete] = cb.onHeadersComplete.bind(cb);
   p[HTTPParser.kOnBody] = cb.onBody.bind(cb);
   p[HTTPParser.kOnMessageComplete] = cb.onMessageComplete.bind(cb);
-  return p;
+  p[HTTPParser.kOnExecute] = cb.onExecute.bind(cb);
+  return {
+    execute: (data) => p.execute(data),
+    consume(socket) {
+      // node:http's own test (_http_server.js): a StreamBase handle nobody consumes yet.
+      const handle = (socket as { _handle?: { isStreamBase?: boolean; _consumed?: boolean } })._handle;
+      if (handle?.isStreamBase !== true || handle._consumed === true) return false;
+      handle._consumed = true;
+      p.consume(handle);
+      return true;
+    },
+    unconsume: () => p.unconsume(),
+    close: () => p.close(),
+  };
 }

@@ -37,6 +37,11 @@ export function netEngine(timeouts: Timeouts = NODE_TIMEOUTS): HttpEngine {
           // Mutual TLS: the handshake fails for a client without a certificate from this CA.
           ...(material.mutual ? { ca: material.rootCert, requestCert: true, rejectUnauthorized: true } : {}),
         }, onSocket);
+      // The coarse clock only moves with a sweep: set it now, or a connection answered
+      // before this server's first sweep would read a time from before it started (the
+      // module's load, a stopped server's last sweep) and be closed as idle, or a request
+      // head timed out, at that sweep.
+      advanceClock(Date.now());
       const sweep = setInterval(() => {
         const now = Date.now();
         advanceClock(now);
