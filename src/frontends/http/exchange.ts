@@ -16,7 +16,8 @@ export interface HttpLogger { error(obj: object, msg?: string): void }
 
 const STATUS_LINE: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  409: '409 Conflict', 413: '413 Payload Too Large', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
+  408: '408 Request Timeout', 409: '409 Conflict', 413: '413 Payload Too Large', 417: '417 Expectation Failed',
+  431: '431 Request Header Fields Too Large', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
   500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 

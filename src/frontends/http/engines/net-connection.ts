@@ -41,6 +41,8 @@ export interface ConnectionHost {
   readonly front: FrontEnd;
   readonly maxHeaderSize: number;
   readonly timeouts: Timeouts;
+  /** The end of an answer's head for each Next (wire-answer.ts answerTails), made once per server. */
+  readonly tails: readonly string[];
   /** Called once, when the socket has closed. */
   forget(conn: Connection): void;
 }
@@ -228,10 +230,7 @@ export class Connection implements RequestCallbacks {
     const expect = headerOf(headers, 'expect');
     if (expect !== '' && (http10 || expect.toLowerCase() !== '100-continue')) {
       // The body (if any) is skipped by llhttp; the connection stays usable.
-      const ex = new NetExchange(this, headers, name === 'head', next, NO_RELEASE);
-      this.current = ex;
-      this.queue.push(ex);
-      ex.write(417, { contentType: JSON_TYPE }, errorJson(`unsupported Expect: ${expect.slice(0, 64)}`), false);
+      this.current = this.engineAnswer(headers, name === 'head', next, 417, `unsupported Expect: ${expect.slice(0, 64)}`, false);
       return 0;
     }
     const ex = new NetExchange(this, headers, name === 'head', next, this.host.front.release);
@@ -273,7 +272,7 @@ export class Connection implements RequestCallbacks {
     if (this.dead) return;
     const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     const last = close || ex.next === Next.Close;
-    const text = answerHead(status, head, length, last ? Next.Close : ex.next, Math.max(1, Math.floor(this.host.timeouts.keepAliveMs / 1000)));
+    const text = answerHead(status, head, length, this.host.tails[last ? Next.Close : ex.next]!);
     // An answer that closes: nothing after it is parsed (its unread body included).
     if (last) this.stop();
     if (this.queue[0] !== ex) {
@@ -346,7 +345,7 @@ export class Connection implements RequestCallbacks {
    * Refuse what the client is sending (a parse error, a timeout): the request being
    * parsed gets `status` in its place in the answer order, and the connection closes.
    */
-  private fail([status, , message]: [number, string, string]): void {
+  private fail([status, message]: [number, string]): void {
     const cur = this.current;
     this.current = undefined;
     if (cur !== undefined && !cur.finished) {
@@ -354,9 +353,18 @@ export class Connection implements RequestCallbacks {
       cur.abandon();
     }
     this.stop();
-    const ex = new NetExchange(this, [], false, Next.Close, NO_RELEASE);
+    this.engineAnswer([], false, Next.Close, status, message, true);
+  }
+
+  /**
+   * An answer of the engine's own (not the front end's: it never counted the request
+   * in flight, so nothing is released), in its place in the answer order.
+   */
+  private engineAnswer(headers: readonly string[], isHead: boolean, next: Next, status: number, message: string, close: boolean): NetExchange {
+    const ex = new NetExchange(this, headers, isHead, next, NO_RELEASE);
     this.queue.push(ex);
-    ex.write(status, { contentType: JSON_TYPE }, errorJson(message), true);
+    ex.write(status, { contentType: JSON_TYPE }, errorJson(message), close);
+    return ex;
   }
 
   // --- ending --------------------------------------------------------------------
@@ -400,7 +408,7 @@ export class Connection implements RequestCallbacks {
     if (this.messageStart !== 0) {
       const age = now - this.messageStart;
       const t = this.host.timeouts;
-      if ((!this.headDone && age > t.headersMs) || age > t.requestMs) this.fail([408, 'Request Timeout', REQUEST_TIMEOUT]);
+      if ((!this.headDone && age > t.headersMs) || age > t.requestMs) this.fail([408, REQUEST_TIMEOUT]);
     } else if (this.queue.length === 0 && now - this.idleSince > this.host.timeouts.keepAliveMs) {
       this.destroy();
     }

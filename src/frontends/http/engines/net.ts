@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { FrontEnd, HttpEngine, Listening } from './engine.js';
 import { advanceClock, Connection, type ConnectionHost, type Timeouts } from './net-connection.js';
+import { answerTails } from './wire-answer.js';
 
 export const NODE_TIMEOUTS: Timeouts = Object.freeze({ keepAliveMs: 5_000, headersMs: 60_000, requestMs: 300_000 });
 
@@ -28,7 +29,8 @@ export function netEngine(timeouts: Timeouts = NODE_TIMEOUTS): HttpEngine {
     description: `node:net + llhttp (Node ${process.version})`,
     listen(host: string, port: number, front: FrontEnd, material?: TlsMaterial): Promise<Listening> {
       const conns = new Set<Connection>();
-      const shared: ConnectionHost = { front, maxHeaderSize: http.maxHeaderSize, timeouts, forget: (c) => conns.delete(c) };
+      const tails = answerTails(Math.max(1, Math.floor(timeouts.keepAliveMs / 1000)));
+      const shared: ConnectionHost = { front, maxHeaderSize: http.maxHeaderSize, timeouts, tails, forget: (c) => conns.delete(c) };
       const onSocket = (socket: Socket): void => { conns.add(new Connection(socket, shared, Date.now())); };
       const server: net.Server = material === undefined
         ? net.createServer({ noDelay: true }, onSocket)

@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { HeaderReader } from '../dispatch.js';
-import { type BodyChunkHandler, errorJson, Exchange, reasonPhrase, type ResponseHead } from '../exchange.js';
+import { type BodyChunkHandler, errorJson, Exchange, reasonPhrase, type ResponseHead, statusLine } from '../exchange.js';
 import { clientErrorAnswer } from './client-error.js';
 import { type FrontEnd, type HttpEngine, type Listening, pathOf } from './engine.js';
 
@@ -69,9 +69,9 @@ function onClientError(err: Error & { code?: string; reason?: string }, socket: 
     socket.destroy();
     return;
   }
-  const [status, phrase, message] = clientErrorAnswer(err);
+  const [status, message] = clientErrorAnswer(err);
   const body = errorJson(message);
-  socket.end(`HTTP/1.1 ${status} ${phrase}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${statusLine(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export const nodeEngine: HttpEngine = {

@@ -76,7 +76,7 @@ const header: HeaderReader<HttpRequest> = (req, name) => (name === 'content-leng
 /** 431 with a JSON error and the connection closed, as node:http answers it (engines/node.ts). */
 function refuseHead(res: HttpResponse): void {
   res.cork(() => {
-    res.writeStatus('431 Request Header Fields Too Large');
+    res.writeStatus(statusLine(431));
     res.writeHeader('Content-Type', 'application/json');
     res.end(errorJson(headersTooLarge(MAX_HEADER_BYTES)), true);
   });

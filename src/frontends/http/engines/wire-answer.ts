@@ -4,15 +4,17 @@
  * Everything here comes from the server's own constants (no client text is echoed
  * into a header).
  */
-import http from 'node:http';
-import type { ResponseHead } from '../exchange.js';
+import { type ResponseHead, statusLine } from '../exchange.js';
 
+/** `HTTP/1.1 200 OK\r\n`, from exchange.ts's table (the one owner of reason phrases), made once per status. */
 const STATUS_LINES = new Map<number, string>();
 
 function statusLineOf(status: number): string {
   let line = STATUS_LINES.get(status);
   if (line === undefined) {
-    line = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
+    const known = statusLine(status);
+    // A status-line needs the space after the code even without a reason phrase (RFC 9112 4).
+    line = `HTTP/1.1 ${known.includes(' ') ? known : `${known} `}\r\n`;
     STATUS_LINES.set(status, line);
   }
   return line;
@@ -44,19 +46,27 @@ export const enum Next {
   Close,
 }
 
-/** `keepAliveSecs`: the idle timeout, told to clients (Node's agent reads it to avoid a reused socket closing under it). */
-export function answerHead(status: number, head: ResponseHead, length: number, next: Next, keepAliveSecs: number): string {
+/**
+ * The end of an answer's head for each Next, made once per server: `keepAliveSecs` is
+ * the idle timeout, told to clients (Node's agent reads it to avoid reusing a socket
+ * about to close).
+ */
+export function answerTails(keepAliveSecs: number): readonly string[] {
+  const tails: string[] = [];
+  tails[Next.KeepAlive] = `Keep-Alive: timeout=${keepAliveSecs}\r\n\r\n`;
+  tails[Next.KeepAlive10] = `Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSecs}\r\n\r\n`;
+  tails[Next.Close] = 'Connection: close\r\n\r\n';
+  return tails;
+}
+
+/** `tail`: from answerTails. */
+export function answerHead(status: number, head: ResponseHead, length: number, tail: string): string {
   let s = statusLineOf(status);
   if (head.contentType !== undefined) s += `Content-Type: ${head.contentType}\r\n`;
   if (head.header !== undefined) s += `${head.header[0]}: ${head.header[1]}\r\n`;
   if (head.allow !== undefined) s += `Allow: ${head.allow}\r\n`;
   if (head.coding !== undefined) s += `Content-Encoding: ${head.coding}\r\n`;
-  s += `Content-Length: ${length}\r\n${date()}`;
-  switch (next) {
-    case Next.KeepAlive: return `${s}Keep-Alive: timeout=${keepAliveSecs}\r\n\r\n`;
-    case Next.KeepAlive10: return `${s}Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSecs}\r\n\r\n`;
-    case Next.Close: return `${s}Connection: close\r\n\r\n`;
-  }
+  return `${s}Content-Length: ${length}\r\n${date()}${tail}`;
 }
 
 export const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
