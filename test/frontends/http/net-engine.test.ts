@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { netEngine } from '../../../src/frontends/http/engines/net.js';
-import { MAX_PIPELINED } from '../../../src/frontends/http/engines/net-connection.js';
+import { headerOf, MAX_PIPELINED } from '../../../src/frontends/http/engines/net-connection.js';
 import { type HttpServer, startHttpServer } from '../../../src/frontends/http/server.js';
 import { parseResponses, rawHttp, rawPost } from '../../helpers/raw-http.js';
 import { FakeDataPlane } from './fake-dataplane.js';
@@ -243,5 +243,18 @@ describe('net engine: the coarse clock on a server that starts later', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('net engine: repeated request headers', () => {
+  test('security-relevant single-value headers keep their first value; others are joined as node:http joins them', () => {
+    const h = ['Authorization', 'Bearer good', 'authorization', 'Bearer evil', 'X-Tag', 'a', 'x-tag', 'b', 'Cookie', 'c=1', 'cookie', 'd=2',
+      'Content-Type', 'application/json', 'content-type', 'text/plain', 'Host', 'one', 'host', 'two'];
+    assert.equal(headerOf(h, 'authorization'), 'Bearer good');
+    assert.equal(headerOf(h, 'content-type'), 'application/json');
+    assert.equal(headerOf(h, 'host'), 'one');
+    assert.equal(headerOf(h, 'x-tag'), 'a, b');
+    assert.equal(headerOf(h, 'cookie'), 'c=1; d=2');
+    assert.equal(headerOf(h, 'x-absent'), '');
   });
 });

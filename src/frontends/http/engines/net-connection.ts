@@ -101,7 +101,7 @@ const FIRST_ONLY = new Set(['authorization', 'proxy-authorization', 'content-typ
   'max-forwards', 'retry-after', 'server', 'content-length']);
 
 /** One request header by its lower-case name; '' when absent. */
-function headerOf(headers: readonly string[], name: string): string {
+export function headerOf(headers: readonly string[], name: string): string {
   let value: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     const k = headers[i]!;
