@@ -15,9 +15,16 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), more than 4 slots (no gain), and workers that nap in short timed waits under load instead of
- * sleeping (no gain on the main thread, more CPU on the workers; bench/README.md
- * "The executor's hand-off after #12 item 3").
+ * gated hot hand-off below), and more than 4 slots (no gain).
+ *
+ * Napping. Under concurrency an idle worker waits for its next batch in short timed
+ * waits (`napUs`, --worker-nap-us) before it sleeps, so that this thread hands the
+ * batch over without a notify: waking a sleeping thread costs the waker 18-40 us on
+ * this kind of VM (90-250 us on a busy machine), and under load this thread is the
+ * server's bottleneck and woke a worker for nearly every batch. Like the hot
+ * hand-off's polls, a nap that finds itself descheduled stops and starts the rest.
+ * (A first version without that rest, session 4, lost under heavy load; bench/README.md
+ * "The executor's hand-off after #12 item 3" and "Waking a worker".)
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
@@ -66,6 +73,7 @@ import {
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
 import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
+import type { WorkerTuning } from '../worker/channel-worker.js';
 
 export interface WorkerPoolOptions {
   /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
@@ -83,6 +91,13 @@ export interface WorkerPoolOptions {
    * Default true; tests that watch a worker poll turn it off.
    */
   spinRest?: boolean;
+  /**
+   * How long an idle worker naps (short timed waits) for the next batch while the
+   * server runs under concurrency, instead of sleeping, so that handing it the batch
+   * needs no notify from this thread (see `nap` in ../worker/channel-worker.ts); us,
+   * 0: off. Default 0 (the server's default is --worker-nap-us).
+   */
+  napUs?: number;
   /**
    * --max-response-bytes: the most output bytes one request may get. Checked on the
    * worker before outputs cross to this thread (see `run`). Default: no limit.
@@ -130,7 +145,7 @@ export class WorkerPool {
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
   readonly #spinRest: boolean;
-  readonly #maxResponseBytes: number;
+  readonly #tuning: WorkerTuning;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -141,7 +156,10 @@ export class WorkerPool {
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
     this.#spinRest = options.spinRest ?? true;
-    this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
+    this.#tuning = {
+      spinUs: this.#spinUs, spinRest: this.#spinRest, maxResponseBytes: options.maxResponseBytes ?? Infinity,
+      napUs: Math.max(0, options.napUs ?? 0),
+    };
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
@@ -332,7 +350,7 @@ export class WorkerPool {
   // --- internals ---------------------------------------------------------------------
 
   #spawn(index: number): Channel<Result> {
-    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#spinUs, this.#spinRest, this.#maxResponseBytes);
+    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#tuning);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
