@@ -118,6 +118,12 @@ export function napQuiet(hint: Int32Array): boolean {
 
 /** The timed waits a napping worker takes (ms). */
 export const NAP_SLICE_MS = 0.05;
+/**
+ * With at most this many requests in the server, the main thread still notifies a
+ * napping worker (latency at low concurrency); above it the worker finds the batch
+ * when its timed wait ends (no wake-up cost on the main thread).
+ */
+export const NAP_NOTIFY_MAX_ACTIVE = 2;
 
 /**
  * A poll lost its core: start a rest. One lost within two rests of the previous one
