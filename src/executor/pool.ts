@@ -450,8 +450,16 @@ export class WorkerPool {
     }
   }
 
-  /** Collect answers, refill the worker, and wait (asynchronously) for the next answer. */
-  #drain(thread: number, ch: Channel<Result>): void {
+  /**
+   * Collect answers, refill the worker, and wait (asynchronously) for the next answer.
+   * When the run just handed over is one the hot hand-off polls for, the poll waits
+   * for the event loop's check phase (setImmediate), after the rest of this turn's
+   * I/O: a burst read in one turn then counts as concurrency (no poll, its requests
+   * batched); polled for at once, each of its requests was answered before the next
+   * socket was read, so the server never saw two at a time and ran a burst of 64 as
+   * 64 polled batches of 1.
+   */
+  #drain(thread: number, ch: Channel<Result>, hotOk = true): void {
     for (;;) {
       if (ch.dead) return;
       this.#collect(ch);
@@ -460,7 +468,15 @@ export class WorkerPool {
         if (ch.referenced) { ch.referenced = false; ch.worker.unref(); }
         return;
       }
-      if (hot && this.#awaitHot(ch)) continue;
+      if (hot && hotOk && this.#pollsFor(ch)) {
+        ch.armed = true;
+        setImmediate(() => {
+          ch.armed = false;
+          this.#drain(thread, ch, this.#pollsFor(ch) && this.#awaitHot(ch));
+        });
+        return;
+      }
+      hotOk = true;
       const w = waitAsync(ch.ctl, CTL_RESP, ch.lastResp);
       if (w.async) {
         ch.armed = true;
@@ -474,14 +490,17 @@ export class WorkerPool {
     }
   }
 
+  /** Whether the hot hand-off polls for the answer to the run in flight: the server holds no other request and the run is estimated short. */
+  #pollsFor(ch: Channel<Result>): boolean {
+    const task = ch.inflight.peek()?.task;
+    return this.#spinUs > 0 && task?.op === 'run' && task.estimate?.short === true && hotQuiet(this.#hint);
+  }
+
   /**
-   * Hot hand-off, this thread's half: poll for the answer to a run just handed to an
-   * awake worker, when the server holds no other request and the run is estimated
-   * short. True when the answer came within MAIN_SPIN_US.
+   * Hot hand-off, this thread's half: poll for the answer to a run handed to an
+   * awake worker (see `#pollsFor`). True when the answer came within MAIN_SPIN_US.
    */
   #awaitHot(ch: Channel<Result>): boolean {
-    const task = ch.inflight.peek()?.task;
-    if (this.#spinUs === 0 || task?.op !== 'run' || task.estimate?.short !== true || !hotQuiet(this.#hint)) return false;
     const ctl = ch.ctl;
     const last = ch.lastResp;
     return pollFor(this.#hint, MAIN_SPIN_US, this.#spinRest, () => Atomics.load(ctl, CTL_RESP) !== last);
