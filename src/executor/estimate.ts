@@ -5,9 +5,17 @@
  * how long a run takes reads it: the batcher's deadline feasibility
  * (`ModelVersion`), the main thread's hot-hand-off poll (`pool.ts`), and whether a
  * run is long enough for the instance's solo session (the worker obeys the flag the
- * executor sends). Solo runs are left out: they are faster only while the server is
- * quiet, and counting them would pull the estimate under the solo threshold and
- * flip every other run back to the plain session.
+ * executor sends).
+ *
+ * A solo run counts as its time times the solo session's thread count: n threads
+ * run it at most n times faster than the plain session's one, so that is an upper
+ * bound of the plain run it stands for. Counting solo runs at their own time would
+ * pull the estimate under the solo threshold and flip every other run back to the
+ * plain session; leaving them out (the first version) trapped the estimate: a
+ * version's first run is cold (tabular: 1.8 ms, against ~20 us warm), that one run
+ * made it solo-worthy, every later run at concurrency 1 took the solo session and
+ * went unrecorded, so the estimate stayed at 1.8 ms for good, the main thread never
+ * polled for a 20 us run, and a 5 us model ran on two spinning intra-op threads.
  */
 import type { RunTiming } from '../types/run.js';
 
@@ -24,6 +32,12 @@ const WEIGHT = 0.2;
 
 export class RunEstimate {
   #us = 0;
+  readonly #soloThreads: number;
+
+  /** `soloThreads`: intra-op threads of the version's solo sessions (SessionSettings.soloIntraOpThreads; 0 or 1 when none). */
+  constructor(soloThreads = 1) {
+    this.#soloThreads = Math.max(1, soloThreads);
+  }
 
   /** Estimated compute time of one run, us (0 until the first run). */
   get us(): number { return this.#us; }
@@ -38,8 +52,7 @@ export class RunEstimate {
   get short(): boolean { return this.#us * 2 <= MAIN_SPIN_US; }
 
   record(t: RunTiming): void {
-    if (t.solo) return;
-    const us = (t.inputNs + t.inferNs + t.outputNs) / 1000;
+    const us = ((t.inputNs + t.inferNs + t.outputNs) / 1000) * (t.solo ? this.#soloThreads : 1);
     this.#us = this.#us === 0 ? us : this.#us * (1 - WEIGHT) + us * WEIGHT;
   }
 }

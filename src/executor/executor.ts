@@ -58,7 +58,7 @@ export class Instances {
   /** The worker thread of each instance (instance i runs on threads[i]); for logs and tests. */
   readonly threads: readonly number[];
   /** The version's one run-duration estimate (see ./estimate.ts). */
-  readonly estimate = new RunEstimate();
+  readonly estimate: RunEstimate;
   readonly #pool: WorkerPool;
   readonly #spec: SessionSpec;
   #released = false;
@@ -68,6 +68,7 @@ export class Instances {
     this.#pool = pool;
     this.#spec = spec;
     this.threads = threads;
+    this.estimate = new RunEstimate(spec.settings.soloIntraOpThreads);
     this.#end = () => pool.endRequest();
   }
 

@@ -3,9 +3,10 @@
  * `channel.ts`, in sequence order, until asked to stop. While idle it sleeps in
  * `Atomics.wait` (after a short poll when the server is nearly idle, see `spin`), and
  * a notify from the main thread wakes it: no event-loop turn, no message event and no
- * structured clone stand between a small request and ONNX Runtime. The event loop still runs whenever a
- * request awaits (session creation, `InferenceSession.run`'s setImmediate), and the
- * thread only blocks when it has nothing left to do.
+ * structured clone stand between a small request and ONNX Runtime (CPU sessions run
+ * synchronously, see ./session.ts). The event loop still runs whenever a request
+ * awaits (session creation, a public-API session's run), and the thread only blocks
+ * when it has nothing left to do.
  */
 import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { ResponseTooLarge, toErrorData } from '../errors/errors.js';

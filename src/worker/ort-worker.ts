@@ -21,6 +21,7 @@ import {
 import type { RunTensor, SessionSpec } from '../types/run.js';
 import { ORT_TYPE, configTypeFromOrt, dataTypeFromOrt } from './ort-types.js';
 import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from './sequence-state.js';
+import { createSession, type Outputs, type Session, type ValueMetadata } from './session.js';
 
 // onnxruntime-node 1.30 keeps float16 tensors in a Float16Array where the runtime has
 // one (Node 24+), and its native binding then refuses them ("not enough space: expected
@@ -29,9 +30,9 @@ import { addStateInputs, dropSessionState, freeState, keepStateOutputs } from '.
 // on Node 20 and 22.
 Reflect.deleteProperty(globalThis, 'Float16Array');
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new Map<string, Promise<Session>>();
 /** Solo sessions (SessionSettings.soloIntraOpThreads), by the same keys. */
-const solos = new Map<string, Promise<ort.InferenceSession>>();
+const solos = new Map<string, Promise<Session>>();
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
@@ -64,7 +65,7 @@ const ELEMENT_BYTES: Readonly<Record<string, number>> = {
  * share of a batch's outputs is its rows' share (BYTES elements vary in length, so
  * for them it is an estimate).
  */
-function checkResponseSize(result: Record<string, ort.Tensor>, outputs: readonly string[], rows: number, largest: number): void {
+function checkResponseSize(result: Outputs, outputs: readonly string[], rows: number, largest: number): void {
   if (maxResponseBytes === Infinity) return;
   let total = 0;
   for (const name of outputs) {
@@ -78,9 +79,9 @@ function checkResponseSize(result: Record<string, ort.Tensor>, outputs: readonly
 /** Models larger than this (the version folder's files) get no solo session: it would double their memory. */
 const SOLO_MAX_BYTES = 128 * 1024 * 1024;
 
-function create(spec: SessionSpec, intraOpThreads: number): Promise<ort.InferenceSession> {
+function create(spec: SessionSpec, intraOpThreads: number): Promise<Session> {
   const st = spec.settings;
-  return ort.InferenceSession.create(spec.path, {
+  return createSession(spec.path, {
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: st.interOpThreads,
     executionMode: st.executionMode,
@@ -101,7 +102,7 @@ function create(spec: SessionSpec, intraOpThreads: number): Promise<ort.Inferenc
 /** The spec each key's sessions were made from, to remake them (see renewSessions). */
 const specs = new Map<string, SessionSpec>();
 
-function session(spec: SessionSpec): Promise<ort.InferenceSession> {
+function session(spec: SessionSpec): Promise<Session> {
   let s = sessions.get(spec.key);
   if (s === undefined) {
     specs.set(spec.key, spec);
@@ -165,7 +166,7 @@ export async function renewSessions(key: string): Promise<void> {
   await soloSession(spec);
 }
 
-function tensorInfo(m: ort.InferenceSession.ValueMetadata): OnnxTensorInfo {
+function tensorInfo(m: ValueMetadata): OnnxTensorInfo {
   if (!m.isTensor) return { name: m.name, data_type: 'TYPE_INVALID', dims: [] };
   return {
     name: m.name,
@@ -174,7 +175,7 @@ function tensorInfo(m: ort.InferenceSession.ValueMetadata): OnnxTensorInfo {
   };
 }
 
-function modelInfo(s: ort.InferenceSession): OnnxModelInfo {
+function modelInfo(s: Session): OnnxModelInfo {
   return { inputs: s.inputMetadata.map(tensorInfo), outputs: s.outputMetadata.map(tensorInfo) };
 }
 
@@ -231,7 +232,7 @@ function rawOutput(name: string, t: ort.Tensor): RunTensor {
  * time counts as output time.
  */
 export async function execute<T>(
-  s: ort.InferenceSession, inputs: readonly RunTensor[], outputs: readonly string[],
+  s: Session, inputs: readonly RunTensor[], outputs: readonly string[],
   emit: (outs: RunTensor[], inputNs: number, inferNs: number, t2: bigint) => T,
   rows = 1, largest = 1,
 ): Promise<T> {
@@ -239,7 +240,9 @@ export async function execute<T>(
   const feeds: Record<string, ort.Tensor> = {};
   for (const inp of inputs) feeds[inp.name] = toOrt(inp);
   const t1 = process.hrtime.bigint();
-  const result = await s.run(feeds, outputs as string[]);
+  // Synchronous on a direct session (./session.ts): no event-loop turn per run.
+  const ran = s.run(feeds, outputs);
+  const result = ran instanceof Promise ? await ran : ran;
   const t2 = process.hrtime.bigint();
   const outs: RunTensor[] = [];
   try {
@@ -289,12 +292,12 @@ async function run(task: RunTask): Promise<RunResult> {
 }
 
 /** A session this worker already holds (created or being created), by key. */
-export function existingSession(key: string): Promise<ort.InferenceSession> | undefined {
+export function existingSession(key: string): Promise<Session> | undefined {
   return sessions.get(key);
 }
 
 /** The solo session for a key, when this worker made one (see soloSession). */
-export function existingSolo(key: string): Promise<ort.InferenceSession> | undefined {
+export function existingSolo(key: string): Promise<Session> | undefined {
   return solos.get(key);
 }
 

@@ -29,16 +29,41 @@ function rowsOf(n: number, seed: number): Float32Array {
 }
 
 describe('RunEstimate: the one run-duration estimate', () => {
-  it('is an EWMA of plain runs (input + infer + output), leaving solo runs out', () => {
-    const e = new RunEstimate();
+  it('is an EWMA of runs (input + infer + output), a solo run counted at its time times the solo threads', () => {
+    const e = new RunEstimate(2);
     assert.equal(e.us, 0);
     e.record({ inputNs: 10_000, inferNs: 80_000, outputNs: 10_000, solo: false });
     assert.equal(e.us, 100);
     assert.equal(e.ms, 0.1);
     e.record({ inputNs: 0, inferNs: 200_000, outputNs: 0, solo: false });
     assert.equal(e.us, 120); // 0.8 * 100 + 0.2 * 200
-    e.record({ inputNs: 0, inferNs: 1_000, outputNs: 0, solo: true });
-    assert.equal(e.us, 120, 'a solo run does not move it');
+    e.record({ inputNs: 0, inferNs: 50_000, outputNs: 0, solo: true });
+    assert.equal(e.us, 116); // 0.8 * 120 + 0.2 * (2 * 50)
+  });
+
+  it('comes down from a cold first run even when every later run takes the solo session', () => {
+    // The trap this rule replaced: solo runs went unrecorded, so a cold first run
+    // (tabular: 1.8 ms against ~20 us warm) kept the version solo-worthy for good,
+    // and at concurrency 1 every run took the solo session.
+    const e = new RunEstimate(2);
+    e.record({ inputNs: 0, inferNs: 1_800_000, outputNs: 0, solo: false });
+    assert.equal(e.soloWorthy, true);
+    let solo = 0;
+    for (let i = 0; i < 60; i++) {
+      // What the executor does: a solo run while the estimate says solo-worthy, else a plain one.
+      const takesSolo = e.soloWorthy;
+      if (takesSolo) solo++;
+      e.record({ inputNs: 0, inferNs: takesSolo ? 12_000 : 20_000, outputNs: 0, solo: takesSolo });
+    }
+    assert.equal(e.soloWorthy, false);
+    assert.equal(e.short, true, `estimate ${e.us} us`);
+    assert.ok(solo < 20, `${solo} solo runs before it came down`);
+    // A model whose runs really are long stays solo-worthy on solo runs alone
+    // (two threads: 0.9 ms solo stands for at most 1.8 ms plain).
+    const long = new RunEstimate(2);
+    long.record({ inputNs: 0, inferNs: 1_300_000, outputNs: 0, solo: false });
+    for (let i = 0; i < 60; i++) long.record({ inputNs: 0, inferNs: 900_000, outputNs: 0, solo: true });
+    assert.equal(long.soloWorthy, true);
   });
 
   it('says which runs take the solo session and which the main thread polls for', () => {
