@@ -57,11 +57,21 @@ export function holdDecoded(ex: Exchange, budget: RequestBytesBudget, decoded: B
 }
 
 /**
- * Collect the body into one Buffer and hand it to `onBody`. Chunks are only valid
- * during the callback (uWS neuters them), so each is copied: a body that comes in one
- * chunk (most) is copied once into a buffer of its size; one that comes in pieces
- * into a buffer that grows as they arrive. Over `maxBodyBytes`: 413; over the budget:
- * 503; a bad Content-Length: 400. Each closes the connection without reading the rest.
+ * A Buffer that is all of its ArrayBuffer: not a slice of Node's shared pool or of a
+ * read buffer that is reused (a body may be kept as the backing of its input tensors).
+ */
+function ownsItsMemory(chunk: Uint8Array): chunk is Buffer {
+  return Buffer.isBuffer(chunk) && chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.byteLength;
+}
+
+/**
+ * Collect the body into one Buffer and hand it to `onBody`. A body that comes whole
+ * in one chunk (most) is that chunk where the engine's chunks may be kept (the net
+ * engine: an allocation and a copy less per request), else a copy of it of its size;
+ * chunks valid only during the callback (uWS neuters them) are copied: one that comes
+ * in pieces into a buffer that grows as they arrive. Over `maxBodyBytes`: 413; over
+ * the budget: 503; a bad Content-Length: 400. Each closes the connection without
+ * reading the rest.
  */
 export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits, onBody: (body: Buffer) => void): void {
   const declared = declaredLength(contentLength);
@@ -75,13 +85,18 @@ export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits
   let chunks: Buffer[] | undefined;
   let size = 0;
   let failed = false;
+  const keepable = ex.chunksKeepable;
   ex.onData((chunk, isLast) => {
     if (failed || ex.finished) return;
     const n = chunk.byteLength;
     const need = size + n;
     if (need > limit || (declared >= 0 && need > declared)) { failed = true; return refuse(ex, new PayloadTooLarge(limit)); }
     if (n > 0) {
-      if (declared > 0) {
+      if (declared > 0 && whole === undefined && n === declared && keepable && ownsItsMemory(chunk)) {
+        // The whole body in one chunk of its own (most requests): kept, not copied.
+        if (!budget.take(ex, n)) { failed = true; return refuse(ex, budget.exceeded()); }
+        whole = chunk;
+      } else if (declared > 0) {
         if (whole === undefined || need > whole.length) {
           const had = whole === undefined ? 0 : whole.length;
           const cap = need === declared ? declared : Math.min(declared, Math.max(need, had * 2, FIRST_PIECE));
@@ -93,7 +108,7 @@ export function readBody(ex: Exchange, contentLength: string, limits: BodyLimits
         whole.set(chunk, size);
       } else {
         if (!budget.take(ex, n)) { failed = true; return refuse(ex, budget.exceeded()); }
-        (chunks ??= []).push(Buffer.from(chunk));
+        (chunks ??= []).push(keepable && ownsItsMemory(chunk) ? chunk : Buffer.from(chunk));
       }
       size = need;
     }

@@ -69,6 +69,16 @@ export abstract class Exchange {
    */
   abstract onData(onChunk: BodyChunkHandler): void;
 
+  /**
+   * The engine's chunks may be kept past their callback: each one that spans its whole
+   * ArrayBuffer is a copy nobody else holds, so a body that arrives in one chunk can
+   * be that chunk (body.ts) instead of a copy of it. False: chunks are valid only
+   * during the callback (uWS neuters them).
+   */
+  get chunksKeepable(): boolean {
+    return false;
+  }
+
   /** The peer's address as the transport reports it; read only inside the engine's request handler. */
   abstract remoteAddress(): string;
 

@@ -77,6 +77,29 @@ describe('net engine: HTTP/1.1 on node:net + llhttp', () => {
     c.socket.destroy();
   });
 
+  test('a body kept from the parser is not overwritten by later reads: a held request with a binary input answers its own bytes', async () => {
+    // Binary inputs are views into their request's body, which the engine keeps from
+    // llhttp's chunk without a copy (body.ts): bodies read after it must not reuse it.
+    const binary = (model: string, x: number): Buffer => {
+      const head = JSON.stringify({
+        inputs: [{ name: 'INPUT0', shape: model === 'slow' ? [1] : [1, 4], datatype: 'FP32', parameters: { binary_data_size: model === 'slow' ? 4 : 16 } }],
+        outputs: [{ name: 'INPUT0', parameters: { binary_data: false } }],
+      });
+      const data = Buffer.from(new Float32Array(model === 'slow' ? [x] : [x, x, x, x]).buffer);
+      return rawPost(`/v2/models/${model}/infer`, Buffer.concat([Buffer.from(head), data]), { 'Inference-Header-Content-Length': String(head.length) });
+    };
+    const c = await connect(server.port);
+    c.socket.write(Buffer.concat([binary('slow', 9.5), binary('echo', 1.25), binary('echo', -2.5), binary('echo', 7)]));
+    await until(() => dp.pendingSlow.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    dp.pendingSlow.shift()!();
+    await until(() => parseResponses(c.data()).length === 4);
+    const r = parseResponses(c.data());
+    assert.deepEqual(r.map((x) => x.status), [200, 200, 200, 200]);
+    assert.deepEqual(r.map((x) => firstValue(x.body)), [9.5, 1.25, -2.5, 7]);
+    c.socket.destroy();
+  });
+
   test(`more than ${MAX_PIPELINED} pipelined requests: reading pauses and resumes, every one answered in order`, async () => {
     const n = MAX_PIPELINED * 4;
     const data = Buffer.concat(Array.from({ length: n }, (_, i) => rawPost(ECHO, echoBody(i))));

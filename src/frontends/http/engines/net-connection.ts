@@ -81,6 +81,11 @@ class NetExchange extends Exchange {
     this.onChunk = onChunk;
   }
 
+  /** llhttp's binding hands each body piece over as a fresh copy (Buffer::Copy, Node 20-24). */
+  override get chunksKeepable(): boolean {
+    return true;
+  }
+
   protected send(status: number, head: ResponseHead, body: string | Uint8Array | undefined, close: boolean): void {
     this.conn.answer(this, status, head, body, close);
   }
