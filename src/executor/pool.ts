@@ -17,15 +17,6 @@
  * thread for the answer (both lose under concurrency when cores are shared: hence the
  * gated hot hand-off below), and more than 4 slots (no gain).
  *
- * Napping. Under concurrency an idle worker waits for its next batch in short timed
- * waits (`napUs`, --worker-nap-us) before it sleeps, so that this thread hands the
- * batch over without a notify: waking a sleeping thread costs the waker 18-40 us on
- * this kind of VM (90-250 us on a busy machine), and under load this thread is the
- * server's bottleneck and woke a worker for nearly every batch. Like the hot
- * hand-off's polls, a nap that finds itself descheduled stops and starts the rest.
- * (A first version without that rest, session 4, lost under heavy load; bench/README.md
- * "The executor's hand-off after #12 item 3" and "Waking a worker".)
- *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
  * waiting for this thread); errors come back as {code, message} data; a worker that
@@ -37,41 +28,23 @@
  * requests (terminating a thread inside an ONNX Runtime run aborts the process).
  * Idle workers do not keep the process alive (as with piscina).
  *
- * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
- * and a model run right after a wake-up is up to twice as slow (cold caches), while a
- * small model runs in ~11-40 us. So, only while the server runs at concurrency 1
- * (`beginRequest`/`endRequest`, called by the executor for each request a model
- * version takes, count requests into a SharedArrayBuffer every worker reads; see
- * `soloQuiet` in ../worker/channel.ts):
- * a worker that runs out of requests polls for the next one for up to `spinUs` before
- * sleeping (one worker at a time); batches prefer that awake worker's instance; and
- * when a request goes to an awake worker whose runs are short (the version's
- * RunEstimate), this thread polls for the answer (at most MAIN_SPIN_US) instead of returning to its event loop, whose
- * wake-up would cost as much again. At concurrency 1 this takes the hand-off from
- * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
- * nothing spins, so no CPU is taken from the front end or from other workers.
- * A poll that finds itself descheduled (the clock jumps between two looks: another
- * thread wanted its core) stops, and neither side polls for ~256 ms, doubling up to
- * ~2 s while polls keep losing (`spinRest`): on a machine short of cores a poll delays
- * the very threads it waits for (the main thread, the client) by whole scheduler
- * slices. Tabular c=1 HTTP/JSON at load 6, medians of five interleaved runs: 1.9k /
- * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned; the
- * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
- * rest; bench/README.md "Batches per turn, resting polls").
+ * When this thread wakes a worker, and when it polls for an answer instead of waiting
+ * for it, is `./handoff.ts`'s (the hot hand-off and napping).
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
   CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_MULTI_AT, NAP_NOTIFY_MAX_ACTIVE, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, hotQuiet, pollFor, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
+  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
   type ChannelLayout,
 } from '../worker/channel.js';
 import {
   transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
-import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
+import type { RunEstimate } from './estimate.js';
+import { awaitAnswer, notifiesNapper, pollsForAnswer } from './handoff.js';
 import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
 import type { WorkerTuning } from '../worker/channel-worker.js';
 
@@ -416,10 +389,7 @@ export class WorkerPool {
     }
     if (!published) return false;
     const asleep = Atomics.load(ch.ctl, CTL_SLEEPING) !== 0;
-    // A napping worker (SLEEPING 0) finds the run at the end of its timed wait, up
-    // to ~0.1 ms later; with few requests in the server that is latency worth the
-    // notify (which costs nothing when the worker is running: nobody waits).
-    if (asleep || Atomics.load(this.#hint, HINT_ACTIVE) <= NAP_NOTIFY_MAX_ACTIVE) Atomics.notify(ch.ctl, CTL_REQ, 1);
+    if (asleep || notifiesNapper(this.#hint)) Atomics.notify(ch.ctl, CTL_REQ, 1);
     if (!ch.referenced) { ch.referenced = true; ch.worker.ref(); }
     return !asleep && ch.inflight.length === 1;
   }
@@ -472,7 +442,7 @@ export class WorkerPool {
         ch.armed = true;
         setImmediate(() => {
           ch.armed = false;
-          this.#drain(thread, ch, this.#pollsFor(ch) && this.#awaitHot(ch));
+          this.#drain(thread, ch, this.#pollsFor(ch) && awaitAnswer(this.#hint, ch.ctl, ch.lastResp, this.#spinRest));
         });
         return;
       }
@@ -490,20 +460,8 @@ export class WorkerPool {
     }
   }
 
-  /** Whether the hot hand-off polls for the answer to the run in flight: the server holds no other request and the run is estimated short. */
   #pollsFor(ch: Channel<Result>): boolean {
-    const task = ch.inflight.peek()?.task;
-    return this.#spinUs > 0 && task?.op === 'run' && task.estimate?.short === true && hotQuiet(this.#hint);
-  }
-
-  /**
-   * Hot hand-off, this thread's half: poll for the answer to a run handed to an
-   * awake worker (see `#pollsFor`). True when the answer came within MAIN_SPIN_US.
-   */
-  #awaitHot(ch: Channel<Result>): boolean {
-    const ctl = ch.ctl;
-    const last = ch.lastResp;
-    return pollFor(this.#hint, MAIN_SPIN_US, this.#spinRest, () => Atomics.load(ctl, CTL_RESP) !== last);
+    return this.#spinUs > 0 && pollsForAnswer(this.#hint, ch.inflight.peek()?.task);
   }
 
   #onExit(thread: number, ch: Channel<Result>, code: number): void {
