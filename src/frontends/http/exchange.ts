@@ -46,12 +46,14 @@ export interface ResponseHead {
 /** A body chunk, valid only during the callback (uWS neuters it afterwards). */
 export type BodyChunkHandler = (chunk: Uint8Array, isLast: boolean) => void;
 
-export abstract class Exchange {
-  /** The client went away: `res` is dead. */
-  aborted = false;
+/**
+ * The exchange is its request's cancellation too (as gRPC's CallCancellation is its
+ * call's): `aborted` once the client went away, when the transport is dead. One object
+ * fewer per request than a Cancellation of its own.
+ */
+export abstract class Exchange extends Cancellation {
   /** An answer was written (or the client aborted): the in-flight slot is released. */
   finished = false;
-  private cancellation: Cancellation | undefined = undefined;
   /** Called with the status once the answer is written (audit lines of admin calls). */
   answered: ((status: number) => void) | undefined = undefined;
   /** Body bytes this request holds, counted in the server's RequestBytesBudget until it finishes. */
@@ -61,7 +63,9 @@ export abstract class Exchange {
   constructor(
     readonly acceptEncoding: string,
     private readonly release: (ex: Exchange) => void,
-  ) {}
+  ) {
+    super();
+  }
 
   /**
    * Start reading the body; `onChunk` gets every chunk, the last with `isLast`. Called
@@ -90,15 +94,13 @@ export abstract class Exchange {
 
   /** The engine calls this when the client goes away before the answer: the transport is dead. */
   protected clientGone(): void {
-    this.aborted = true;
-    this.cancellation?.cancel();
+    this.cancel();
     this.finish();
   }
 
-  /** Cancelled when the client disconnects; created only for requests that need it. */
+  /** Cancelled when the client disconnects. */
   signal(): Cancellation {
-    this.cancellation ??= new Cancellation();
-    return this.cancellation;
+    return this;
   }
 
   finish(): void {
