@@ -1,8 +1,7 @@
 /**
- * The main thread's half of the hand-off policy: when it polls for a worker's answer
- * instead of waiting for it in its event loop, and when it wakes a worker it hands a
- * run to. The workers' half (polling for the next request at concurrency 1, napping
- * under concurrency) is `../worker/channel-worker.ts`; the shared gates and the rest
+ * The main thread's half of the hot hand-off: when it polls for a worker's answer
+ * instead of waiting for it in its event loop. The workers' half (polling for the
+ * next request at concurrency 1) is `../worker/channel-worker.ts`; the shared gates and the rest
  * are `../worker/channel.ts`; `./pool.ts` calls these.
  *
  * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
@@ -26,18 +25,8 @@
  * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned; the
  * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
  * rest; bench/README.md "Batches per turn, resting polls").
-
- * Napping. Under concurrency an idle worker waits for its next batch in short timed
- * waits (`napUs`, --worker-nap-us) before it sleeps, so that this thread hands the
- * batch over without a notify: waking a sleeping thread costs the waker 18-40 us on
- * this kind of VM (90-250 us on a busy machine), and under load this thread is the
- * server's bottleneck and woke a worker for nearly every batch. Like the hot
- * hand-off's polls, a nap that finds itself descheduled stops and starts the rest.
- * (A first version without that rest, session 4, lost under heavy load; bench/README.md
- * "The executor's hand-off after #12 item 3" and "Waking a worker".)
- *
  */
-import { CTL_RESP, HINT_ACTIVE, NAP_NOTIFY_MAX_ACTIVE, hotQuiet, pollFor } from '../worker/channel.js';
+import { CTL_RESP, hotQuiet, pollFor } from '../worker/channel.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
 
 /**
@@ -52,14 +41,4 @@ export function pollsForAnswer(hint: Int32Array, task: { op: string; estimate?: 
 /** Poll for the worker's answer (RESP moving past `last`); true when it came within MAIN_SPIN_US. */
 export function awaitAnswer(hint: Int32Array, ctl: Int32Array, last: number, rest: boolean): boolean {
   return pollFor(hint, MAIN_SPIN_US, rest, () => Atomics.load(ctl, CTL_RESP) !== last);
-}
-
-/**
- * Whether a worker that is awake (running, or napping: SLEEPING 0) is notified of a
- * run handed to it anyway. A napping worker finds the run at the end of its timed
- * wait, up to ~0.1 ms later; with few requests in the server that latency is worth
- * the notify, and a notify costs nothing when the worker is running (nobody waits).
- */
-export function notifiesNapper(hint: Int32Array): boolean {
-  return Atomics.load(hint, HINT_ACTIVE) <= NAP_NOTIFY_MAX_ACTIVE;
 }

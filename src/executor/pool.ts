@@ -15,7 +15,11 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), and more than 4 slots (no gain).
+ * gated hot hand-off, ./handoff.ts), more than 4 slots (no gain), and workers that nap
+ * in short timed waits under concurrency so that this thread need not notify them
+ * (a notify of a sleeping worker costs this thread 18-40 us on this VM; napping, even
+ * with the hot hand-off's rest, was no faster on a quiet machine and lost at
+ * concurrency 4; bench/README.md "Waking a worker").
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
@@ -29,7 +33,7 @@
  * Idle workers do not keep the process alive (as with piscina).
  *
  * When this thread wakes a worker, and when it polls for an answer instead of waiting
- * for it, is `./handoff.ts`'s (the hot hand-off and napping).
+ * for it, is `./handoff.ts`'s (the hot hand-off).
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
@@ -44,7 +48,7 @@ import {
 } from '../worker/protocol.js';
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
 import type { RunEstimate } from './estimate.js';
-import { awaitAnswer, notifiesNapper, pollsForAnswer } from './handoff.js';
+import { awaitAnswer, pollsForAnswer } from './handoff.js';
 import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
 import type { WorkerTuning } from '../worker/channel-worker.js';
 
@@ -64,13 +68,6 @@ export interface WorkerPoolOptions {
    * Default true; tests that watch a worker poll turn it off.
    */
   spinRest?: boolean;
-  /**
-   * How long an idle worker naps (short timed waits) for the next batch while the
-   * server runs under concurrency, instead of sleeping, so that handing it the batch
-   * needs no notify from this thread (see `nap` in ../worker/channel-worker.ts); us,
-   * 0: off. Default 0 (the server's default is --worker-nap-us).
-   */
-  napUs?: number;
   /**
    * --max-response-bytes: the most output bytes one request may get. Checked on the
    * worker before outputs cross to this thread (see `run`). Default: no limit.
@@ -131,7 +128,6 @@ export class WorkerPool {
     this.#spinRest = options.spinRest ?? true;
     this.#tuning = {
       spinUs: this.#spinUs, spinRest: this.#spinRest, maxResponseBytes: options.maxResponseBytes ?? Infinity,
-      napUs: Math.max(0, options.napUs ?? 0),
     };
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
@@ -389,7 +385,7 @@ export class WorkerPool {
     }
     if (!published) return false;
     const asleep = Atomics.load(ch.ctl, CTL_SLEEPING) !== 0;
-    if (asleep || notifiesNapper(this.#hint)) Atomics.notify(ch.ctl, CTL_REQ, 1);
+    if (asleep) Atomics.notify(ch.ctl, CTL_REQ, 1);
     if (!ch.referenced) { ch.referenced = true; ch.worker.ref(); }
     return !asleep && ch.inflight.length === 1;
   }

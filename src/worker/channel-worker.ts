@@ -12,7 +12,7 @@ import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'no
 import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_SPINNER, NAP_SLICE_MS, PREEMPTED_MS, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, markContended, napQuiet, fitsInline, hotQuiet, pollFor, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
+  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, hotQuiet, pollFor, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
   type ChannelLayout, type SlotView,
 } from './channel.js';
 import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
@@ -23,10 +23,8 @@ import { transferList, type FailedResult, type WorkerTask } from './protocol.js'
 export interface WorkerTuning {
   /** Longest poll for the next request before sleeping, at concurrency 1 (0: always sleep). */
   spinUs: number;
-  /** Stop polling (or napping) when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
+  /** Stop polling when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
   spinRest: boolean;
-  /** Longest nap for the next batch while the server runs under concurrency, before sleeping (0: sleep at once). */
-  napUs: number;
   /** --max-response-bytes (Infinity: none). */
   maxResponseBytes: number;
 }
@@ -39,7 +37,7 @@ export interface ChannelWorkerData extends WorkerTuning {
   layout: ChannelLayout;
 }
 
-const { sab, hint: hintSab, port, layout, spinUs, spinRest, napUs, maxResponseBytes } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes } = workerData as ChannelWorkerData;
 setMaxResponseBytes(maxResponseBytes);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
 const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
@@ -144,7 +142,6 @@ function stopping(): boolean {
  */
 function waitFor(next: number): boolean {
   if (!available(next) && spinUs > 0) spin(next);
-  if (!available(next) && napUs > 0) nap(next);
   for (;;) {
     if (stopping()) return false;
     if (available(next)) return true;
@@ -171,38 +168,6 @@ function spin(next: number): void {
     pollFor(hint, spinUs, spinRest, () => available(next) || stopping() || Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE);
   } finally {
     Atomics.store(hint, HINT_SPINNER, 0);
-  }
-}
-
-/**
- * Under concurrency (the server held two requests at once within the last ~50 ms,
- * see `soloQuiet`), wait for the next batch in short timed waits with SLEEPING left
- * at 0, so that the main thread hands it over without a notify: on this kind of VM
- * waking a sleeping thread costs the waker 18-40 us (90-250 while the machine is
- * busy; a raw futex wake from a native addon costs the same, so it is the VM's
- * wake-up, not V8's), and under load the main thread, the server's bottleneck, woke
- * a worker for nearly every batch. A nap ends on this thread's own timer, at the
- * price of a few timer wake-ups of this thread per batch. At most `napUs`, then it
- * sleeps as before. Like the hot hand-off's polls it stops, and rests, when it finds
- * itself descheduled (a timed wait that returns over PREEMPTED_MS late: the cores
- * are short, and this thread's wake-ups would take them from the threads it serves).
- */
-function nap(next: number): void {
-  if (!napQuiet(hint)) return;
-  const start = performance.now();
-  const until = start + napUs / 1000;
-  let last = start;
-  while (!soloQuiet(hint) && !stopping()) {
-    const req = Atomics.load(ctl, CTL_REQ);
-    if (((req - next) | 0) >= 0) return;
-    const now = performance.now();
-    if (now - last > NAP_SLICE_MS + PREEMPTED_MS && spinRest) {
-      markContended(hint);
-      return;
-    }
-    if (now > until) return;
-    last = now;
-    Atomics.wait(ctl, CTL_REQ, req, NAP_SLICE_MS);
   }
 }
 

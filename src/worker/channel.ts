@@ -108,22 +108,8 @@ function restTicks(hint: Int32Array): number {
  * programs) delays them by whole scheduler slices; the rest hands the cores back.
  */
 export function hotQuiet(hint: Int32Array): boolean {
-  return soloQuiet(hint) && napQuiet(hint);
+  return soloQuiet(hint) && ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > restTicks(hint);
 }
-
-/** True while a worker may nap (see `nap` in channel-worker.ts): no poll or nap lost its core lately. */
-export function napQuiet(hint: Int32Array): boolean {
-  return ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > restTicks(hint);
-}
-
-/** The timed waits a napping worker takes (ms). */
-export const NAP_SLICE_MS = 0.05;
-/**
- * With at most this many requests in the server, the main thread still notifies a
- * napping worker (latency at low concurrency); above it the worker finds the batch
- * when its timed wait ends (no wake-up cost on the main thread).
- */
-export const NAP_NOTIFY_MAX_ACTIVE = 2;
 
 /**
  * A poll lost its core: start a rest. One lost within two rests of the previous one

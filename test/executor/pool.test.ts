@@ -371,67 +371,6 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
     assert.equal(await awakeUnderLoad(false), true, 'without the rest it still polls');
   });
 
-  it('under concurrency an idle worker naps for the next batch (napUs) instead of sleeping, until the server goes quiet', async () => {
-    // A long nap budget, so that "awake" is observable from the test without racing it.
-    const p = new WorkerPool(1, { spinUs: 0, napUs: 5_000_000, spinRest: false });
-    try {
-      await p.loadOn([0], AC);
-      p.beginRequest();
-      p.beginRequest();
-      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
-      await sleep(50);
-      assert.equal(p.awake(0), true, 'napping: the next batch needs no wake-up');
-      // A batch handed to the napping worker is answered as usual.
-      assert.deepEqual(floats((await p.run(0, AC, [rows([4, 5, 6])], ['b'])).outputs[0]!), [12, 15, 18]);
-      await sleep(50);
-      assert.equal(p.awake(0), true, 'napping again after that batch');
-      // Back to concurrency 1 for a while (~50 ms): the nap ends and the worker sleeps.
-      p.endRequest();
-      p.endRequest();
-      let waited = 0;
-      for (; p.awake(0) && waited < 2000; waited += 25) await sleep(25);
-      assert.equal(p.awake(0), false, `still napping ${waited} ms after the server went quiet`);
-    } finally {
-      await p.close();
-    }
-  });
-
-  it('a napping worker that loses its core to busy threads stops and sleeps (spinRest)', async () => {
-    const hog = (): Worker => new Worker('const end = Date.now() + 2000; while (Date.now() < end) {}', { eval: true });
-    const p = new WorkerPool(1, { spinUs: 0, napUs: 5_000_000, spinRest: true });
-    const hogs: Worker[] = [];
-    try {
-      await p.loadOn([0], AC);
-      p.beginRequest();
-      p.beginRequest();
-      hogs.push(hog(), hog());
-      await sleep(100);
-      await p.run(0, AC, [rows([1, 2, 3])], ['b']);
-      await sleep(400);
-      assert.equal(p.awake(0), false, 'rested: asleep while the cores are busy');
-      p.endRequest();
-      p.endRequest();
-    } finally {
-      await Promise.all(hogs.map((h) => h.terminate()));
-      await p.close();
-    }
-  });
-
-  it('close() ends a napping worker at once, not after its budget', async () => {
-    const p = new WorkerPool(1, { spinUs: 0, napUs: 20_000_000, spinRest: false });
-    await p.loadOn([0], AC);
-    p.beginRequest();
-    p.beginRequest();
-    await p.run(0, AC, [rows([1, 2, 3])], ['b']);
-    await sleep(20);
-    assert.equal(p.awake(0), true);
-    const t0 = performance.now();
-    await p.close();
-    assert.ok(performance.now() - t0 < 5_000, `closed in ${Math.round(performance.now() - t0)} ms`);
-    p.endRequest();
-    p.endRequest();
-  });
-
   it('off with spinUs 0: idle workers sleep at once', async () => {
     const p = new WorkerPool(1, { spinUs: 0 });
     try {
