@@ -171,10 +171,33 @@ function spin(next: number): void {
   }
 }
 
+/**
+ * Requests served back to back before the loop lets the event loop turn once anyway.
+ * CPU sessions run synchronously (./session.ts) and this thread blocks in
+ * Atomics.wait, so without these turns its event loop would never run, and what
+ * Node queues there would wait for good: on Node 22+ the N-API finalizers that free
+ * ONNX Runtime's output buffers run from it (repeated 72 MB answers refused by
+ * --max-response-bytes grew RSS by 230 MB on Node 24 without these turns,
+ * test/executor/response-limit.test.ts), as do V8's GC tasks.
+ */
+const TURN_EVERY = 32;
+
+/** One event-loop turn (see TURN_EVERY). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 async function loop(): Promise<void> {
   let next = 1;
+  let served = 0;
   Atomics.store(ctl, CTL_READY, 1);
   for (;;) {
+    // A turn before waiting (the next request is not here yet: the turn costs no
+    // request anything), and one every TURN_EVERY requests under sustained load.
+    if (!available(next) || ++served >= TURN_EVERY) {
+      served = 0;
+      await turn();
+    }
     if (!waitFor(next)) break;
     Atomics.store(ctl, CTL_STARTED, next);
     const v = slots[next & mask]!;
