@@ -15,9 +15,11 @@
  * `bench/idle-path.ts` and bench/results/idle-path.json. Measured and not kept: a
  * worker that always spins before sleeping, and a blocking Atomics.wait on this
  * thread for the answer (both lose under concurrency when cores are shared: hence the
- * gated hot hand-off below), more than 4 slots (no gain), and workers that nap in short timed waits under load instead of
- * sleeping (no gain on the main thread, more CPU on the workers; bench/README.md
- * "The executor's hand-off after #12 item 3").
+ * gated hot hand-off, ./handoff.ts), more than 4 slots (no gain), and workers that nap
+ * in short timed waits under concurrency so that this thread need not notify them
+ * (a notify of a sleeping worker costs this thread 18-40 us on this VM; napping, even
+ * with the hot hand-off's rest, was no faster on a quiet machine and lost at
+ * concurrency 4; bench/README.md "Waking a worker").
  *
  * Semantics: per-thread FIFO (the worker serves requests in submission order; up to
  * `slots` of them are handed over at once so it can start the next one without
@@ -30,42 +32,25 @@
  * requests (terminating a thread inside an ONNX Runtime run aborts the process).
  * Idle workers do not keep the process alive (as with piscina).
  *
- * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
- * and a model run right after a wake-up is up to twice as slow (cold caches), while a
- * small model runs in ~11-40 us. So, only while the server runs at concurrency 1
- * (`beginRequest`/`endRequest`, called by the executor for each request a model
- * version takes, count requests into a SharedArrayBuffer every worker reads; see
- * `soloQuiet` in ../worker/channel.ts):
- * a worker that runs out of requests polls for the next one for up to `spinUs` before
- * sleeping (one worker at a time); batches prefer that awake worker's instance; and
- * when a request goes to an awake worker whose runs are short (the version's
- * RunEstimate), this thread polls for the answer (at most MAIN_SPIN_US) instead of returning to its event loop, whose
- * wake-up would cost as much again. At concurrency 1 this takes the hand-off from
- * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
- * nothing spins, so no CPU is taken from the front end or from other workers.
- * A poll that finds itself descheduled (the clock jumps between two looks: another
- * thread wanted its core) stops, and neither side polls for ~256 ms, doubling up to
- * ~2 s while polls keep losing (`spinRest`): on a machine short of cores a poll delays
- * the very threads it waits for (the main thread, the client) by whole scheduler
- * slices. Tabular c=1 HTTP/JSON at load 6, medians of five interleaved runs: 1.9k /
- * 1.5k req/s without the rest, 3.3k / 4.1k with it (client unpinned / pinned; the
- * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
- * rest; bench/README.md "Batches per turn, resting polls").
+ * When this thread wakes a worker, and when it polls for an answer instead of waiting
+ * for it, is `./handoff.ts`'s (the hot hand-off).
  */
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
   CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, hotQuiet, pollFor, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
+  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
   type ChannelLayout,
 } from '../worker/channel.js';
 import {
   transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
 import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
-import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
+import type { RunEstimate } from './estimate.js';
+import { awaitAnswer, pollsForAnswer } from './handoff.js';
 import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
+import type { WorkerTuning } from '../worker/channel-worker.js';
 
 export interface WorkerPoolOptions {
   /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
@@ -130,7 +115,7 @@ export class WorkerPool {
   readonly #hint = new Int32Array(this.#hintSab);
   readonly #spinUs: number;
   readonly #spinRest: boolean;
-  readonly #maxResponseBytes: number;
+  readonly #tuning: WorkerTuning;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -141,7 +126,9 @@ export class WorkerPool {
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
     this.#spinUs = Math.max(0, options.spinUs ?? 500);
     this.#spinRest = options.spinRest ?? true;
-    this.#maxResponseBytes = options.maxResponseBytes ?? Infinity;
+    this.#tuning = {
+      spinUs: this.#spinUs, spinRest: this.#spinRest, maxResponseBytes: options.maxResponseBytes ?? Infinity,
+    };
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
@@ -332,7 +319,7 @@ export class WorkerPool {
   // --- internals ---------------------------------------------------------------------
 
   #spawn(index: number): Channel<Result> {
-    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#spinUs, this.#spinRest, this.#maxResponseBytes);
+    const ch = new Channel<Result>(this.#layout, this.#hintSab, this.#tuning);
     this.#threads[index]!.ch = ch;
     ch.worker.on('error', (e) => { ch.error ??= e instanceof Error ? e.message : String(e); });
     ch.worker.on('exit', (code) => this.#onExit(index, ch, code));
@@ -429,8 +416,16 @@ export class WorkerPool {
     }
   }
 
-  /** Collect answers, refill the worker, and wait (asynchronously) for the next answer. */
-  #drain(thread: number, ch: Channel<Result>): void {
+  /**
+   * Collect answers, refill the worker, and wait (asynchronously) for the next answer.
+   * When the run just handed over is one the hot hand-off polls for, the poll waits
+   * for the event loop's check phase (setImmediate), after the rest of this turn's
+   * I/O: a burst read in one turn then counts as concurrency (no poll, its requests
+   * batched); polled for at once, each of its requests was answered before the next
+   * socket was read, so the server never saw two at a time and ran a burst of 64 as
+   * 64 polled batches of 1.
+   */
+  #drain(thread: number, ch: Channel<Result>, hotOk = true): void {
     for (;;) {
       if (ch.dead) return;
       this.#collect(ch);
@@ -439,7 +434,15 @@ export class WorkerPool {
         if (ch.referenced) { ch.referenced = false; ch.worker.unref(); }
         return;
       }
-      if (hot && this.#awaitHot(ch)) continue;
+      if (hot && hotOk && this.#pollsFor(ch)) {
+        ch.armed = true;
+        setImmediate(() => {
+          ch.armed = false;
+          this.#drain(thread, ch, this.#pollsFor(ch) && awaitAnswer(this.#hint, ch.ctl, ch.lastResp, this.#spinRest));
+        });
+        return;
+      }
+      hotOk = true;
       const w = waitAsync(ch.ctl, CTL_RESP, ch.lastResp);
       if (w.async) {
         ch.armed = true;
@@ -453,17 +456,8 @@ export class WorkerPool {
     }
   }
 
-  /**
-   * Hot hand-off, this thread's half: poll for the answer to a run just handed to an
-   * awake worker, when the server holds no other request and the run is estimated
-   * short. True when the answer came within MAIN_SPIN_US.
-   */
-  #awaitHot(ch: Channel<Result>): boolean {
-    const task = ch.inflight.peek()?.task;
-    if (this.#spinUs === 0 || task?.op !== 'run' || task.estimate?.short !== true || !hotQuiet(this.#hint)) return false;
-    const ctl = ch.ctl;
-    const last = ch.lastResp;
-    return pollFor(this.#hint, MAIN_SPIN_US, this.#spinRest, () => Atomics.load(ctl, CTL_RESP) !== last);
+  #pollsFor(ch: Channel<Result>): boolean {
+    return this.#spinUs > 0 && pollsForAnswer(this.#hint, ch.inflight.peek()?.task);
   }
 
   #onExit(thread: number, ch: Channel<Result>, code: number): void {

@@ -5,7 +5,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { CTL_BYTES, channelBytes, slotViews, type ChannelLayout, type SlotView } from '../worker/channel.js';
-import type { ChannelWorkerData } from '../worker/channel-worker.js';
+import type { ChannelWorkerData, WorkerTuning } from '../worker/channel-worker.js';
 import type { ExitTask, ListTask, LoadTask, StateFreeTask, UnloadTask } from '../worker/protocol.js';
 import type { RunEstimate } from './estimate.js';
 import type { RunInput, SequenceRun, SessionSpec } from '../types/run.js';
@@ -91,13 +91,13 @@ export class Channel<R> {
   referenced = true;
   error: string | undefined;
 
-  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, spinUs: number, spinRest: boolean, maxResponseBytes: number) {
+  constructor(layout: ChannelLayout, hint: SharedArrayBuffer, tuning: WorkerTuning) {
     const sab = new SharedArrayBuffer(channelBytes(layout));
     this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
     this.slots = slotViews(sab, layout);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, spinUs, spinRest, maxResponseBytes };
+    const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, ...tuning };
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
   }
 }

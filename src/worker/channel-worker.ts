@@ -19,18 +19,22 @@ import { execute, existingSession, existingSolo, renewSessions, serve, setMaxRes
 import type { RunTensor } from '../types/run.js';
 import { transferList, type FailedResult, type WorkerTask } from './protocol.js';
 
-export interface ChannelWorkerData {
-  sab: SharedArrayBuffer;
-  /** The pool-wide hint block (HINT_*). */
-  hint: SharedArrayBuffer;
-  port: MessagePort;
-  layout: ChannelLayout;
-  /** Longest poll for the next request before sleeping (0: always sleep). */
+/** How a worker waits for requests and what it enforces (WorkerPoolOptions). */
+export interface WorkerTuning {
+  /** Longest poll for the next request before sleeping, at concurrency 1 (0: always sleep). */
   spinUs: number;
   /** Stop polling when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
   spinRest: boolean;
   /** --max-response-bytes (Infinity: none). */
   maxResponseBytes: number;
+}
+
+export interface ChannelWorkerData extends WorkerTuning {
+  sab: SharedArrayBuffer;
+  /** The pool-wide hint block (HINT_*). */
+  hint: SharedArrayBuffer;
+  port: MessagePort;
+  layout: ChannelLayout;
 }
 
 const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes } = workerData as ChannelWorkerData;
