@@ -83,6 +83,20 @@ export function soloQuiet(hint: Int32Array): boolean {
 export const HINT_CONTENDED_AT = 48;
 /** Ticks the current rest lasts (0: not set yet, CONTENDED_REST_TICKS). */
 export const HINT_REST_TICKS = 49;
+/** Lost polls counted toward a rest (see `markContended`), and the tick the count started at. */
+export const HINT_STRIKES = 50;
+export const HINT_STRIKES_AT = 51;
+/**
+ * A rest starts at the STRIKES_TO_REST-th lost poll within STRIKE_WINDOW_TICKS (~1 s).
+ * One lost poll now and then is what a quiet 2-core machine does at concurrency 1
+ * (the load generator, the main thread and a polling worker are three threads): with
+ * a rest at every one, the rest doubled to ~2 s and stayed there, and the hot
+ * hand-off was off nearly all the time (a worker's poll lost its core 10 times in
+ * 12 s of wrk c=1 on a quiet machine, bench/README.md "Concurrency 1 and waking
+ * workers"). A busy machine loses polls many times a second and still rests.
+ */
+export const STRIKES_TO_REST = 3;
+export const STRIKE_WINDOW_TICKS = 64;
 /** ~256 ms (16 ms ticks): the first rest. */
 export const CONTENDED_REST_TICKS = 16;
 /** ~2 s: the longest rest, so a machine that has gone quiet gets the hot hand-off back soon. */
@@ -112,13 +126,20 @@ export function hotQuiet(hint: Int32Array): boolean {
 }
 
 /**
- * A poll lost its core: start a rest. One lost within two rests of the previous one
- * (the machine stayed busy) rests twice as long, up to MAX_REST_TICKS; after a
- * longer quiet spell the rest starts over at CONTENDED_REST_TICKS. Under sustained
- * load this leaves one probing poll per ~2 s.
+ * A poll lost its core: a strike; the STRIKES_TO_REST-th within STRIKE_WINDOW_TICKS
+ * starts a rest. A rest that starts within two rests of the previous one (the
+ * machine stayed busy) lasts twice as long, up to MAX_REST_TICKS; after a longer
+ * quiet spell it starts over at CONTENDED_REST_TICKS. Under sustained load this
+ * leaves a few probing polls per ~2 s.
  */
 export function markContended(hint: Int32Array): void {
   const now = hintTick();
+  if (((now - Atomics.load(hint, HINT_STRIKES_AT)) | 0) > STRIKE_WINDOW_TICKS) {
+    Atomics.store(hint, HINT_STRIKES_AT, now);
+    Atomics.store(hint, HINT_STRIKES, 0);
+  }
+  if (Atomics.add(hint, HINT_STRIKES, 1) + 1 < STRIKES_TO_REST) return;
+  Atomics.store(hint, HINT_STRIKES, 0);
   const rest = restTicks(hint);
   const again = ((now - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) <= 2 * rest;
   Atomics.store(hint, HINT_REST_TICKS, again ? Math.min(rest * 2, MAX_REST_TICKS) : CONTENDED_REST_TICKS);

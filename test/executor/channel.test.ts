@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import {
-  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, MAX_REST_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
+  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, HINT_STRIKES_AT, MAX_REST_TICKS, STRIKES_TO_REST, STRIKE_WINDOW_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
   REQ_INLINE_RUN, RESP_INLINE, channelBytes, copyToShared, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
   seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
@@ -149,14 +149,18 @@ describe('hot hand-off polls (pollFor, hotQuiet)', () => {
     assert.equal(hotQuiet(hint), true);
   });
 
-  it('a poll that loses its core stops at once and makes both sides rest; without rest it polls on', () => {
+  it('a poll that loses its core stops at once; the third within ~1 s makes both sides rest; without rest it polls on', () => {
     const hint = hintBlock();
     let calls = 0;
-    const t0 = performance.now();
     // The first look is slow, as if the thread had been descheduled for 2 ms.
-    assert.equal(pollFor(hint, 1_000_000, true, () => { if (calls++ === 1) busy(2); return false; }), false);
-    assert.ok(performance.now() - t0 < 500, 'stopped long before its 1 s budget');
-    assert.equal(hotQuiet(hint), false, 'resting');
+    const losing = (): boolean => pollFor(hint, 1_000_000, true, () => { if (calls++ === 1) busy(2); return false; });
+    for (let strike = 1; strike <= STRIKES_TO_REST; strike++) {
+      calls = 0;
+      const t0 = performance.now();
+      assert.equal(losing(), false);
+      assert.ok(performance.now() - t0 < 500, 'stopped long before its 1 s budget');
+      assert.equal(hotQuiet(hint), strike < STRIKES_TO_REST, strike < STRIKES_TO_REST ? `strike ${strike}: no rest yet` : 'resting');
+    }
     // The rest ends CONTENDED_REST_TICKS (16 ms ticks) later.
     Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - CONTENDED_REST_TICKS - 1);
     assert.equal(hotQuiet(hint), true);
@@ -173,18 +177,26 @@ describe('hot hand-off polls (pollFor, hotQuiet)', () => {
       Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - ago);
       return !hotQuiet(hint);
     };
-    markContended(hint);
+    const rest = (): void => { for (let i = 0; i < STRIKES_TO_REST; i++) markContended(hint); };
+    rest();
     assert.equal(Atomics.load(hint, HINT_REST_TICKS), CONTENDED_REST_TICKS, 'the first rest');
-    markContended(hint);
+    rest();
     assert.equal(Atomics.load(hint, HINT_REST_TICKS), 2 * CONTENDED_REST_TICKS, 'lost again at once: twice as long');
     assert.equal(restingFor(CONTENDED_REST_TICKS + 1), true);
     assert.equal(restingFor(2 * CONTENDED_REST_TICKS + 1), false);
-    for (let i = 0; i < 10; i++) markContended(hint);
+    for (let i = 0; i < 10; i++) rest();
     assert.equal(Atomics.load(hint, HINT_REST_TICKS), MAX_REST_TICKS);
-    // Long after the last lost poll, the next one rests the short time again.
+    // Long after the last rest, the next one is the short one again.
     Atomics.store(hint, HINT_CONTENDED_AT, hintTick() - 3 * MAX_REST_TICKS);
-    markContended(hint);
+    rest();
     assert.equal(Atomics.load(hint, HINT_REST_TICKS), CONTENDED_REST_TICKS);
+    // Lost polls further apart than the strike window never add up to a rest.
+    const spread = hintBlock();
+    for (let i = 0; i < 5; i++) {
+      markContended(spread);
+      Atomics.store(spread, HINT_STRIKES_AT, hintTick() - STRIKE_WINDOW_TICKS - 1);
+    }
+    assert.equal(hotQuiet(spread), true, 'one lost poll a second: no rest');
   });
 
   it('never polls while the server holds two requests, or held two in the last ~50 ms', () => {
