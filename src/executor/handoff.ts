@@ -2,14 +2,14 @@
  * The main thread's half of the hot hand-off: when it polls for a worker's answer
  * instead of waiting for it in its event loop. The workers' half (polling for the
  * next request at concurrency 1) is `../worker/channel-worker.ts`; the shared gates and the rest
- * are `../worker/channel.ts`; `./pool.ts` calls these.
+ * are `../worker/hint.ts`; `./pool.ts` calls these.
  *
  * Hot hand-off. On this kind of machine (a VM) waking a sleeping thread costs 20-250 us,
  * and a model run right after a wake-up is up to twice as slow (cold caches), while a
  * small model runs in ~11-40 us. So, only while the server runs at concurrency 1
  * (`beginRequest`/`endRequest`, called by the executor for each request a model
  * version takes, count requests into a SharedArrayBuffer every worker reads; see
- * `soloQuiet` in ../worker/channel.ts):
+ * `soloQuiet` in ../worker/hint.ts):
  * a worker that runs out of requests polls for the next one for up to `spinUs` before
  * sleeping (one worker at a time); batches prefer that awake worker's instance; and
  * when a request goes to an awake worker whose runs are short (the version's
@@ -26,7 +26,10 @@
  * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
  * rest; bench/README.md "Batches per turn, resting polls").
  */
-import { CTL_RESP, hotQuiet, pollFor } from '../worker/channel.js';
+import {
+  CTL_RESP,
+} from '../worker/channel.js';
+import { hotQuiet, pollFor } from '../worker/hint.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
 
 /**

@@ -39,10 +39,9 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
-  CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_MULTI_AT, REQ_PORT, RESP_INLINE, HINT_CONTENDED_AT, hintTick, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest,
-  type ChannelLayout,
+  CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_PORT, RESP_INLINE, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest, type ChannelLayout,
 } from '../worker/channel.js';
+import { HINT_ACTIVE, HINT_BYTES, HINT_MULTI_AT, HINT_CONTENDED_AT, hintTick } from '../worker/hint.js';
 import {
   transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
@@ -64,7 +63,7 @@ export interface WorkerPoolOptions {
   /**
    * Hot hand-off: a poll (either side) that finds it lost its core to another thread
    * stops, and nothing polls for ~256 ms, doubling up to ~2 s while that goes on
-   * (`hotQuiet`, `markContended` in ../worker/channel.ts).
+   * (`hotQuiet`, `markContended` in ../worker/hint.ts).
    * Default true; tests that watch a worker poll turn it off.
    */
   spinRest?: boolean;

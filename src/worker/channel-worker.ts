@@ -11,10 +11,9 @@
 import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
-  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, HINT_ACTIVE, HINT_BYTES,
-  HINT_SPINNER, REQ_INLINE_RUN, RESP_PORT, SPIN_MAX_ACTIVE, fitsInline, hotQuiet, pollFor, soloQuiet, readRunRequest, setTiming, slotViews, writeRunResponse,
-  type ChannelLayout, type SlotView,
+  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse, type ChannelLayout, type SlotView,
 } from './channel.js';
+import { HINT_ACTIVE, HINT_BYTES, HINT_SPINNER, SPIN_MAX_ACTIVE, hotQuiet, pollFor, soloQuiet } from './hint.js';
 import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
 import type { RunTensor } from '../types/run.js';
 import { transferList, type FailedResult, type WorkerTask } from './protocol.js';

@@ -3,10 +3,11 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 
 import {
-  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, HINT_STRIKES_AT, MAX_REST_TICKS, STRIKES_TO_REST, STRIKE_WINDOW_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
-  REQ_INLINE_RUN, RESP_INLINE, channelBytes, copyToShared, fitsInline, inlineInputBytes, readRunRequest, readRunResponse,
-  seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
+  REQ_INLINE_RUN, RESP_INLINE, channelBytes, copyToShared, fitsInline, inlineInputBytes, readRunRequest, readRunResponse, seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
+import {
+  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, HINT_STRIKES_AT, MAX_REST_TICKS, STRIKES_TO_REST, STRIKE_WINDOW_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
+} from '../../src/worker/hint.js';
 import type { RunTensor } from '../../src/types/run.js';
 
 const layout = { slots: 4, slotDataBytes: 256 };
