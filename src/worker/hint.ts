@@ -51,8 +51,10 @@ export const HINT_STRIKES_AT = 51;
  * (the load generator, the main thread and a polling worker are three threads): with
  * a rest at every one, the rest doubled to ~2 s and stayed there, and the hot
  * hand-off was off nearly all the time (a worker's poll lost its core 10 times in
- * 12 s of wrk c=1 on a quiet machine, bench/README.md "Concurrency 1 and waking
- * workers"). A busy machine loses polls many times a second and still rests.
+ * 12 s of wrk c=1 on a quiet machine; wrk c=1 after heavy load: 6.6-8.3k req/s
+ * with a rest per lost poll, 10.8-11.4k with three, the naive server 9.8-10.3k;
+ * bench/README.md "Concurrency 1 and waking workers"). A busy machine loses polls
+ * many times a second and still rests.
  */
 export const STRIKES_TO_REST = 3;
 export const STRIKE_WINDOW_TICKS = 64;
