@@ -393,10 +393,16 @@ export function conformanceSuite(protocol: Protocol, ctx: () => SuiteContext): v
 
       // Each model instance has a worker thread of its own (executor/pool.ts allocate),
       // as in Triton, so with slow busy on both of its instances simple still answers in
-      // milliseconds instead of waiting behind a whole slow run.
+      // milliseconds instead of waiting behind a whole slow run. The bound is one whole
+      // run of slow alone (its solo session, both cores: ~100 ms); behind a shared thread
+      // simple would wait for the rest of a plain run (150-300 ms, started 20 ms before).
+      // Usually 4-12 ms here; half a run (the bound until session 7) failed once in CI on
+      // a quiet machine at 57 ms: the first slow request of the burst takes the solo
+      // session, whose two spinning intra-op threads and the other slow run hold both
+      // cores while simple's worker waits for one.
       it('a request to simple answers quickly, not behind a whole slow run', (t) => {
         t.diagnostic(`one slow run alone: ${slowAloneMs.toFixed(0)} ms; simple during 3 slow runs: ${r.simpleMs.toFixed(0)} ms`);
-        assert.ok(r.simpleMs < slowAloneMs / 2,
+        assert.ok(r.simpleMs < slowAloneMs,
           `simple took ${r.simpleMs.toFixed(0)} ms while one slow run takes ${slowAloneMs.toFixed(0)} ms: it waited behind slow on a shared worker thread`);
       });
     });
