@@ -26,9 +26,7 @@
  * threshold was 50 us then, now PREEMPTED_MS = 1 ms so that a quiet machine does not
  * rest; bench/README.md "Batches per turn, resting polls").
  */
-import {
-  CTL_RESP,
-} from '../worker/channel.js';
+import { CTL_RESP } from '../worker/channel.js';
 import { hotQuiet, pollFor } from '../worker/hint.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
 

@@ -112,8 +112,7 @@ export class WorkerPool {
   readonly #layout: ChannelLayout;
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
-  readonly #spinUs: number;
-  readonly #spinRest: boolean;
+  /** What each worker is started with; the main thread's half of the hot hand-off reads spinUs and spinRest here too. */
   readonly #tuning: WorkerTuning;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -123,10 +122,8 @@ export class WorkerPool {
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
-    this.#spinUs = Math.max(0, options.spinUs ?? 500);
-    this.#spinRest = options.spinRest ?? true;
     this.#tuning = {
-      spinUs: this.#spinUs, spinRest: this.#spinRest, maxResponseBytes: options.maxResponseBytes ?? Infinity,
+      spinUs: Math.max(0, options.spinUs ?? 500), spinRest: options.spinRest ?? true, maxResponseBytes: options.maxResponseBytes ?? Infinity,
     };
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
@@ -435,10 +432,7 @@ export class WorkerPool {
       }
       if (hot && hotOk && this.#pollsFor(ch)) {
         ch.armed = true;
-        setImmediate(() => {
-          ch.armed = false;
-          this.#drain(thread, ch, this.#pollsFor(ch) && awaitAnswer(this.#hint, ch.ctl, ch.lastResp, this.#spinRest));
-        });
+        setImmediate(this.#pollThenDrain, thread, ch);
         return;
       }
       hotOk = true;
@@ -456,8 +450,14 @@ export class WorkerPool {
   }
 
   #pollsFor(ch: Channel<Result>): boolean {
-    return this.#spinUs > 0 && pollsForAnswer(this.#hint, ch.inflight.peek()?.task);
+    return this.#tuning.spinUs > 0 && pollsForAnswer(this.#hint, ch.inflight.peek()?.task);
   }
+
+  /** The check-phase half of `#drain`'s hot hand-off (made once: no closure per request). */
+  readonly #pollThenDrain = (thread: number, ch: Channel<Result>): void => {
+    ch.armed = false;
+    this.#drain(thread, ch, this.#pollsFor(ch) && awaitAnswer(this.#hint, ch.ctl, ch.lastResp, this.#tuning.spinRest));
+  };
 
   #onExit(thread: number, ch: Channel<Result>, code: number): void {
     if (ch.dead) return;

@@ -115,12 +115,12 @@ class DirectSession implements Session {
       if (feeds[name] === undefined) throw new Error(`input '${name}' is missing in 'feeds'.`);
     }
     const out = this.#native.run(feeds, this.#fetchesOf(outputs), {});
-    const result: Outputs = {};
+    // The binding makes Tensors itself (initOrt gave it the class); older ones return plain objects.
     for (const name in out) {
       const v = out[name];
-      result[name] = v instanceof ort.Tensor ? v : new ort.Tensor(...tensorArgs(v));
+      if (!(v instanceof ort.Tensor)) out[name] = new ort.Tensor(...tensorArgs(v));
     }
-    return result;
+    return out as Outputs;
   }
 
   #fetchesOf(outputs: readonly string[]): Record<string, null> {
