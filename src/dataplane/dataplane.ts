@@ -16,7 +16,7 @@ import type { LogControl, LogSettingValue } from '../obs/logger.js';
 import type { InferObserver } from '../obs/observer.js';
 import { NO_ROUTE, type TrafficRouter, type TrafficState } from '../routing/router.js';
 import type {
-  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ModelStatistics,
+  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexRow, ModelMetadata, ModelStatistics,
   ServerMetadata, TensorMetadata,
 } from '../types/inference.js';
 import type { Params, Tensor } from '../types/tensor.js';
@@ -296,8 +296,13 @@ export class ServingDataPlane implements DataPlane {
     return this.#o.traffic;
   }
 
-  repositoryIndex(readyOnly: boolean): ModelIndexEntry[] {
-    return this.#o.manager.index(readyOnly);
+  repositoryIndex(readyOnly: boolean): ModelIndexRow[] {
+    const rows: ModelIndexRow[] = this.#o.manager.index(readyOnly);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if ('state' in r && r.state === 'UNKNOWN') rows[i] = { name: r.name };
+    }
+    return rows;
   }
 
   loadModel(name: string, options: LoadOptions): Promise<void> {

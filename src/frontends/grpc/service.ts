@@ -426,9 +426,9 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Adm
     RepositoryIndex: unary(log, (req: { repository_name: string; ready: boolean }) => {
       checkRepositoryName(req.repository_name);
       return {
-        models: dp.repositoryIndex(req.ready).map((m) => ({
-          name: m.name, version: m.version ?? '', state: m.state, reason: m.reason ?? '',
-        })),
+        models: dp.repositoryIndex(req.ready).map((m) => ('state' in m
+          ? { name: m.name, version: m.version ?? '', state: m.state, reason: m.reason ?? '' }
+          : { name: m.name, version: '', state: '', reason: '' })),
       };
     }),
     RepositoryModelLoad: unary(log, async (req: { repository_name: string; model_name: string; parameters: Record<string, RepositoryParameterMsg> }) => {
