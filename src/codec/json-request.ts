@@ -8,7 +8,7 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 import type { InferenceRequest, RequestedOutput, TensorMetadata } from '../types/inference.js';
-import { type DataType, ELEMENT_SIZE, type Tensor, elementCount, isDataType } from '../types/tensor.js';
+import { type DataType, ELEMENT_SIZE, type Params, type Tensor, elementCount, isDataType } from '../types/tensor.js';
 import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
 import {
   boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, takeSharedMemory, uintParam,
@@ -72,6 +72,9 @@ function decodeDocument(
   // Reserved (triton_) keys and each input's byte size are checked once, by the
   // request model (request/prepare.ts), for every request whatever its source.
   const parameters = decodeParams(doc.parameters, 'the request', exact);
+  if (parameters.sequence_id !== undefined || parameters.sequence_start !== undefined || parameters.sequence_end !== undefined) {
+    checkSequenceParamTypes(parameters);
+  }
   // An HTTP encoding choice, not a model parameter: consumed here.
   const binaryOutputs = boolParam(parameters.binary_data_output, 'binary_data_output', 'the request') ?? false;
   delete parameters.binary_data_output;
@@ -94,6 +97,24 @@ function decodeDocument(
   };
   if (usesSharedMemory(request)) request.sharedMemory = true;
   return { request, binaryOutputs };
+}
+
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Triton's HTTP front end reads `sequence_id` as a uint64 or a string and the flags
+ * as bools, for any model: a negative, fractional or too large id is refused here,
+ * not wrapped into another sequence's id (gRPC's int64_param does wrap, as Triton's
+ * cast does: request/sequence.ts).
+ */
+function checkSequenceParamTypes(params: Params): void {
+  const id = params.sequence_id;
+  if (id !== undefined && typeof id !== 'string') {
+    const ok = typeof id === 'bigint' ? id >= 0n && id <= UINT64_MAX : typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+    if (!ok) throw new InvalidArgument("Unable to parse 'sequence_id', expecting uint64 or string");
+  }
+  boolParam(params.sequence_start, 'sequence_start', 'the request');
+  boolParam(params.sequence_end, 'sequence_end', 'the request');
 }
 
 /** Whether any input or output of a decoded request names a shared-memory region. */

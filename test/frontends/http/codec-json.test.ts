@@ -156,6 +156,27 @@ describe('decodeJsonInferRequest', () => {
   });
 });
 
+describe('sequence parameters (any model, as Triton reads them)', () => {
+  const decode = (params: string) => decodeJsonInferRequest(bytes(`{"parameters":${params},"inputs":[]}`), undefined, 'm', '');
+
+  it('takes a uint64 id (up to 2^64 - 1, exact) or a string, and bool flags', () => {
+    assert.equal(decode('{"sequence_id": 18446744073709551615}').request.parameters.sequence_id, 18446744073709551615n);
+    assert.equal(decode('{"sequence_id": 7, "sequence_start": true, "sequence_end": false}').request.parameters.sequence_id, 7);
+    assert.equal(decode('{"sequence_id": "s-1"}').request.parameters.sequence_id, 's-1');
+  });
+
+  it('refuses a negative, fractional or too large id rather than wrapping it into another id', () => {
+    for (const id of ['-5', '-1', '1.5', '18446744073709551616', '1e30', 'true']) {
+      throwsInvalid(() => decode(`{"sequence_id": ${id}}`), "Unable to parse 'sequence_id', expecting uint64 or string");
+    }
+  });
+
+  it('refuses flags that are not bools', () => {
+    throwsInvalid(() => decode('{"sequence_id": 5, "sequence_start": 1}'), "parameter 'sequence_start' of the request must be a bool");
+    throwsInvalid(() => decode('{"sequence_end": "true"}'), "parameter 'sequence_end' of the request must be a bool");
+  });
+});
+
 describe('rawBodyInput (Inference-Header-Content-Length: 0)', () => {
   const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => ({
     name: 'm', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'I', datatype, shape }], outputs: [],
