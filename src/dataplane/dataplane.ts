@@ -179,7 +179,7 @@ export class ServingDataPlane implements DataPlane {
       ? this.#o.registry.resolve(req.modelName, req.modelVersion)
       : traffic!.servingVersion(req.modelName, req.modelVersion, route));
     // A raw-body request's input takes its shape from the version just resolved.
-    if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
+    if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.config.max_batch_size > 0, v.name)];
     let shm: AttachedShm | undefined;
     try {
       if (req.deadline <= start) throw new DeadlineExceeded();

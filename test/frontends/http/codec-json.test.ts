@@ -178,20 +178,40 @@ describe('sequence parameters (any model, as Triton reads them)', () => {
 });
 
 describe('rawBodyInput (Inference-Header-Content-Length: 0)', () => {
-  const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => ({
-    name: 'm', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'I', datatype, shape }], outputs: [],
-  });
+  const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => [{ name: 'I', datatype, shape }] as const;
 
-  it('fills variable dims from the data', () => {
+  it('batch 1 of the config dims; the one variable dim takes what the data holds', () => {
     const raw = encodeValues('FP32', [1, 2, 3, 4, 5, 6], 'I');
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]).inputs, 'm').shape, [2, 3]);
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, -1]).inputs, 'm').shape, [1, 6]);
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [6]).inputs, 'm').shape, [6]);
-    throwsInvalid(() => rawBodyInput(raw, meta('FP32', [-1, -1, -1]).inputs, 'm'), 'more than one variable dimension');
-    // 6 values do not fill [?, 4]: the shape rounds down and prepare's size check reports it.
-    const uneven = rawBodyInput(raw, meta('FP32', [-1, 4]).inputs, 'm');
+    // Batching models: [1, ...dims] (never a batch of 2 from a longer body).
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]), true, 'm').shape, [1, 3]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, -1]), true, 'm').shape, [1, 6]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 2, -1]), true, 'm').shape, [1, 2, 3]);
+    // Non-batching models: the dims alone.
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [6]), false, 'm').shape, [6]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]), false, 'm').shape, [2, 3]);
+    throwsInvalid(() => rawBodyInput(raw, meta('FP32', [-1, -1, -1]), true, 'm'),
+      "The shape of the raw input 'I' can not be deduced because there are more than one variable-sized dimension");
+    // A body that does not fill the shape: prepare's size check reports it.
+    const rows = rawBodyInput(raw, meta('FP32', [-1, 3]), true, 'm');
+    throwsInvalid(() => checkRawSize(rows.datatype, rows.shape, rows.data, rows.name), 'unexpected total byte size 24 for input \'I\', expecting 12');
+    const uneven = rawBodyInput(raw, meta('FP32', [-1, 4]), false, 'm');
     assert.deepEqual(uneven.shape, [1, 4]);
     throwsInvalid(() => checkRawSize(uneven.datatype, uneven.shape, uneven.data, uneven.name), 'unexpected total byte size 24');
+  });
+
+  it('BYTES: the body is the one element, its length put in front', () => {
+    const t = rawBodyInput(bytes('a\u00e9b'), meta('BYTES', [-1, 1]), true, 'm');
+    assert.deepEqual(t.shape, [1, 1]);
+    assert.deepEqual([...t.data], [4, 0, 0, 0, 0x61, 0xc3, 0xa9, 0x62]);
+    assert.deepEqual([...rawBodyInput(new Uint8Array(0), meta('BYTES', [1]), false, 'm').data], [0, 0, 0, 0]);
+    for (const shape of [[-1, -1], [-1, 2], [3]]) {
+      throwsInvalid(() => rawBodyInput(bytes('x'), meta('BYTES', shape), shape[0] === -1, 'm'), "For BYTE datatype raw input 'I', the model must have input shape [1]");
+    }
+  });
+
+  it('needs a model with exactly one input', () => {
+    throwsInvalid(() => rawBodyInput(bytes('x'), [...meta('FP32', [1]), ...meta('FP32', [1])], false, 'simple'),
+      "Raw request must only have 1 input (found 1) to be deduced but got 2 inputs in 'simple' model configuration");
   });
 });
 
