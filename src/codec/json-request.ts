@@ -9,7 +9,7 @@
 import { InvalidArgument } from '../errors/errors.js';
 import type { InferenceRequest, RequestedOutput, TensorMetadata } from '../types/inference.js';
 import { type DataType, ELEMENT_SIZE, type Params, type Tensor, elementCount, isDataType } from '../types/tensor.js';
-import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
+import { assertDepth, jsonDepthError, jsonText, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
 import {
   boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, takeSharedMemory, uintParam,
 } from './json-params.js';
@@ -46,7 +46,7 @@ export function decodeJsonInferRequest(
   const jsonEnd = headerLength ?? body.byteLength;
   // The front end hands a Buffer: read the text from it without another view object.
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const text = buf.toString('utf8', 0, jsonEnd);
+  const text = jsonText(buf, jsonEnd);
   const binary = headerLength === undefined ? EMPTY_BYTES : body.subarray(jsonEnd);
   const parsed = parseJsonFast(text);
   try {

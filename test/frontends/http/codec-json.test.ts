@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeInferResponse, outputIsBinary } from '../../../src/codec/http-response.js';
 import { assertDepth, parseJsonExact, parseJsonFast } from '../../../src/codec/json-parse.js';
-import { checkRawSize } from '../../../src/codec/raw.js';
+import { decodeIndexBody } from '../../../src/codec/json-control.js';
+import { checkRawSize, splitBytes } from '../../../src/codec/raw.js';
 import { decodeJsonInferRequest, parseHeaderLength, rawBodyInput } from '../../../src/codec/json-request.js';
 import { paramsJson, tensorDataJson } from '../../../src/codec/json-write.js';
 import { encodeValues } from '../../../src/codec/raw.js';
@@ -153,6 +154,42 @@ describe('decodeJsonInferRequest', () => {
     assert.equal(parseHeaderLength('10', 10), 10);
     throwsInvalid(() => parseHeaderLength('11', 10), 'exceeds the request body size 10');
     throwsInvalid(() => parseHeaderLength('-1', 10), 'must be a non-negative integer');
+  });
+});
+
+describe('text that is not UTF-8 is refused, never changed', () => {
+  const body = (...parts: Array<string | number[]>): Uint8Array =>
+    new Uint8Array(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)))));
+  const bytesInput = (data: string) => `{"inputs":[{"name":"T","datatype":"BYTES","shape":[2],"data":${data}}]}`;
+
+  it('bytes that are not UTF-8 inside a string: RapidJSON\'s error at their offset', () => {
+    const head = '{"id":"a","inputs":[{"name":"T","datatype":"BYTES","shape":[1],"data":["x';
+    throwsInvalid(() => decodeJsonInferRequest(body(head, [0xff, 0x41], '"]}]}'), undefined, 'm', ''),
+      `failed to parse the request JSON buffer: Invalid encoding in string. at ${Buffer.byteLength(head)}`);
+    // After a real U+FFFD and a multi-byte character, the offset still counts bytes.
+    throwsInvalid(() => decodeJsonInferRequest(body('{"id":"é�日', [0xc3, 0x28], '","inputs":[]}'), undefined, 'm', ''),
+      `Invalid encoding in string. at ${Buffer.byteLength('{"id":"é�日')}`);
+    // In the JSON header of a binary request too, and in control bodies.
+    throwsInvalid(() => decodeJsonInferRequest(body('{"id":"', [0xed, 0xa0, 0x80], '","inputs":[]}', [1, 2, 3, 4]), 16, 'm', ''),
+      'Invalid encoding in string. at 7');
+    throwsInvalid(() => decodeIndexBody(body('{"x":"', [0xfe], '"}')), 'Invalid encoding in string. at 6');
+  });
+
+  it('a real U+FFFD is kept', () => {
+    const d = decodeJsonInferRequest(body(bytesInput('["\ufffd", "a\u00e9"]')), undefined, 'm', '');
+    assert.deepEqual(splitBytes(d.request.inputs[0]!.data, 'T').map((e) => Buffer.from(e).toString()), ['\ufffd', 'aé']);
+    const raw = decodeJsonInferRequest(body('{"id":"�","inputs":[]}'), undefined, 'm', '');
+    assert.equal(raw.request.id, '\ufffd');
+  });
+
+  it('a lone surrogate escape in a BYTES element has no UTF-8 form: refused', () => {
+    for (const bad of ['"\\ud800"', '"a\\udfffb"', '"\\ude00\\ud83d"']) {
+      throwsInvalid(() => decodeJsonInferRequest(body(bytesInput(`["ok", ${bad}]`)), undefined, 'm', ''),
+        "element 1 of BYTES input 'T' holds an unpaired UTF-16 surrogate");
+    }
+    // A proper pair is one character.
+    const ok = decodeJsonInferRequest(body(bytesInput('["\\ud83e\\udd85", ""]')), undefined, 'm', '');
+    assert.deepEqual(splitBytes(ok.request.inputs[0]!.data, 'T').map((e) => Buffer.from(e).toString()), ['🦅', '']);
   });
 });
 
