@@ -134,7 +134,8 @@ function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch |
   let op: string | undefined;
   let region = '';
   if (n === 4) op = s[3];
-  else if (n === 6 && s[3] === 'region' && s[4] !== '') { op = s[5]; region = s[4]!; }
+  // Decoded as model names are: tritonclient quotes the region name into the path.
+  else if (n === 6 && s[3] === 'region' && s[4] !== '') { op = s[5]; region = decode(s[4]!); }
   if (op === 'status') return { route: { kind: 'shared-memory', memory, op, region }, methods: GET };
   if (op === 'unregister' || (op === 'register' && n === 6)) return { route: { kind: 'shared-memory', memory, op, region }, methods: POST };
   return undefined;

@@ -32,6 +32,9 @@ describe('matchRoute', () => {
       ['/v2/systemsharedmemory/region/r1/status', { kind: 'shared-memory', memory: 'system', op: 'status', region: 'r1' }, ['get']],
       ['/v2/systemsharedmemory/unregister', { kind: 'shared-memory', memory: 'system', op: 'unregister', region: '' }, ['post']],
       ['/v2/cudasharedmemory/region/r/register', { kind: 'shared-memory', memory: 'cuda', op: 'register', region: 'r' }, ['post']],
+      // tritonclient quotes region names as it quotes model names.
+      ['/v2/systemsharedmemory/region/my%20region%3A1/register', { kind: 'shared-memory', memory: 'system', op: 'register', region: 'my region:1' }, ['post']],
+      ['/v2/systemsharedmemory/region/a%2Fb/unregister', { kind: 'shared-memory', memory: 'system', op: 'unregister', region: 'a/b' }, ['post']],
     ];
     for (const [path, route, methods] of cases) {
       assert.deepEqual(matchRoute(path), { route, methods }, path);
