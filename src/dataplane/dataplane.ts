@@ -39,7 +39,7 @@ export interface DataPlaneOptions {
   manager: RepositoryManager;
   logs: LogControl;
   strictReadiness: boolean;
-  /** Server metadata name (`--id`; default 'osprey'). */
+  /** Server metadata name (`--id`; tritonserver's default 'triton'). */
   name?: string;
   version: string;
   /** Present when --cache-config enabled a response cache. */
@@ -95,7 +95,7 @@ export class ServingDataPlane implements DataPlane {
       if (SharedMemoryManager.unavailableReason === '') extensions.push('system_shared_memory');
       extensions.push('cuda_shared_memory');
     }
-    this.#serverMetadata = Object.freeze({ name: o.name ?? 'osprey', version: o.version, extensions });
+    this.#serverMetadata = Object.freeze({ name: o.name ?? 'triton', version: o.version, extensions });
   }
 
   get sharedMemory(): SharedMemoryManager | undefined { return this.#o.sharedMemory; }
