@@ -161,6 +161,8 @@ describe('sequence batcher end to end', () => {
       { model: 'seq_str', id: 12n, start: true, status: 400, code: 3, error: "[request id: <id_unknown>] sequence batching control 'CORRID' data-type is 'UINT64', but model 'seq_str' expects 'BYTES'" },
       // UNSUPPORTED: HTTP status from the one table (Triton answers 501 / UNIMPLEMENTED).
       { model: 'seq_str', id: 'y'.repeat(129), start: true, status: HTTP_STATUS.UNSUPPORTED, code: 12, error: 'string correlation ID cannot be longer than 128 characters' },
+      // 65 characters, 130 bytes of UTF-8: Triton measures the id in bytes.
+      { model: 'seq_str', id: '\u00e9'.repeat(65), start: true, status: HTTP_STATUS.UNSUPPORTED, code: 12, error: 'string correlation ID cannot be longer than 128 characters' },
     ];
     for (const c of cases) {
       const parameters: Record<string, unknown> = {};
