@@ -94,7 +94,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     logger.warn(`ignoring tritonserver flags with no effect on this CPU-only ONNX Runtime server: ${opts.ignoredFlags.join(', ')}`);
   }
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const executor = new Executor(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
+  const executor = new Executor(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, nice: opts.workerNice, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({
