@@ -18,6 +18,7 @@
  * status and ModelStreamInfer in-band, keeping the stream open, like any other bad
  * request.
  */
+import { isUtf8 } from 'node:buffer';
 import { InvalidArgument } from '../errors/errors.js';
 import type {
   InferInputTensorMsg, InferParameterMsg, InferParametersMsg,
@@ -135,13 +136,26 @@ function readString(c: Cursor, end: number): string {
     let s = '';
     for (let i = start; i < stop; i++) {
       const b = buf[i]!;
-      if (b >= 0x80) return buf.toString('utf8', start, stop);
+      if (b >= 0x80) return utf8String(buf, start, stop);
       s += String.fromCharCode(b);
     }
     recentAscii[len] = s;
     return s;
   }
-  return buf.toString('utf8', start, stop);
+  return utf8String(buf, start, stop);
+}
+
+/**
+ * A proto3 `string` must be UTF-8 (protobuf refuses the message otherwise). Decoding
+ * would turn other bytes into U+FFFD: two different sequence ids or request ids could
+ * come out equal. Only a string holding a U+FFFD is checked further.
+ */
+function utf8String(buf: Buffer, start: number, stop: number): string {
+  const s = buf.toString('utf8', start, stop);
+  if (s.indexOf('\ufffd') >= 0 && !isUtf8(buf.subarray(start, stop))) {
+    throw malformed(`a string field holds bytes that are not UTF-8 (at byte ${start}); proto3 strings are UTF-8 (use a bytes field for raw bytes)`);
+  }
+  return s;
 }
 
 function readBytes(c: Cursor, end: number): Buffer {

@@ -7,6 +7,7 @@
  * (`binary_data_output`, or the raw-body form) is binary. Binary outputs carry
  * `parameters.binary_data_size` and their bytes follow the JSON in output order.
  */
+import { InvalidArgument } from '../errors/errors.js';
 import type { InferenceResponse, RequestedOutput } from '../types/inference.js';
 import type { Tensor } from '../types/tensor.js';
 import { hasKeys, paramsJson, tensorDataJson } from './json-write.js';
@@ -55,6 +56,10 @@ export function encodeInferResponse(
       (binary ??= []).push(t);
       binaryBytes += t.data.byteLength;
     } else {
+      if (t.datatype === 'FP16' || t.datatype === 'BF16') {
+        // As Triton: these travel raw only, both ways (binary_data: true, or binary_data_output).
+        throw new InvalidArgument(`sending ${t.datatype} data via JSON is not supported. Please use the binary data format for output`);
+      }
       if (hasKeys(t.parameters)) json += ',"parameters":' + paramsJson(t.parameters!);
       json += ',"data":' + tensorDataJson(t.datatype, t.data) + '}';
     }

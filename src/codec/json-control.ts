@@ -4,12 +4,12 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 import type { LoadOptions } from '../types/inference.js';
-import { assertDepth, parseJsonFast } from './json-parse.js';
+import { assertDepth, jsonText, parseJsonFast } from './json-parse.js';
 import { isPlainObject } from './json-params.js';
 
 export function parseControlBody(body: Uint8Array): Record<string, unknown> {
   if (body.byteLength === 0) return {};
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const text = jsonText(Buffer.from(body.buffer, body.byteOffset, body.byteLength), body.byteLength);
   const { value } = parseJsonFast(text);
   if (!isPlainObject(value)) throw new InvalidArgument('the request JSON must be an object');
   assertDepth(value, 1);

@@ -14,6 +14,7 @@
  *   It runs only when the fast parse fails or the decoder finds an integer that
  *   JSON.parse may have rounded.
  */
+import { isUtf8 } from 'node:buffer';
 import { InvalidArgument } from '../errors/errors.js';
 
 /** Deepest nesting of arrays/objects accepted in a request document. */
@@ -27,6 +28,32 @@ export function jsonSyntaxError(reason: string, offset: number): InvalidArgument
 
 export function jsonDepthError(maxDepth = MAX_JSON_DEPTH): InvalidArgument {
   return new InvalidArgument(`${PARSE_PREFIX}JSON nesting is deeper than ${maxDepth} levels`);
+}
+
+/**
+ * The UTF-8 text of `buf[0, end)`. Bytes that are not UTF-8 would decode to U+FFFD and
+ * silently change a string (a BYTES element, an id): refused as RapidJSON refuses them
+ * (with its encoding validation on). Only a text that holds a U+FFFD is checked further.
+ */
+export function jsonText(buf: Buffer, end: number): string {
+  const text = buf.toString('utf8', 0, end);
+  if (text.indexOf('\ufffd') >= 0 && !isUtf8(buf.subarray(0, end))) {
+    throw jsonSyntaxError('Invalid encoding in string.', badUtf8Offset(buf, text));
+  }
+  return text;
+}
+
+/** Byte offset of the first U+FFFD of `text` that `buf` does not spell as EF BF BD (linear). */
+function badUtf8Offset(buf: Buffer, text: string): number {
+  let at = 0;
+  let from = 0;
+  for (let i = text.indexOf('\ufffd'); i >= 0; i = text.indexOf('\ufffd', i + 1)) {
+    at += Buffer.byteLength(text.slice(from, i));
+    if (buf[at] !== 0xef || buf[at + 1] !== 0xbf || buf[at + 2] !== 0xbd) return at;
+    at += 3;
+    from = i + 1;
+  }
+  return at;
 }
 
 /** V8's parser; on a syntax error, re-parse with ours for Triton's error text (or NaN tokens). */

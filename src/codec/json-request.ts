@@ -8,12 +8,12 @@
  */
 import { InvalidArgument } from '../errors/errors.js';
 import type { InferenceRequest, RequestedOutput, TensorMetadata } from '../types/inference.js';
-import { type DataType, ELEMENT_SIZE, type Tensor, elementCount, isDataType } from '../types/tensor.js';
-import { assertDepth, jsonDepthError, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
+import { type DataType, ELEMENT_SIZE, type Params, type Tensor, elementCount, isDataType } from '../types/tensor.js';
+import { assertDepth, jsonDepthError, jsonText, MAX_JSON_DEPTH, parseJsonExact, parseJsonFast } from './json-parse.js';
 import {
   boolParam, checkExact, decodeParams, isPlainObject, NEED_EXACT, takeSharedMemory, uintParam,
 } from './json-params.js';
-import { encodeValues, splitBytes } from './raw.js';
+import { encodeValues } from './raw.js';
 
 export interface DecodedInfer {
   request: InferenceRequest;
@@ -46,7 +46,7 @@ export function decodeJsonInferRequest(
   const jsonEnd = headerLength ?? body.byteLength;
   // The front end hands a Buffer: read the text from it without another view object.
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const text = buf.toString('utf8', 0, jsonEnd);
+  const text = jsonText(buf, jsonEnd);
   const binary = headerLength === undefined ? EMPTY_BYTES : body.subarray(jsonEnd);
   const parsed = parseJsonFast(text);
   try {
@@ -72,6 +72,9 @@ function decodeDocument(
   // Reserved (triton_) keys and each input's byte size are checked once, by the
   // request model (request/prepare.ts), for every request whatever its source.
   const parameters = decodeParams(doc.parameters, 'the request', exact);
+  if (parameters.sequence_id !== undefined || parameters.sequence_start !== undefined || parameters.sequence_end !== undefined) {
+    checkSequenceParamTypes(parameters);
+  }
   // An HTTP encoding choice, not a model parameter: consumed here.
   const binaryOutputs = boolParam(parameters.binary_data_output, 'binary_data_output', 'the request') ?? false;
   delete parameters.binary_data_output;
@@ -94,6 +97,24 @@ function decodeDocument(
   };
   if (usesSharedMemory(request)) request.sharedMemory = true;
   return { request, binaryOutputs };
+}
+
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Triton's HTTP front end reads `sequence_id` as a uint64 or a string and the flags
+ * as bools, for any model: a negative, fractional or too large id is refused here,
+ * not wrapped into another sequence's id (gRPC's int64_param does wrap, as Triton's
+ * cast does: request/sequence.ts).
+ */
+function checkSequenceParamTypes(params: Params): void {
+  const id = params.sequence_id;
+  if (id !== undefined && typeof id !== 'string') {
+    const ok = typeof id === 'bigint' ? id >= 0n && id <= UINT64_MAX : typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+    if (!ok) throw new InvalidArgument("Unable to parse 'sequence_id', expecting uint64 or string");
+  }
+  boolParam(params.sequence_start, 'sequence_start', 'the request');
+  boolParam(params.sequence_end, 'sequence_end', 'the request');
 }
 
 /** Whether any input or output of a decoded request names a shared-memory region. */
@@ -280,33 +301,44 @@ export function decodeRawInferRequest(body: Uint8Array, modelName: string, model
 }
 
 /**
- * The one input of a raw-body request, shaped by the serving version's input
- * metadata. Variable dims are taken from the data: a leading -1 (the batch dim of a
- * batching model) becomes 1 when another dim is also variable, and the one
- * remaining -1 is whatever the data holds.
+ * The one input of a raw-body request, as Triton's request normalization makes it
+ * from the serving version's config: batch 1 (`[1, ...dims]` when the model batches,
+ * the dims alone when not); the one variable dim, if any, is whatever the data holds.
+ * A BYTES input must be a single element, and the body is that element's bytes (its
+ * length is put in front here, as Triton does). `inputs` is the version's input
+ * metadata (shapes with the leading -1 of a batching model).
  */
-export function rawBodyInput(body: Uint8Array, inputs: readonly TensorMetadata[], modelName: string): Tensor {
+export function rawBodyInput(body: Uint8Array, inputs: readonly TensorMetadata[], batching: boolean, modelName: string): Tensor {
   if (inputs.length !== 1) {
-    throw new InvalidArgument(`Inference-Header-Content-Length 0 needs a model with exactly one input; model '${modelName}' has ${inputs.length}`);
+    throw new InvalidArgument(`Raw request must only have 1 input (found 1) to be deduced but got ${inputs.length} inputs in '${modelName}' model configuration`);
   }
   const input = inputs[0]!;
-  const shape = rawInputShape(input.datatype, input.shape, body, input.name);
-  return { name: input.name, datatype: input.datatype, shape, data: body };
-}
-
-function rawInputShape(datatype: DataType, metaShape: readonly number[], body: Uint8Array, name: string): number[] {
-  const shape = metaShape.slice();
-  let variable = shape.filter((d) => d < 0).length;
-  if (variable > 1 && shape[0]! < 0) { shape[0] = 1; variable--; }
-  if (variable === 0) return shape;
-  if (variable > 1) {
-    throw new InvalidArgument(`cannot take the shape of input '${name}' from a raw body: [${metaShape.join(',')}] has more than one variable dimension`);
+  const dims = batching ? input.shape.slice(1) : input.shape;
+  const shape: number[] = batching ? [1] : [];
+  let variable = -1;
+  let elements = 1;
+  for (const d of dims) {
+    if (d < 0) {
+      if (variable >= 0) {
+        throw new InvalidArgument(`The shape of the raw input '${input.name}' can not be deduced because there are more than one variable-sized dimension`);
+      }
+      variable = shape.length;
+    } else {
+      elements *= d;
+    }
+    shape.push(d);
   }
-  const at = shape.findIndex((d) => d < 0);
-  let others = 1;
-  for (let i = 0; i < shape.length; i++) if (i !== at) others *= shape[i]!;
-  const elements = datatype === 'BYTES' ? splitBytes(body, name).length : Math.floor(body.byteLength / ELEMENT_SIZE[datatype]);
+  if (input.datatype === 'BYTES') {
+    if (variable >= 0 || elements !== 1) {
+      throw new InvalidArgument(`For BYTE datatype raw input '${input.name}', the model must have input shape [1]`);
+    }
+    if (body.byteLength > 0xffffffff) throw new InvalidArgument(`raw input '${input.name}' is longer than a BYTES element can be (2^32 - 1 bytes)`);
+    const data = new Uint8Array(4 + body.byteLength);
+    new DataView(data.buffer).setUint32(0, body.byteLength, true);
+    data.set(body, 4);
+    return { name: input.name, datatype: input.datatype, shape, data };
+  }
   // A size that does not divide evenly is reported against this shape by prepare (checkRawSize).
-  shape[at] = others === 0 ? 0 : Math.floor(elements / others);
-  return shape;
+  if (variable >= 0) shape[variable] = elements === 0 ? 0 : Math.floor(body.byteLength / elements / ELEMENT_SIZE[input.datatype]);
+  return { name: input.name, datatype: input.datatype, shape, data: body };
 }

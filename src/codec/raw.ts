@@ -137,6 +137,9 @@ function tensorBytes(n: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, n);
 }
 
+/** String.prototype.isWellFormed (ES2024; in Node 20 and later), which the ES2022 lib does not declare. */
+type WellFormed = string & { isWellFormed(): boolean };
+
 /** Flat JS values (from JSON or gRPC typed contents) -> raw layout. */
 export function encodeValues(datatype: DataType, values: readonly unknown[], name: string): Uint8Array {
   const n = values.length;
@@ -144,8 +147,13 @@ export function encodeValues(datatype: DataType, values: readonly unknown[], nam
     const parts: Uint8Array[] = new Array(n);
     for (let i = 0; i < n; i++) {
       const v = values[i];
-      if (typeof v === 'string') parts[i] = utf8.encode(v);
-      else if (v instanceof Uint8Array) parts[i] = v;
+      if (typeof v === 'string') {
+        // A lone surrogate (JSON's "\ud800") has no UTF-8 form: encoding would turn it into U+FFFD.
+        if (!(v as WellFormed).isWellFormed()) {
+          throw new InvalidArgument(`element ${i} of BYTES input '${name}' holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its pair); it has no UTF-8 form, so it is refused rather than changed`);
+        }
+        parts[i] = utf8.encode(v);
+      } else if (v instanceof Uint8Array) parts[i] = v;
       else throw badValue(datatype, name, v);
     }
     return joinBytes(parts);

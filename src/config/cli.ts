@@ -166,7 +166,8 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   modelLoadThreadCount: 4,
   modelConfigName: '',
   defaultMaxBatchSize: 4,
-  serverId: 'osprey',
+  // tritonserver's --id default: clients that read the server metadata see the name they expect.
+  serverId: 'triton',
   allowCpuMetrics: true,
   metricsIntervalMs: 2000,
   grpcKeepaliveTimeMs: 7200000,
@@ -317,7 +318,7 @@ const SPECS: readonly FlagSpec[] = [
     apply: (o, v, f) => { if (!/^[A-Za-z0-9_.-]+$/.test(v) || v === '.' || v === '..') throw invalid(v, f, 'expected a file name without slashes'); o.modelConfigName = v; } },
   { flags: ['--backend-config'], arg: 'value', meta: '[<backend>,]<k>=<v>', help: 'default-max-batch-size=<n>, or onnxruntime,intra_op_thread_count=<n> (repeatable).', apply: backendConfig },
   { flags: ['--log-file'], arg: 'value', meta: '<path>', help: 'Write the log to this file instead of stdout/stderr.', apply: text('logFile', 'a path') },
-  { flags: ['--id'], arg: 'value', meta: '<id>', help: 'Server name in the server metadata (default osprey).', apply: text('serverId', 'an identifier') },
+  { flags: ['--id'], arg: 'value', meta: '<id>', help: 'Server name in the server metadata (default triton).', apply: text('serverId', 'an identifier') },
   { flags: ['--allow-cpu-metrics'], arg: 'bool', meta: '<bool>', help: 'Serve the nv_cpu_* gauges (default true).', apply: bool('allowCpuMetrics') },
   { flags: ['--metrics-interval-ms'], arg: 'value', meta: '<ms>', help: 'How often the CPU gauges are sampled (default 2000).',
     apply: (o, v, f) => { const n = Number(v); if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw invalid(v, f, 'expected a positive number'); o.metricsIntervalMs = n; } },

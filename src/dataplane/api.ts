@@ -1,7 +1,7 @@
 import type { ModelConfig } from '../config/model-config.js';
 import type { OspreyError } from '../errors/errors.js';
 import type {
-  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata,
+  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexRow, ModelMetadata,
   ModelStatistics, ServerMetadata,
 } from '../types/inference.js';
 import type { TrafficState } from '../routing/router.js';
@@ -29,7 +29,8 @@ export interface DataPlane {
    * never throws; counted as a rejected request, as `infer` would count it.
    */
   refuseEarly?(name: string, version: string): OspreyError | undefined;
-  repositoryIndex(readyOnly: boolean): ModelIndexEntry[];
+  /** Never-loaded models are their name alone (PROTOCOL: repository index). */
+  repositoryIndex(readyOnly: boolean): ModelIndexRow[];
   loadModel(name: string, options: LoadOptions): Promise<void>;
   unloadModel(name: string, unloadDependents: boolean): Promise<void>;
   /** Triton's logging extension: current settings, and an update that returns them. */

@@ -16,7 +16,7 @@ import type { LogControl, LogSettingValue } from '../obs/logger.js';
 import type { InferObserver } from '../obs/observer.js';
 import { NO_ROUTE, type TrafficRouter, type TrafficState } from '../routing/router.js';
 import type {
-  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexEntry, ModelMetadata, ModelStatistics,
+  InferenceRequest, InferenceResponse, LoadOptions, ModelIndexRow, ModelMetadata, ModelStatistics,
   ServerMetadata, TensorMetadata,
 } from '../types/inference.js';
 import type { Params, Tensor } from '../types/tensor.js';
@@ -39,7 +39,7 @@ export interface DataPlaneOptions {
   manager: RepositoryManager;
   logs: LogControl;
   strictReadiness: boolean;
-  /** Server metadata name (`--id`; default 'osprey'). */
+  /** Server metadata name (`--id`; tritonserver's default 'triton'). */
   name?: string;
   version: string;
   /** Present when --cache-config enabled a response cache. */
@@ -95,7 +95,7 @@ export class ServingDataPlane implements DataPlane {
       if (SharedMemoryManager.unavailableReason === '') extensions.push('system_shared_memory');
       extensions.push('cuda_shared_memory');
     }
-    this.#serverMetadata = Object.freeze({ name: o.name ?? 'osprey', version: o.version, extensions });
+    this.#serverMetadata = Object.freeze({ name: o.name ?? 'triton', version: o.version, extensions });
   }
 
   get sharedMemory(): SharedMemoryManager | undefined { return this.#o.sharedMemory; }
@@ -179,7 +179,7 @@ export class ServingDataPlane implements DataPlane {
       ? this.#o.registry.resolve(req.modelName, req.modelVersion)
       : traffic!.servingVersion(req.modelName, req.modelVersion, route));
     // A raw-body request's input takes its shape from the version just resolved.
-    if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.name)];
+    if (req.rawBody !== undefined) req.inputs = [rawBodyInput(req.rawBody, tensorMetadata(v.config, v.config.input), v.config.max_batch_size > 0, v.name)];
     let shm: AttachedShm | undefined;
     try {
       if (req.deadline <= start) throw new DeadlineExceeded();
@@ -296,8 +296,13 @@ export class ServingDataPlane implements DataPlane {
     return this.#o.traffic;
   }
 
-  repositoryIndex(readyOnly: boolean): ModelIndexEntry[] {
-    return this.#o.manager.index(readyOnly);
+  repositoryIndex(readyOnly: boolean): ModelIndexRow[] {
+    const rows: ModelIndexRow[] = this.#o.manager.index(readyOnly);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if ('state' in r && r.state === 'UNKNOWN') rows[i] = { name: r.name };
+    }
+    return rows;
   }
 
   loadModel(name: string, options: LoadOptions): Promise<void> {

@@ -108,6 +108,11 @@ export class Unsupported extends OspreyError {
   constructor(message: string) { super('UNSUPPORTED', message); }
 }
 
+/** A repository API call that names a repository (`repository_name`, or `/v2/repository/{r}/...`): Triton serves one namespace. */
+export class RepositoryNameUnsupported extends OspreyError {
+  constructor() { super('UNSUPPORTED', "'repository_name' specification is not supported"); }
+}
+
 export class AlreadyExists extends OspreyError {
   constructor(message: string) { super('ALREADY_EXISTS', message); }
 }

@@ -241,7 +241,7 @@ export class ModelRegistry {
   /**
    * Every model folder, loaded or not, and every model loaded: one row per version
    * (READY, LOADING, UNAVAILABLE with the reason it failed), or one row for the
-   * model when it has none.
+   * model when it has none (UNKNOWN for a folder never loaded).
    */
   index(folders: ReadonlyMap<string, string>, readyOnly: boolean): ModelIndexEntry[] {
     const out: ModelIndexEntry[] = [];
@@ -264,6 +264,9 @@ export class ModelRegistry {
           // Wanted, nothing failed, nothing listed yet: its load has not reached the versions.
           rows.push(e.reason ? { name, state: 'UNAVAILABLE', reason: e.reason } : e.wanted ? { name, state: 'LOADING' } : { name, state: 'UNAVAILABLE', reason: 'unloaded' });
         }
+      } else if (e === undefined) {
+        // A folder never loaded: the registry knows no state of it (the wire shows its name alone).
+        rows.push({ name, state: 'UNKNOWN' });
       } else {
         rows.push({ name, state: 'UNAVAILABLE', reason: 'unloaded' });
       }

@@ -61,6 +61,31 @@ function fullDims(cfg: Readonly<ModelConfig>, dims: readonly number[]): number[]
   return cfg.max_batch_size > 0 ? [-1, ...dims] : dims.slice();
 }
 
+/**
+ * Triton keeps a request's requested outputs in a set: a name asked for twice is
+ * answered once, with its first entry's parameters (and a client cannot make the
+ * server compute and send one output many times over).
+ */
+function uniqueOutputs(requested: RequestedOutput[]): RequestedOutput[] {
+  const n = requested.length;
+  if (n === 1) return requested;
+  let out: RequestedOutput[] | undefined;
+  const seen = n > 8 ? new Set<string>() : undefined;
+  for (let i = 0; i < n; i++) {
+    const o = requested[i]!;
+    let dup = false;
+    if (seen !== undefined) {
+      dup = seen.has(o.name);
+      seen.add(o.name);
+    } else {
+      for (let j = 0; j < i && !dup; j++) dup = requested[j]!.name === o.name;
+    }
+    if (dup) out ??= requested.slice(0, i);
+    else out?.push(o);
+  }
+  return out ?? requested;
+}
+
 export function prepare(cfg: Readonly<ModelConfig>, req: InferenceRequest): PreparedRequest {
   checkReservedParameters(req.parameters);
   const byName = new Map<string, number>();
@@ -97,7 +122,7 @@ export function prepare(cfg: Readonly<ModelConfig>, req: InferenceRequest): Prep
   if (req.outputs === undefined || req.outputs.length === 0) {
     outputs = cfg.output.map((o) => ({ name: o.name }));
   } else {
-    outputs = req.outputs;
+    outputs = uniqueOutputs(req.outputs);
     for (const o of outputs) {
       if (!cfg.output.some((c) => c.name === o.name)) throw new InvalidArgument(`unexpected inference output '${o.name}' for model '${cfg.name}'`);
     }

@@ -77,6 +77,9 @@ export interface ModelIndexEntry {
   reason?: string;
 }
 
+/** A repository index row as both wires carry it: a model never loaded (state UNKNOWN) is its name alone. */
+export type ModelIndexRow = ModelIndexEntry | { name: string };
+
 export interface StatDuration { count: number; ns: number }
 
 /** Triton's statistics extension, one entry per model version (JSON field names). */

@@ -25,7 +25,7 @@ test("the defaults tritonserver has are tritonserver's values", () => {
     modelControlMode: 'none', repositoryPollSecs: 15, strictReadiness: true, exitTimeoutSecs: 30, exitOnError: true,
     logVerbose: 0, logInfo: true, logWarning: true, logError: true, logFormat: 'default', logFile: '',
     maxRequestBytes: 64 * 1024 * 1024, autoCompleteConfig: true, modelLoadThreadCount: 4, modelConfigName: '',
-    defaultMaxBatchSize: 4, metricsIntervalMs: 2000,
+    defaultMaxBatchSize: 4, metricsIntervalMs: 2000, serverId: 'triton',
     grpcKeepaliveTimeMs: 7_200_000, grpcKeepaliveTimeoutMs: 20_000, grpcKeepalivePermitWithoutCalls: false,
   };
   for (const [key, value] of Object.entries(triton)) assert.deepEqual(DEFAULT_OPTIONS[key as keyof ServerOptions], value, key);

@@ -238,6 +238,14 @@ export const INFER_CASES: readonly InferCase[] = [
     };
   })(),
   (() => {
+    const o = simpleOutputs(2, 12);
+    return {
+      name: 'simple: an output asked for twice comes back once (Triton keeps requested outputs in a set)',
+      request: simpleRequest(2, 12, { outputs: [{ name: 'OUTPUT1' }, { name: 'OUTPUT0' }, { name: 'OUTPUT1' }] }),
+      expect: { outputs: [o.diff, o.sum] },
+    };
+  })(),
+  (() => {
     const o = simpleOutputs(2, 3);
     return {
       name: 'simple: a subset of outputs',

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import {
-  buildInferBody, httpRequest, infer, parseInferReply, replyJson, toRaw,
+  buildInferBody, fromRaw, httpRequest, infer, parseInferReply, replyJson, toRaw,
 } from '../helpers/http-client.js';
 import type { HttpEngineChoice } from '../../src/config/cli.js';
 import { BUNDLED_REPO, FIXTURE_REPO, type TestServer, startTestServer } from '../helpers/server.js';
@@ -227,6 +227,22 @@ export function httpConformance(engine: Exclude<HttpEngineChoice, 'auto'>): void
       const parsed = parseInferReply(r);
       assert.deepEqual(parsed.json.outputs[0].shape, [1, 1]);
       assert.ok(Buffer.from(parsed.binary.get('score')!).equals(Buffer.from(json.result!.binary.get('score')!)));
+    });
+
+    it('Inference-Header-Content-Length: 0 is batch 1 as Triton makes it: two rows are a size mismatch; a BYTES body is the one element', async () => {
+      const two = await httpRequest(server.httpUrl, 'POST', '/v2/models/tabular/infer', {
+        body: new Uint8Array(2 * 64 * 4), headers: { 'inference-header-content-length': '0' },
+      });
+      assert.equal(two.status, 400);
+      assert.deepEqual(replyJson(two), { error: "unexpected total byte size 512 for input 'features', expecting 256" });
+      const text = 'raw, not length-prefixed: h\u00e9llo';
+      const r = await httpRequest(server.httpUrl, 'POST', '/v2/models/string_identity/infer', {
+        body: Buffer.from(text), headers: { 'inference-header-content-length': '0' },
+      });
+      assert.equal(r.status, 200, r.body.toString());
+      const parsed = parseInferReply(r);
+      assert.deepEqual(parsed.json.outputs[0].shape, [1, 1]);
+      assert.deepEqual(fromRaw('BYTES', parsed.binary.get('OUTPUT0')!), [text]);
     });
 
     it('FP32 NaN, infinities and -0 survive as binary', async () => {

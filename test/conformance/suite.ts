@@ -133,7 +133,7 @@ export function conformanceSuite(protocol: Protocol, ctx: () => SuiteContext): v
 
     it('server metadata: name, version, extensions exactly what is implemented', async () => {
       const m = await d().serverMetadata();
-      assert.equal(m.name, 'osprey');
+      assert.equal(m.name, 'triton', "tritonserver's --id default");
       assert.equal(m.version, PACKAGE_VERSION);
       assert.deepEqual(m.extensions, [...EXPECTED_EXTENSIONS]);
       assert.deepEqual([...EXTENSIONS, 'system_shared_memory', 'cuda_shared_memory'], [...EXPECTED_EXTENSIONS]);

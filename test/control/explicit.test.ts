@@ -12,7 +12,7 @@ import { scratchServer } from '../helpers/scratch-server.js';
 import type { TestServer } from '../helpers/server.js';
 import { CORRUPT_ONNX, scalerModel, writeOld, writeScaler } from '../helpers/repo-fixtures.js';
 
-interface IndexRow { name: string; version?: string; state: string; reason?: string }
+interface IndexRow { name: string; version?: string; state?: string; reason?: string }
 
 async function post(s: TestServer, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(`${s.httpUrl}${path}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
@@ -57,18 +57,18 @@ describe('explicit model control', () => {
   const grpcIndex = async (ready = false): Promise<IndexRow[]> =>
     (await c.unary<{ models: IndexRow[] }>('RepositoryIndex', { ready })).models;
 
-  it('--load-model loads only what it names; the index lists every model folder', async () => {
+  it('--load-model loads only what it names; the index lists every model folder, never-loaded ones by name alone', async () => {
     assert.deepEqual(await index(), [
       { name: 'a', version: '1', state: 'READY' },
-      { name: 'b', state: 'UNAVAILABLE', reason: 'unloaded' },
-      { name: 'broken', state: 'UNAVAILABLE', reason: 'unloaded' },
-      { name: 'cfgbad', state: 'UNAVAILABLE', reason: 'unloaded' },
+      { name: 'b' },
+      { name: 'broken' },
+      { name: 'cfgbad' },
     ]);
     assert.deepEqual(await grpcIndex(), [
       { name: 'a', version: '1', state: 'READY', reason: '' },
-      { name: 'b', version: '', state: 'UNAVAILABLE', reason: 'unloaded' },
-      { name: 'broken', version: '', state: 'UNAVAILABLE', reason: 'unloaded' },
-      { name: 'cfgbad', version: '', state: 'UNAVAILABLE', reason: 'unloaded' },
+      { name: 'b', version: '', state: '', reason: '' },
+      { name: 'broken', version: '', state: '', reason: '' },
+      { name: 'cfgbad', version: '', state: '', reason: '' },
     ]);
     assert.deepEqual(await grpcIndex(true), [{ name: 'a', version: '1', state: 'READY', reason: '' }]);
     assert.ok(s.logs.some((l) => l.msg === "failed to load 'missing', failed to poll from model repository"));

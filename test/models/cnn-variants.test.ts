@@ -136,6 +136,15 @@ describe('cnn_fp16: FP16 travels raw only, as in Triton', () => {
     assert.deepEqual(replyJson(r), { error: "datatype FP16 of input 'image' is not supported in JSON; send it as binary data" });
   });
 
+  it('the FP16 output asked for as JSON is refused with 400, as Triton refuses it', async () => {
+    const r = await infer(server.httpUrl, 'cnn_fp16', {
+      inputs: [{ name: 'image', datatype: 'FP16', shape: [1, 3, 32, 32], raw: imageRaw('FP16', 0, 1) }],
+      outputs: [{ name: 'logits', parameters: { binary_data: false } }],
+    });
+    assert.equal(r.reply.status, 400);
+    assert.deepEqual(replyJson(r.reply), { error: 'sending FP16 data via JSON is not supported. Please use the binary data format for output' });
+  });
+
   it('FP32 data for the FP16 input is refused (no silent conversion)', async () => {
     const r = await infer(server.httpUrl, 'cnn_fp16', {
       inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 32, 32], raw: imageRaw('FP32', 0, 1) }],

@@ -17,7 +17,7 @@ import type {
 import type { DataPlane } from '../../dataplane/api.js';
 import type { SharedMemoryManager } from '../../shm/regions.js';
 import {
-  InvalidArgument, OspreyError, Unsupported, asOspreyError,
+  InvalidArgument, OspreyError, RepositoryNameUnsupported, Unsupported, asOspreyError,
 } from '../../errors/errors.js';
 import { GRPC_STATUS } from '../../errors/status.js';
 import { Cancellation } from '../../types/cancel.js';
@@ -190,7 +190,7 @@ interface RepositoryParameterMsg {
 }
 
 function checkRepositoryName(name: string): void {
-  if (name !== '') throw new Unsupported("'repository_name' specification is not supported");
+  if (name !== '') throw new RepositoryNameUnsupported();
 }
 
 /** RepositoryModelLoad parameters -> LoadOptions (Triton's rules and messages). */
@@ -426,9 +426,9 @@ export function inferenceService(dp: DataPlane, log: GrpcLogger, admission?: Adm
     RepositoryIndex: unary(log, (req: { repository_name: string; ready: boolean }) => {
       checkRepositoryName(req.repository_name);
       return {
-        models: dp.repositoryIndex(req.ready).map((m) => ({
-          name: m.name, version: m.version ?? '', state: m.state, reason: m.reason ?? '',
-        })),
+        models: dp.repositoryIndex(req.ready).map((m) => ('state' in m
+          ? { name: m.name, version: m.version ?? '', state: m.state, reason: m.reason ?? '' }
+          : { name: m.name, version: '', state: '', reason: '' })),
       };
     }),
     RepositoryModelLoad: unary(log, async (req: { repository_name: string; model_name: string; parameters: Record<string, RepositoryParameterMsg> }) => {

@@ -18,7 +18,7 @@ const STATUS_LINE: Record<number, string> = {
   200: '200 OK', 400: '400 Bad Request', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
   408: '408 Request Timeout', 409: '409 Conflict', 413: '413 Payload Too Large', 417: '417 Expectation Failed',
   431: '431 Request Header Fields Too Large', 429: '429 Too Many Requests', 499: '499 Client Closed Request',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+  500: '500 Internal Server Error', 501: '501 Not Implemented', 503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };
 
 /** `200 OK`: the status line's code and reason phrase, as uWS's writeStatus takes it. */

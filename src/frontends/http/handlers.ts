@@ -5,7 +5,7 @@
 import {
   decodeCudaRegisterBody, decodeIndexBody, decodeLoadBody, decodeLogSettingsBody, decodeShmRegisterBody, decodeUnloadBody,
 } from '../../codec/json-control.js';
-import { InvalidArgument, Unsupported } from '../../errors/errors.js';
+import { InvalidArgument, RepositoryNameUnsupported, Unsupported } from '../../errors/errors.js';
 import { holdDecoded, readBody } from './body.js';
 import { decodeContent } from './compress.js';
 import type { HttpContext, RequestHead } from './context.js';
@@ -39,15 +39,18 @@ export function handleRoute(ctx: HttpContext, ex: Exchange, route: Route, method
     case 'all-stats':
       return replyJson(ex, statsJson(ctx, '', ''));
     case 'repo-index':
+      checkRepositoryName(route.repository);
       return withBody(ctx, ex, head, (body) => {
         replyJson(ex, JSON.stringify(dp.repositoryIndex(decodeIndexBody(body))));
       });
     case 'repo-load':
+      checkRepositoryName(route.repository);
       return withBody(ctx, ex, head, async (body) => {
         await dp.loadModel(route.model, decodeLoadBody(body));
         reply(ex, 200, undefined);
       });
     case 'repo-unload':
+      checkRepositoryName(route.repository);
       return withBody(ctx, ex, head, async (body) => {
         await dp.unloadModel(route.model, decodeUnloadBody(body));
         reply(ex, 200, undefined);
@@ -93,6 +96,11 @@ function handleSharedMemory(ctx: HttpContext, ex: Exchange, route: Extract<Route
     decodeCudaRegisterBody(body);
     shm.cudaRegister(region, true);
   });
+}
+
+/** Triton serves one repository namespace: naming one is refused (after the restriction and method checks). */
+function checkRepositoryName(repository: string | undefined): void {
+  if (repository !== undefined) throw new RepositoryNameUnsupported();
 }
 
 function statsJson(ctx: HttpContext, model: string, version: string): string {

@@ -10,9 +10,11 @@ import { InvalidArgument } from '../../errors/errors.js';
 export type ModelRouteKind = 'model-metadata' | 'model-ready' | 'model-config' | 'model-infer' | 'model-stats';
 
 export type Route =
-  | { kind: 'health-live' | 'health-ready' | 'server-metadata' | 'all-stats' | 'repo-index' | 'logging' }
+  | { kind: 'health-live' | 'health-ready' | 'server-metadata' | 'all-stats' | 'logging' }
   | { kind: ModelRouteKind; model: string; version: string }
-  | { kind: 'repo-load' | 'repo-unload'; model: string }
+  /** `repository`: the `/v2/repository/{r}/...` form names one (refused: 501, as Triton does). */
+  | { kind: 'repo-index'; repository?: string }
+  | { kind: 'repo-load' | 'repo-unload'; model: string; repository?: string }
   | { kind: 'model-traffic'; model: string }
   | { kind: 'shared-memory'; memory: 'system' | 'cuda'; op: 'status' | 'register' | 'unregister'; region: string };
 
@@ -75,13 +77,7 @@ export function matchRoute(path: string): RouteMatch | undefined {
       if (n === 4 && s[3] === 'live') return { route: { kind: 'health-live' }, methods: GET };
       if (n === 4 && s[3] === 'ready') return { route: { kind: 'health-ready' }, methods: GET };
       return undefined;
-    case 'repository':
-      if (n === 4 && s[3] === 'index') return { route: { kind: 'repo-index' }, methods: POST };
-      if (n === 6 && s[3] === 'models' && s[4] !== '') {
-        if (s[5] === 'load') return { route: { kind: 'repo-load', model: decode(s[4]!) }, methods: POST };
-        if (s[5] === 'unload') return { route: { kind: 'repo-unload', model: decode(s[4]!) }, methods: POST };
-      }
-      return undefined;
+    case 'repository': return matchRepository(s);
     case 'logging':
       return n === 3 ? { route: { kind: 'logging' }, methods: GET_POST } : undefined;
     case 'systemsharedmemory': return matchSharedMemory(s, 'system');
@@ -112,13 +108,34 @@ function matchModels(s: string[]): RouteMatch | undefined {
   return { route: { kind: suffix.kind, model, version }, methods: suffix.methods };
 }
 
+/**
+ * /v2/repository[/{r}]/index and /v2/repository[/{r}]/models/{m}/load|unload. Triton
+ * matches the `{r}` forms too, and answers them 501 (the handler's to say).
+ */
+function matchRepository(s: string[]): RouteMatch | undefined {
+  const n = s.length;
+  // With a repository segment everything after it moves one place on.
+  const named = n === 5 || n === 7;
+  const at = named ? 4 : 3;
+  if (named && s[3] === '') return undefined;
+  const repository = named ? { repository: decode(s[3]!) } : undefined;
+  if (n === at + 1 && s[at] === 'index') return { route: { kind: 'repo-index', ...repository }, methods: POST };
+  if (n === at + 3 && s[at] === 'models' && s[at + 1] !== '') {
+    const model = decode(s[at + 1]!);
+    if (s[at + 2] === 'load') return { route: { kind: 'repo-load', model, ...repository }, methods: POST };
+    if (s[at + 2] === 'unload') return { route: { kind: 'repo-unload', model, ...repository }, methods: POST };
+  }
+  return undefined;
+}
+
 /** `[/region/{r}]/status` (GET), `/region/{r}/register` and `[/region/{r}]/unregister` (POST); no region = all. */
 function matchSharedMemory(s: string[], memory: 'system' | 'cuda'): RouteMatch | undefined {
   const n = s.length;
   let op: string | undefined;
   let region = '';
   if (n === 4) op = s[3];
-  else if (n === 6 && s[3] === 'region' && s[4] !== '') { op = s[5]; region = s[4]!; }
+  // Decoded as model names are: tritonclient quotes the region name into the path.
+  else if (n === 6 && s[3] === 'region' && s[4] !== '') { op = s[5]; region = decode(s[4]!); }
   if (op === 'status') return { route: { kind: 'shared-memory', memory, op, region }, methods: GET };
   if (op === 'unregister' || (op === 'register' && n === 6)) return { route: { kind: 'shared-memory', memory, op, region }, methods: POST };
   return undefined;

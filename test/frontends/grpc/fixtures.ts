@@ -77,7 +77,11 @@ export const STATS: ModelStatistics = {
  * request's input, shaped by the model's metadata. The front ends leave these to it.
  */
 function dataPlaneChecks(dp: { modelMetadata(name: string, version: string): ModelMetadata }, request: InferenceRequest): void {
-  if (request.rawBody !== undefined) request.inputs = [rawBodyInput(request.rawBody, dp.modelMetadata(request.modelName, request.modelVersion).inputs, request.modelName)];
+  if (request.rawBody !== undefined) {
+    // The double's models batch when their shapes start with -1.
+    const inputs = dp.modelMetadata(request.modelName, request.modelVersion).inputs;
+    request.inputs = [rawBodyInput(request.rawBody, inputs, inputs[0]?.shape[0] === -1, request.modelName)];
+  }
   checkReservedParameters(request.parameters);
   for (const t of request.inputs) checkRawSize(t.datatype, t.shape, t.data, t.name);
 }

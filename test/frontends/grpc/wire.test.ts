@@ -266,6 +266,20 @@ describe('grpc-wire: ModelInferRequest decoding agrees with protobufjs', () => {
     assert.throws(() => decodeModelInferRequest(Buffer.from([0x08, 0x80])), /truncated varint/);
   });
 
+  it('a string field that is not UTF-8 is refused, never decoded to U+FFFD (two ids must not become one)', () => {
+    const bad = [0x69, 0x64, 0xff];
+    const long = [...Buffer.from('x'.repeat(40)), 0xc3, 0x28];
+    // model_name, id (short and long), a string parameter, an input name: all strings.
+    for (const buf of [ld(1, bad), ld(3, bad), ld(3, long), ld(4, [...str(1, 'sequence_id'), ...ld(2, ld(3, bad))]), ld(5, ld(1, long))]) {
+      assert.throws(() => decodeModelInferRequest(Buffer.from(buf)), (e: unknown) => e instanceof InvalidArgument
+        && /^malformed ModelInferRequest: a string field holds bytes that are not UTF-8 \(at byte \d+\)/.test(e.message));
+    }
+    // UTF-8 text, a real U+FFFD among it, is kept as it is.
+    for (const id of ['\u00e9t\u00e9', '\ufffd', 'x'.repeat(40) + '\ufffd\u65e5']) {
+      assert.equal(decodeModelInferRequest(Buffer.from(str(3, id))).id, id);
+    }
+  });
+
   it('the server deserializer never throws: bad bytes become a MalformedInferRequest carrying the InvalidArgument', () => {
     const good = infer.requestSerialize(new Gen(11).request());
     assert.deepEqual(deserializeInferRequest(good), decodeModelInferRequest(good));

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeInferResponse, outputIsBinary } from '../../../src/codec/http-response.js';
 import { assertDepth, parseJsonExact, parseJsonFast } from '../../../src/codec/json-parse.js';
-import { checkRawSize } from '../../../src/codec/raw.js';
+import { decodeIndexBody } from '../../../src/codec/json-control.js';
+import { checkRawSize, splitBytes } from '../../../src/codec/raw.js';
 import { decodeJsonInferRequest, parseHeaderLength, rawBodyInput } from '../../../src/codec/json-request.js';
 import { paramsJson, tensorDataJson } from '../../../src/codec/json-write.js';
 import { encodeValues } from '../../../src/codec/raw.js';
@@ -156,21 +157,98 @@ describe('decodeJsonInferRequest', () => {
   });
 });
 
-describe('rawBodyInput (Inference-Header-Content-Length: 0)', () => {
-  const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => ({
-    name: 'm', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'I', datatype, shape }], outputs: [],
+describe('text that is not UTF-8 is refused, never changed', () => {
+  const body = (...parts: Array<string | number[]>): Uint8Array =>
+    new Uint8Array(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p)))));
+  const bytesInput = (data: string) => `{"inputs":[{"name":"T","datatype":"BYTES","shape":[2],"data":${data}}]}`;
+
+  it('bytes that are not UTF-8 inside a string: RapidJSON\'s error at their offset', () => {
+    const head = '{"id":"a","inputs":[{"name":"T","datatype":"BYTES","shape":[1],"data":["x';
+    throwsInvalid(() => decodeJsonInferRequest(body(head, [0xff, 0x41], '"]}]}'), undefined, 'm', ''),
+      `failed to parse the request JSON buffer: Invalid encoding in string. at ${Buffer.byteLength(head)}`);
+    // After a real U+FFFD and a multi-byte character, the offset still counts bytes.
+    throwsInvalid(() => decodeJsonInferRequest(body('{"id":"é�日', [0xc3, 0x28], '","inputs":[]}'), undefined, 'm', ''),
+      `Invalid encoding in string. at ${Buffer.byteLength('{"id":"é�日')}`);
+    // In the JSON header of a binary request too, and in control bodies.
+    throwsInvalid(() => decodeJsonInferRequest(body('{"id":"', [0xed, 0xa0, 0x80], '","inputs":[]}', [1, 2, 3, 4]), 16, 'm', ''),
+      'Invalid encoding in string. at 7');
+    throwsInvalid(() => decodeIndexBody(body('{"x":"', [0xfe], '"}')), 'Invalid encoding in string. at 6');
   });
 
-  it('fills variable dims from the data', () => {
+  it('a real U+FFFD is kept', () => {
+    const d = decodeJsonInferRequest(body(bytesInput('["\ufffd", "a\u00e9"]')), undefined, 'm', '');
+    assert.deepEqual(splitBytes(d.request.inputs[0]!.data, 'T').map((e) => Buffer.from(e).toString()), ['\ufffd', 'aé']);
+    const raw = decodeJsonInferRequest(body('{"id":"�","inputs":[]}'), undefined, 'm', '');
+    assert.equal(raw.request.id, '\ufffd');
+  });
+
+  it('a lone surrogate escape in a BYTES element has no UTF-8 form: refused', () => {
+    for (const bad of ['"\\ud800"', '"a\\udfffb"', '"\\ude00\\ud83d"']) {
+      throwsInvalid(() => decodeJsonInferRequest(body(bytesInput(`["ok", ${bad}]`)), undefined, 'm', ''),
+        "element 1 of BYTES input 'T' holds an unpaired UTF-16 surrogate");
+    }
+    // A proper pair is one character.
+    const ok = decodeJsonInferRequest(body(bytesInput('["\\ud83e\\udd85", ""]')), undefined, 'm', '');
+    assert.deepEqual(splitBytes(ok.request.inputs[0]!.data, 'T').map((e) => Buffer.from(e).toString()), ['🦅', '']);
+  });
+});
+
+describe('sequence parameters (any model, as Triton reads them)', () => {
+  const decode = (params: string) => decodeJsonInferRequest(bytes(`{"parameters":${params},"inputs":[]}`), undefined, 'm', '');
+
+  it('takes a uint64 id (up to 2^64 - 1, exact) or a string, and bool flags', () => {
+    assert.equal(decode('{"sequence_id": 18446744073709551615}').request.parameters.sequence_id, 18446744073709551615n);
+    assert.equal(decode('{"sequence_id": 7, "sequence_start": true, "sequence_end": false}').request.parameters.sequence_id, 7);
+    assert.equal(decode('{"sequence_id": "s-1"}').request.parameters.sequence_id, 's-1');
+  });
+
+  it('refuses a negative, fractional or too large id rather than wrapping it into another id', () => {
+    for (const id of ['-5', '-1', '1.5', '18446744073709551616', '1e30', 'true']) {
+      throwsInvalid(() => decode(`{"sequence_id": ${id}}`), "Unable to parse 'sequence_id', expecting uint64 or string");
+    }
+  });
+
+  it('refuses flags that are not bools', () => {
+    throwsInvalid(() => decode('{"sequence_id": 5, "sequence_start": 1}'), "parameter 'sequence_start' of the request must be a bool");
+    throwsInvalid(() => decode('{"sequence_end": "true"}'), "parameter 'sequence_end' of the request must be a bool");
+  });
+});
+
+describe('rawBodyInput (Inference-Header-Content-Length: 0)', () => {
+  const meta = (datatype: 'FP32' | 'BYTES', shape: number[]) => [{ name: 'I', datatype, shape }] as const;
+
+  it('batch 1 of the config dims; the one variable dim takes what the data holds', () => {
     const raw = encodeValues('FP32', [1, 2, 3, 4, 5, 6], 'I');
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]).inputs, 'm').shape, [2, 3]);
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, -1]).inputs, 'm').shape, [1, 6]);
-    assert.deepEqual(rawBodyInput(raw, meta('FP32', [6]).inputs, 'm').shape, [6]);
-    throwsInvalid(() => rawBodyInput(raw, meta('FP32', [-1, -1, -1]).inputs, 'm'), 'more than one variable dimension');
-    // 6 values do not fill [?, 4]: the shape rounds down and prepare's size check reports it.
-    const uneven = rawBodyInput(raw, meta('FP32', [-1, 4]).inputs, 'm');
+    // Batching models: [1, ...dims] (never a batch of 2 from a longer body).
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]), true, 'm').shape, [1, 3]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, -1]), true, 'm').shape, [1, 6]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 2, -1]), true, 'm').shape, [1, 2, 3]);
+    // Non-batching models: the dims alone.
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [6]), false, 'm').shape, [6]);
+    assert.deepEqual(rawBodyInput(raw, meta('FP32', [-1, 3]), false, 'm').shape, [2, 3]);
+    throwsInvalid(() => rawBodyInput(raw, meta('FP32', [-1, -1, -1]), true, 'm'),
+      "The shape of the raw input 'I' can not be deduced because there are more than one variable-sized dimension");
+    // A body that does not fill the shape: prepare's size check reports it.
+    const rows = rawBodyInput(raw, meta('FP32', [-1, 3]), true, 'm');
+    throwsInvalid(() => checkRawSize(rows.datatype, rows.shape, rows.data, rows.name), 'unexpected total byte size 24 for input \'I\', expecting 12');
+    const uneven = rawBodyInput(raw, meta('FP32', [-1, 4]), false, 'm');
     assert.deepEqual(uneven.shape, [1, 4]);
     throwsInvalid(() => checkRawSize(uneven.datatype, uneven.shape, uneven.data, uneven.name), 'unexpected total byte size 24');
+  });
+
+  it('BYTES: the body is the one element, its length put in front', () => {
+    const t = rawBodyInput(bytes('a\u00e9b'), meta('BYTES', [-1, 1]), true, 'm');
+    assert.deepEqual(t.shape, [1, 1]);
+    assert.deepEqual([...t.data], [4, 0, 0, 0, 0x61, 0xc3, 0xa9, 0x62]);
+    assert.deepEqual([...rawBodyInput(new Uint8Array(0), meta('BYTES', [1]), false, 'm').data], [0, 0, 0, 0]);
+    for (const shape of [[-1, -1], [-1, 2], [3]]) {
+      throwsInvalid(() => rawBodyInput(bytes('x'), meta('BYTES', shape), shape[0] === -1, 'm'), "For BYTE datatype raw input 'I', the model must have input shape [1]");
+    }
+  });
+
+  it('needs a model with exactly one input', () => {
+    throwsInvalid(() => rawBodyInput(bytes('x'), [...meta('FP32', [1]), ...meta('FP32', [1])], false, 'simple'),
+      "Raw request must only have 1 input (found 1) to be deduced but got 2 inputs in 'simple' model configuration");
   });
 });
 

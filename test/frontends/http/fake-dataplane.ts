@@ -26,6 +26,7 @@ export const MODELS: Record<string, ModelMetadata> = {
   echo: meta('echo', [{ name: 'INPUT0', datatype: 'FP32', shape: [-1, 4] }]),
   single: meta('single', [{ name: 'INPUT0', datatype: 'FP32', shape: [-1, 4] }]),
   single_bytes: meta('single_bytes', [{ name: 'TEXT', datatype: 'BYTES', shape: [-1, -1] }]),
+  one_bytes: meta('one_bytes', [{ name: 'TEXT', datatype: 'BYTES', shape: [-1, 1] }]),
   'odd name:v@1 +x': meta('odd name:v@1 +x', [{ name: 'INPUT0', datatype: 'INT32', shape: [2] }]),
   slow: meta('slow', [{ name: 'INPUT0', datatype: 'FP32', shape: [1] }]),
   nan: meta('nan', [{ name: 'OUT', datatype: 'FP32', shape: [4] }]),
@@ -37,7 +38,11 @@ export const MODELS: Record<string, ModelMetadata> = {
  * request's input, shaped by the model's metadata. The front ends leave these to it.
  */
 function dataPlaneChecks(dp: { modelMetadata(name: string, version: string): ModelMetadata }, request: InferenceRequest): void {
-  if (request.rawBody !== undefined) request.inputs = [rawBodyInput(request.rawBody, dp.modelMetadata(request.modelName, request.modelVersion).inputs, request.modelName)];
+  if (request.rawBody !== undefined) {
+    // The double's models batch when their shapes start with -1.
+    const inputs = dp.modelMetadata(request.modelName, request.modelVersion).inputs;
+    request.inputs = [rawBodyInput(request.rawBody, inputs, inputs[0]?.shape[0] === -1, request.modelName)];
+  }
   checkReservedParameters(request.parameters);
   for (const t of request.inputs) checkRawSize(t.datatype, t.shape, t.data, t.name);
 }

@@ -193,7 +193,7 @@ describe('model and version', () => {
     (dp.modelMetadata('single', '') as { inputs: unknown[] }).inputs = [...saved, saved[0]];
     try {
       assertError(await post(new Uint8Array(16), { 'inference-header-content-length': '0' }, 'single'), 400,
-        "Inference-Header-Content-Length 0 needs a model with exactly one input; model 'single' has 2");
+        "Raw request must only have 1 input (found 1) to be deduced but got 2 inputs in 'single' model configuration");
     } finally {
       (dp.modelMetadata('single', '') as { inputs: unknown[] }).inputs = saved;
     }

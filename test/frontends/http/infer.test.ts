@@ -232,14 +232,30 @@ describe('Inference-Header-Content-Length: 0', () => {
     assert.deepEqual(new Uint8Array(binary.get('INPUT0')!), raw);
   });
 
-  it('takes the BYTES element count from the data', async () => {
-    const raw = toRaw('BYTES', ['a', 'bc', 'def']);
-    const reply = await httpRequest(base, 'POST', inferPath('single_bytes'), {
-      body: raw, headers: { 'inference-header-content-length': '0' },
+  it('BYTES: the body is the one element itself (no length prefix), as Triton takes it', async () => {
+    const text = Buffer.from('héllo, "raw" body');
+    const reply = await httpRequest(base, 'POST', inferPath('one_bytes'), {
+      body: text, headers: { 'inference-header-content-length': '0' },
     });
     assert.equal(reply.status, 200, reply.body.toString());
-    assert.deepEqual(dp.requests.at(-1)!.inputs[0]!.shape, [1, 3]);
-    assert.deepEqual(fromRaw('BYTES', parseInferReply(reply).binary.get('TEXT')!), ['a', 'bc', 'def']);
+    assert.deepEqual(dp.requests.at(-1)!.inputs[0]!.shape, [1, 1]);
+    assert.deepEqual(fromRaw('BYTES', parseInferReply(reply).binary.get('TEXT')!), ['héllo, "raw" body']);
+  });
+
+  it('BYTES: an input that is not a single element cannot take a raw body', async () => {
+    const reply = await httpRequest(base, 'POST', inferPath('single_bytes'), {
+      body: toRaw('BYTES', ['a', 'bc']), headers: { 'inference-header-content-length': '0' },
+    });
+    assert.equal(reply.status, 400);
+    assert.equal(replyJson(reply).error, "For BYTE datatype raw input 'TEXT', the model must have input shape [1]");
+  });
+
+  it('batch 1 always: a body of two rows is a byte-size mismatch, not a batch of 2', async () => {
+    const reply = await httpRequest(base, 'POST', inferPath('single'), {
+      body: toRaw('FP32', [1, 2, 3, 4, 5, 6, 7, 8]), headers: { 'inference-header-content-length': '0' },
+    });
+    assert.equal(reply.status, 400);
+    assert.equal(replyJson(reply).error, "unexpected total byte size 32 for input 'INPUT0', expecting 16");
   });
 
   it('rejects a body that does not fit the input', async () => {

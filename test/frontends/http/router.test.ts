@@ -23,11 +23,18 @@ describe('matchRoute', () => {
       ['/v2/repository/index', { kind: 'repo-index' }, ['post']],
       ['/v2/repository/models/m/load', { kind: 'repo-load', model: 'm' }, ['post']],
       ['/v2/repository/models/m/unload', { kind: 'repo-unload', model: 'm' }, ['post']],
+      // Triton's paths with a repository name: matched, then refused by the handler (501).
+      ['/v2/repository/r/index', { kind: 'repo-index', repository: 'r' }, ['post']],
+      ['/v2/repository/r%2Fx/models/m/load', { kind: 'repo-load', model: 'm', repository: 'r/x' }, ['post']],
+      ['/v2/repository/r/models/m/unload', { kind: 'repo-unload', model: 'm', repository: 'r' }, ['post']],
       ['/v2/logging', { kind: 'logging' }, ['get', 'post']],
       ['/v2/systemsharedmemory/status', { kind: 'shared-memory', memory: 'system', op: 'status', region: '' }, ['get']],
       ['/v2/systemsharedmemory/region/r1/status', { kind: 'shared-memory', memory: 'system', op: 'status', region: 'r1' }, ['get']],
       ['/v2/systemsharedmemory/unregister', { kind: 'shared-memory', memory: 'system', op: 'unregister', region: '' }, ['post']],
       ['/v2/cudasharedmemory/region/r/register', { kind: 'shared-memory', memory: 'cuda', op: 'register', region: 'r' }, ['post']],
+      // tritonclient quotes region names as it quotes model names.
+      ['/v2/systemsharedmemory/region/my%20region%3A1/register', { kind: 'shared-memory', memory: 'system', op: 'register', region: 'my region:1' }, ['post']],
+      ['/v2/systemsharedmemory/region/a%2Fb/unregister', { kind: 'shared-memory', memory: 'system', op: 'unregister', region: 'a/b' }, ['post']],
     ];
     for (const [path, route, methods] of cases) {
       assert.deepEqual(matchRoute(path), { route, methods }, path);
@@ -36,7 +43,8 @@ describe('matchRoute', () => {
 
   it('returns undefined for unknown paths', () => {
     for (const path of ['', '/', '/v2/', '/v3', '/v2/models', '/v2/models/', '/v2/models/m/', '/v2/models/m/versions',
-      '/v2/models/m/versions//infer', '/v2/models/m/x', '/v2/repository/models/m', '/v2/systemsharedmemory/register']) {
+      '/v2/models/m/versions//infer', '/v2/models/m/x', '/v2/repository/models/m', '/v2/systemsharedmemory/register',
+      '/v2/repository//index', '/v2/repository//models/m/load', '/v2/repository/r/models//load', '/v2/repository/r/models/m/x']) {
       assert.equal(matchRoute(path), undefined, path);
     }
   });

@@ -176,6 +176,19 @@ describe('model repository', () => {
     assertError(await post('/v2/repository/models/x/unload'), 400, "Request for unknown model: 'x' is not found");
     assertError(await post('/v2/repository/models/echo/unload', '{"parameters":{"unload_dependents":1}}'), 400, "'unload_dependents' must be a bool");
   });
+
+  it('a repository name in the path -> 501, as Triton answers it (nothing loaded or unloaded); wrong method still 405', async () => {
+    const loads = dp.loads.length;
+    const unloads = dp.unloads.length;
+    for (const path of ['/v2/repository/r/index', '/v2/repository/r/models/echo/load', '/v2/repository/r/models/echo/unload']) {
+      const r = await post(path, '{}');
+      assertError(r, 501, "'repository_name' specification is not supported");
+      assert.equal(replyJson(r).error, "'repository_name' specification is not supported");
+      assert.equal((await get(path)).status, 405, path);
+    }
+    assert.equal(dp.loads.length, loads);
+    assert.equal(dp.unloads.length, unloads);
+  });
 });
 
 describe('logging', () => {
