@@ -5,11 +5,13 @@
  * microseconds (read a request, hand it over, write an answer), and every request
  * waits for those microseconds. At equal priority the main thread, woken by a socket,
  * waited for a core held by a model run, and the instances then waited for the
- * batches it had not formed yet (bench/README.md "Workers below the main thread").
+ * batches it had not formed yet (bench/README.md "Workers below the main thread": it
+ * helps on a busy machine and costs concurrency 1 on a quiet one, so it is off by default).
  *
  * Linux only: setpriority(2) on a thread id changes that thread alone there (on other
  * systems it means the whole process, so nothing is done). Raising one's own nice value
- * needs no privilege. Returns what was done, for the worker's start-up record.
+ * needs no privilege (server.ts warns at start-up when the flag is set elsewhere).
+ * Returns what was done.
  */
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
