@@ -93,8 +93,11 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
   if (opts.ignoredFlags.length > 0) {
     logger.warn(`ignoring tritonserver flags with no effect on this CPU-only ONNX Runtime server: ${opts.ignoredFlags.join(', ')}`);
   }
+  if (opts.workerNice > 0 && process.platform !== 'linux') {
+    logger.warn(`--worker-nice has no effect here: per-thread priority is Linux-only (this is ${process.platform})`);
+  }
   const budget = threadBudget(opts.workerThreads, opts.intraOpThreads, opts.soloIntraOpThreads);
-  const executor = new Executor(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, maxResponseBytes: opts.maxResponseBytes });
+  const executor = new Executor(budget.workers, { maxWorkers: budget.maxWorkers, spinUs: opts.workerSpinUs, nice: opts.workerNice, maxResponseBytes: opts.maxResponseBytes });
   const gpuCount = visibleGpus();
   // Metric series and drift windows are bound per version through the registry's hooks.
   const obs = new Observability({

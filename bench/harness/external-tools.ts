@@ -9,7 +9,7 @@
  * every other program on the machine used meanwhile (/proc), so a figure can be
  * quoted with the load it was measured under.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -86,6 +86,17 @@ export function parseH2load(out: string): Omit<ToolResult, 'serverCpuPct' | 'too
   };
 }
 
+/** Runs `cmd args` to its end; resolves with its stdout. `watch` sees the child as it starts. */
+function run(cmd: string, args: string[], watch?: (child: ChildProcess) => void): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = execFile(cmd, args, { maxBuffer: 4 << 20 }, (err, out, errOut) => {
+      if (err) reject(new Error(`${cmd} failed: ${err.message}\n${errOut}`));
+      else resolve(out);
+    });
+    watch?.(child);
+  });
+}
+
 /**
  * Runs `cmd args`, reading the CPU of the server, the tool and the machine around it.
  * The tool's own CPU is polled from /proc while it runs (it is gone once reaped).
@@ -96,11 +107,7 @@ async function measured(cmd: string, args: string[], serverPid: number, parse: (
   const t0 = performance.now();
   let tool: number | null = null;
   let t1 = 0;
-  const stdout = await new Promise<string>((resolve, reject) => {
-    const child = execFile(cmd, args, { maxBuffer: 4 << 20 }, (err, out, errOut) => {
-      if (err) reject(new Error(`${cmd} failed: ${err.message}\n${errOut}`));
-      else resolve(out);
-    });
+  const stdout = await run(cmd, args, (child) => {
     const poll = setInterval(() => { tool = pidCpuUs(child.pid ?? 0) ?? tool; }, 100);
     child.once('exit', () => { clearInterval(poll); t1 = performance.now(); });
   });
@@ -118,7 +125,11 @@ async function measured(cmd: string, args: string[], serverPid: number, parse: (
   };
 }
 
-export interface HttpLoad { hostPort: string; path: string; body: Buffer; headers: Record<string, string>; connections: number; durationS: number }
+/**
+ * `warmupS`: seconds of the same load, unmeasured, right before the measured run (wrk has
+ * no warm-up option; h2load's --warm-up-time does the same inside one run).
+ */
+export interface HttpLoad { hostPort: string; path: string; body: Buffer; headers: Record<string, string>; connections: number; durationS: number; warmupS?: number }
 
 export async function runWrk(bin: string, load: HttpLoad, serverPid: number): Promise<ToolResult> {
   const dir = mkdtempSync(join(tmpdir(), 'osprey-wrk-'));
@@ -133,8 +144,9 @@ export async function runWrk(bin: string, load: HttpLoad, serverPid: number): Pr
   ].join('\n');
   writeFileSync(join(dir, 'post.lua'), `${script}\n`);
   // One wrk thread: the generator should take as little of the 2 cores as it can.
-  const args = ['-t1', `-c${load.connections}`, `-d${load.durationS}s`, '--latency', '-s', join(dir, 'post.lua'), `http://${load.hostPort}${load.path}`];
-  return measured(bin, args, serverPid, parseWrk);
+  const args = (s: number): string[] => ['-t1', `-c${load.connections}`, `-d${s}s`, '--latency', '-s', join(dir, 'post.lua'), `http://${load.hostPort}${load.path}`];
+  if (load.warmupS) await run(bin, args(load.warmupS));
+  return measured(bin, args(load.durationS), serverPid, parseWrk);
 }
 
 export interface GrpcLoad { hostPort: string; path: string; frame: Buffer; connections: number; streams: number; durationS: number; warmupS: number }

@@ -62,6 +62,14 @@ export interface IndependentResults {
 }
 
 export const STREAM_MESSAGES = 64;
+/**
+ * Seconds of unmeasured load before each run, for both tools (h2load's --warm-up-time;
+ * a separate wrk run for HTTP). Without it a wrk round measured a server's first second
+ * at a concurrency it had not yet run at: Osprey's concurrency-1 path (its JIT-compiled
+ * polls, its rests, see src/worker/hint.ts) ran 4.4k req/s over its first 2 s of wrk -c1
+ * and 9.4-12.2k over the next 10 s (a fresh server, 2026-12-05).
+ */
+export const WARMUP_S = 1;
 
 /** The issue's headline comparisons (see bench/README.md). */
 export function independentScenarios(): IndependentScenario[] {
@@ -96,13 +104,13 @@ async function prepare(sc: IndependentScenario, ids: TargetId[], anyHttp: string
       const messages = rpc === 'stream' ? sc.streamMessages ?? STREAM_MESSAGES : 1;
       const frame = Buffer.concat(new Array<Buffer>(messages).fill(one));
       const method = `${GRPC_SERVICE}${rpc === 'stream' ? 'ModelStreamInfer' : 'ModelInfer'}`;
-      return { messages, run: (t) => runH2load(bins.h2load, { hostPort: t.grpc!, path: method, frame, connections, streams, durationS, warmupS: 1 }, t.pid) };
+      return { messages, run: (t) => runH2load(bins.h2load, { hostPort: t.grpc!, path: method, frame, connections, streams, durationS, warmupS: WARMUP_S }, t.pid) };
     };
     if (sc.rpc === 'stream') {
       // The same requests in flight both ways: n messages in one stream, or n unary calls on one connection.
       const n = sc.streamMessages ?? STREAM_MESSAGES;
       return {
-        command: `h2load -t1 -c${connections} -m1 -D ${durationS} --warm-up-time=1 -d <${n} gRPC frames of ${one.length} B> ` +
+        command: `h2load -t1 -c${connections} -m1 -D ${durationS} --warm-up-time=${WARMUP_S} -d <${n} gRPC frames of ${one.length} B> ` +
           `-H 'content-type: application/grpc' -H 'te: trailers' http://HOST${GRPC_SERVICE}ModelStreamInfer, against -m${n} -d <1 frame> .../ModelInfer`,
         contenders: ids.flatMap((target) => [
           { label: `${target} stream`, target, ...h2('stream', 1) },
@@ -111,7 +119,7 @@ async function prepare(sc: IndependentScenario, ids: TargetId[], anyHttp: string
       };
     }
     return {
-      command: `h2load -t1 -c${connections} -m${sc.concurrency} -D ${durationS} --warm-up-time=1 -d <${one.length} B gRPC frame> ` +
+      command: `h2load -t1 -c${connections} -m${sc.concurrency} -D ${durationS} --warm-up-time=${WARMUP_S} -d <${one.length} B gRPC frame> ` +
         `-H 'content-type: application/grpc' -H 'te: trailers' http://HOST${GRPC_SERVICE}ModelInfer`,
       contenders: ids.map((target) => ({ label: target, target, ...h2('unary', sc.concurrency) })),
     };
@@ -123,10 +131,10 @@ async function prepare(sc: IndependentScenario, ids: TargetId[], anyHttp: string
       return { body: b.body, headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(b.headerLength) } };
     })();
   return {
-    command: `wrk -t1 -c${sc.concurrency} -d${durationS}s --latency -s post.lua http://HOST${path} (POST of ${body.length} B, ${sc.wire})`,
+    command: `wrk -t1 -c${sc.concurrency} -d${durationS}s --latency -s post.lua http://HOST${path} (POST of ${body.length} B, ${sc.wire}; after ${WARMUP_S} s of the same, unmeasured)`,
     contenders: ids.map((target) => ({
       label: target, target, messages: 1,
-      run: (t) => runWrk(bins.wrk, { hostPort: t.http, path, body, headers, connections: sc.concurrency, durationS }, t.pid),
+      run: (t) => runWrk(bins.wrk, { hostPort: t.http, path, body, headers, connections: sc.concurrency, durationS, warmupS: WARMUP_S }, t.pid),
     })),
   };
 }

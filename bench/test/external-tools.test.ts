@@ -13,6 +13,8 @@ import { loadUws } from '../baselines/uws-native.js';
 import { OSPREY_REPOSITORY, benchScript } from '../harness/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const WRK_OUT = `Running 1s test @ http://127.0.0.1:18090/v2/models/tabular/infer
   1 threads and 4 connections
@@ -82,5 +84,29 @@ test('live: wrk and h2load against the echo baseline answer with no errors', { s
     assert.ok(h.requestsPerSec > 0, JSON.stringify(h));
   } finally {
     await p.stop();
+  }
+});
+
+test('live: a wrk run with warmupS first runs the same load unmeasured', { skip: wrk ? false : 'wrk not installed' }, async () => {
+  // A plain node:http server in this process counts every request it answers.
+  let served = 0;
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { served++; res.end('{}'); });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = srv.address() as AddressInfo;
+    const load = { hostPort: `127.0.0.1:${port}`, path: '/', body: Buffer.from('{}'), headers: {}, connections: 2, durationS: 1 };
+    const w = await runWrk(wrk!, { ...load, warmupS: 1 }, process.pid);
+    assert.equal(w.errors, 0);
+    // wrk's own count covers the measured second only; the server also answered the warm-up's.
+    const measured = w.requestsPerSec * load.durationS;
+    assert.ok(served > measured * 1.5, `served ${served}, measured ${measured} (warm-up not run?)`);
+    served = 0;
+    const cold = await runWrk(wrk!, load, process.pid);
+    assert.ok(served < cold.requestsPerSec * load.durationS * 1.3, `served ${served}, measured ${cold.requestsPerSec} (no warm-up asked for)`);
+  } finally {
+    srv.close();
   }
 });

@@ -67,6 +67,8 @@ export interface ServerOptions {
   soloIntraOpThreads: number;
   /** Hot hand-off: how long an idle worker polls for the next request while the server is nearly idle (us); 0 = off. */
   workerSpinUs: number;
+  /** Nice levels the worker threads run below the main thread (Linux); 0 = the same. */
+  workerNice: number;
   /** Largest request accepted, after decompression: an HTTP body or a gRPC message. */
   maxRequestBytes: number;
   /** Most body bytes all HTTP requests in flight may hold together (503 above). */
@@ -151,6 +153,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   intraOpThreads: 0,
   soloIntraOpThreads: 0,
   workerSpinUs: 500,
+  workerNice: 0,
   // Triton's --http-max-input-size default (64 MiB).
   maxRequestBytes: 64 * 1024 * 1024,
   maxInflightRequestBytes: 1024 * 1024 * 1024,
@@ -360,6 +363,7 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--intra-op-threads'], arg: 'value', meta: '<n>', help: 'ONNX Runtime intra-op threads per session; 0 = auto (default 0).', apply: int('intraOpThreads', 0) },
   { flags: ['--solo-intra-op-threads'], arg: 'value', meta: '<n>', help: 'Each CPU model instance (model file up to 128 MiB, no intra_op_thread_count of its own) also holds a session with this many intra-op threads, used while the server runs at concurrency 1 and its runs take over 300 us: lower latency at concurrency 1 for compute-heavy models; 0 = auto (the cores), 1 = off (default 0).', apply: int('soloIntraOpThreads', 0) },
   { flags: ['--worker-spin-us'], arg: 'value', meta: '<us>', help: 'While the server runs at concurrency 1, an idle worker polls this long for the next one instead of sleeping (lower latency at concurrency 1, costs CPU; a poll that loses its core to another thread stops, and nothing polls for ~256 ms, doubling up to ~2 s while that goes on); 0 = off (default 500).', apply: int('workerSpinUs', 0) },
+  { flags: ['--worker-nice'], arg: 'value', meta: '<n>', help: 'Run the worker threads (ONNX Runtime) this many nice levels below the main thread, which reads requests and writes answers, so that a model run on every core does not keep it waiting; Linux only (elsewhere ignored); 0 = the same priority (default 0).', apply: int('workerNice', 0, 19) },
   { flags: ['--max-request-bytes', '--http-max-input-size'], arg: 'value', meta: '<bytes>', help: 'Largest request accepted, counted after decompression: an HTTP body (larger: 413) or a received gRPC message (larger: RESOURCE_EXHAUSTED) (default 67108864).', apply: int('maxRequestBytes', 1) },
   { flags: ['--http-restricted-api'], arg: 'value', meta: '<category>[,<category>...]:<header>=<value>', help: `Answer the categories' HTTP calls only with that header and value (repeatable; categories: ${RESTRICTED_CATEGORIES.join(', ')}). Calls that change state (model load/unload, traffic changes, logging updates, shared-memory register/unregister) are accepted only from loopback until their category names a key.`,
     apply: (o, v, f) => addRestriction(o.httpRestrictedApi as Map<RestrictedCategory, Restriction>, f, v) },

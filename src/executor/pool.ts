@@ -67,6 +67,8 @@ export interface WorkerPoolOptions {
    * Default true; tests that watch a worker poll turn it off.
    */
   spinRest?: boolean;
+  /** Nice levels the workers run below the main thread (Linux; see ../worker/nice.ts). Default 0. */
+  nice?: number;
   /**
    * --max-response-bytes: the most output bytes one request may get. Checked on the
    * worker before outputs cross to this thread (see `run`). Default: no limit.
@@ -124,6 +126,7 @@ export class WorkerPool {
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
     this.#tuning = {
       spinUs: Math.max(0, options.spinUs ?? 500), spinRest: options.spinRest ?? true, maxResponseBytes: options.maxResponseBytes ?? Infinity,
+      nice: Math.max(0, options.nice ?? 0),
     };
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);

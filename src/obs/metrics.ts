@@ -93,6 +93,8 @@ export interface MetricsOptions {
 
 const us = (ns: number): number => Math.floor(ns / 1000);
 const NOOP: Emit = () => undefined;
+/** Period (ms) of prom-client's event-loop delay sampling timer (see collectDefaultMetrics below). */
+export const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** The model folder of a version, from its session path `<model>/<version>/<file>`. */
 function modelDirOf(v: ModelVersion): string {
@@ -211,7 +213,12 @@ export class OspreyMetrics {
     drift('max', 'osprey_drift_max', 'Maximum of the feature over the drift window');
     drift('psi', 'osprey_drift_psi', 'Population stability index of the drift window against its reference distribution');
 
-    if (o.defaultMetrics !== false) collectDefaultMetrics({ register: reg });
+    // prom-client samples event-loop delay with a timer at this period (ms; its default is
+    // 10): at 10 an idle server woke 116 times a second (strace: epoll_pwait every 10 ms),
+    // each wake-up taking a core from whatever else runs there (a polling worker at
+    // concurrency 1, a neighbour's threads). 100 ms still gives the lag histogram ten
+    // samples a second; nodejs_eventloop_lag_seconds itself is measured at each scrape.
+    if (o.defaultMetrics !== false) collectDefaultMetrics({ register: reg, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 
   get contentType(): string {

@@ -13,6 +13,7 @@ import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse, type ChannelLayout, type SlotView,
 } from './channel.js';
+import { lowerThreadPriority } from './nice.js';
 import { HINT_ACTIVE, HINT_BYTES, HINT_SPINNER, SPIN_MAX_ACTIVE, hotQuiet, pollFor, soloQuiet } from './hint.js';
 import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
 import type { RunTensor } from '../types/run.js';
@@ -26,6 +27,8 @@ export interface WorkerTuning {
   spinRest: boolean;
   /** --max-response-bytes (Infinity: none). */
   maxResponseBytes: number;
+  /** Nice levels the worker thread runs below the main thread (--worker-nice; 0: the same). */
+  nice: number;
 }
 
 export interface ChannelWorkerData extends WorkerTuning {
@@ -36,8 +39,9 @@ export interface ChannelWorkerData extends WorkerTuning {
   layout: ChannelLayout;
 }
 
-const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes, nice } = workerData as ChannelWorkerData;
 setMaxResponseBytes(maxResponseBytes);
+lowerThreadPriority(nice);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
 const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
 const slots = slotViews(sab, layout);

@@ -41,7 +41,7 @@ test('every flag', () => {
     '--load-model', 'a', '--load-model=*',
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--shutdown-grace-secs=7', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
-    '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1',
+    '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1', '--worker-nice', '5',
     '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node',
     '--max-inflight-request-bytes', '4096', '--client-rate-limit', '2.5', '--client-rate-burst=10', '--client-rate-key', 'X-Api-Key',
     '--log-file', '/tmp/x.log', '--exit-on-error=false', '--strict-model-config', 'true', '--model-load-thread-count=2',
@@ -83,6 +83,7 @@ test('every flag', () => {
     intraOpThreads: 2,
     soloIntraOpThreads: 1,
     workerSpinUs: 0,
+    workerNice: 5,
     maxRequestBytes: 1024,
     logFile: '/tmp/x.log',
     exitOnError: false,
@@ -204,7 +205,7 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--shutdown-grace-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help',
+    '--worker-spin-us', '--worker-nice', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help',
     '--http-use-ssl', '--http-server-cert', '--http-server-key', '--http-root-cert', '--http-use-ssl-mutual',
     '--grpc-use-ssl', '--grpc-server-cert', '--grpc-server-key', '--grpc-root-cert', '--grpc-use-ssl-mutual']) {
     assert.ok(text.includes(flag), flag);
@@ -250,6 +251,8 @@ test('exact error messages', () => {
   rejects(['--shutdown-grace-secs', '1.5'], "invalid value '1.5' for --shutdown-grace-secs: expected a non-negative integer");
   rejects(['--log-verbose', '-1'], "invalid value '-1' for --log-verbose: expected a non-negative integer");
   rejects(['--worker-threads', '1e3'], "invalid value '1e3' for --worker-threads: expected a non-negative integer");
+  rejects(['--worker-nice', '20'], "invalid value '20' for --worker-nice: expected an integer 0-19");
+  rejects(['--worker-nice', '-5'], "invalid value '-5' for --worker-nice: expected an integer 0-19");
   rejects(['--intra-op-threads', ' 2'], "invalid value ' 2' for --intra-op-threads: expected a non-negative integer");
   rejects(['--max-request-bytes', '0'], "invalid value '0' for --max-request-bytes: expected an integer >= 1");
   rejects(['--max-request-bytes', '99999999999999999999'],
