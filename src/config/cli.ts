@@ -210,7 +210,7 @@ function parseBool(v: string, flag: string): boolean {
   const s = v.toLowerCase();
   if (s === 'true' || s === '1' || s === 'on') return true;
   if (s === 'false' || s === '0' || s === 'off') return false;
-  throw invalid(v, flag, 'expected true, false, 1 or 0');
+  throw invalid(v, flag, 'expected true, false, on, off, 1 or 0');
 }
 
 const bool = (key: keyof ServerOptions): Apply => (o, v, flag) => {

@@ -240,8 +240,8 @@ test('exact error messages', () => {
   rejects(['--http-port'], 'missing value for --http-port');
   rejects(['--model-repository', '--http-port', '1'], 'missing value for --model-repository');
   rejects(['--model-repository='], "invalid value '' for --model-repository: expected a path");
-  rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, 1 or 0");
-  rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, 1 or 0");
+  rejects(['--allow-http', 'maybe'], "invalid value 'maybe' for --allow-http: expected true, false, on, off, 1 or 0");
+  rejects(['--strict-readiness=no'], "invalid value 'no' for --strict-readiness: expected true, false, on, off, 1 or 0");
   rejects(['--model-control-mode', 'auto'], "invalid value 'auto' for --model-control-mode: expected none, poll, watch or explicit");
   rejects(['--log-format', 'xml'], 'invalid argument for --log-format');
   rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, net, node or uws");
@@ -290,7 +290,7 @@ test('TLS flags: bools take true/on/1 and false/off/0; TLS on needs a certificat
   const base = ['--grpc-server-cert', '/c', '--grpc-server-key', '/k'];
   for (const on of ['true', 'on', '1', 'ON']) assert.equal(parseArgs(['--grpc-use-ssl', on, ...base]).grpcTls.useSsl, true);
   for (const off of ['false', 'off', '0']) assert.equal(parseArgs(['--grpc-use-ssl', off]).grpcTls.useSsl, false);
-  assert.throws(() => parseArgs(['--http-use-ssl=yes']), new CliError("invalid value 'yes' for --http-use-ssl: expected true, false, 1 or 0"));
+  assert.throws(() => parseArgs(['--http-use-ssl=yes']), new CliError("invalid value 'yes' for --http-use-ssl: expected true, false, on, off, 1 or 0"));
   assert.throws(() => parseArgs(['--http-server-cert=']), new CliError("invalid value '' for --http-server-cert: expected a PEM file path"));
   assert.throws(() => parseArgs(['--grpc-use-ssl']), new CliError('--grpc-use-ssl requires --grpc-server-cert'));
   assert.throws(() => parseArgs(['--http-use-ssl', '--http-server-cert', '/c']), new CliError('--http-use-ssl requires --http-server-key'));
