@@ -57,11 +57,13 @@ export function decodeInferParameter(p: InferParameterMsg): ParamValue | undefin
 }
 
 /**
- * Triton's gRPC front end takes the sequence id only as int64_param or string_param
- * and the flags only as bool_param; the decoded value alone cannot tell (an integral
- * double_param decodes like an int64_param), so check the wire member here.
+ * Triton's gRPC front end takes the sequence id only as int64_param or string_param,
+ * the flags only as bool_param, the priority as a non-negative int64_param or a
+ * uint64_param and the timeout as int64_param; the decoded value alone cannot tell
+ * (an integral double_param decodes like an int64_param), so check the wire member
+ * here, with Triton's texts.
  */
-function checkSequenceParamTypes(msg: InferParametersMsg): void {
+function checkReservedParamTypes(msg: InferParametersMsg): void {
   const id = msg.sequence_id?.parameter_choice;
   if (id !== undefined && id !== 'int64_param' && id !== 'string_param') {
     throw new InvalidArgument("invalid value type for 'sequence_id' parameter, expected int64_param or string_param.");
@@ -71,6 +73,21 @@ function checkSequenceParamTypes(msg: InferParametersMsg): void {
     if (c !== undefined && c !== 'bool_param') {
       throw new InvalidArgument(`invalid value type for '${key}' parameter, expected bool_param.`);
     }
+  }
+  const priority = msg.priority;
+  if (priority !== undefined) {
+    const c = priority.parameter_choice;
+    if (c !== 'int64_param' && c !== 'uint64_param') {
+      throw new InvalidArgument("invalid value type for 'priority' parameter, expected int64_param or uint64_param.");
+    }
+    const v = priority.int64_param;
+    if (c === 'int64_param' && (typeof v === 'number' ? v < 0 : v !== undefined && v.startsWith('-'))) {
+      throw new InvalidArgument("invalid value for 'priority', expected value >= 0.");
+    }
+  }
+  const timeout = msg.timeout?.parameter_choice;
+  if (timeout !== undefined && timeout !== 'int64_param') {
+    throw new InvalidArgument("invalid value type for 'timeout' parameter, expected int64_param.");
   }
 }
 
@@ -100,7 +117,7 @@ function decodeParams(msg: InferParametersMsg | undefined, owner: string): Param
  * nothing here).
  */
 export function decodeRequestParams(msg: InferParametersMsg | undefined): Params {
-  if (msg !== undefined) checkSequenceParamTypes(msg);
+  if (msg !== undefined) checkReservedParamTypes(msg);
   let params = decodeParams(msg, '');
   const empty = params[GRPC_EMPTY_FINAL_RESPONSE];
   if (empty !== undefined) {

@@ -88,6 +88,21 @@ describe('grpc-infer codec', () => {
     assert.deepEqual([...req.inputs[1]!.data], [1, 0]);
   });
 
+  it('priority and timeout: the wire types and values Triton takes, with its texts', () => {
+    const decode = (parameters: ModelInferRequestMsg['parameters']) => decodeInferRequest(request({ parameters }), { deadline: Infinity });
+    assert.equal(decode({ priority: { parameter_choice: 'int64_param', int64_param: 2 } }).parameters.priority, 2);
+    assert.equal(decode({ priority: { parameter_choice: 'uint64_param', uint64_param: '3' } }).parameters.priority, 3);
+    assert.equal(decode({ timeout: { parameter_choice: 'int64_param', int64_param: '1000' } }).parameters.timeout, 1000);
+    for (const p of [{ parameter_choice: 'bool_param', bool_param: true }, { parameter_choice: 'double_param', double_param: 1 }, { parameter_choice: 'string_param', string_param: '1' }] as const) {
+      assert.throws(() => decode({ priority: p }), { name: 'InvalidArgument', message: "invalid value type for 'priority' parameter, expected int64_param or uint64_param." });
+      assert.throws(() => decode({ timeout: p }), { name: 'InvalidArgument', message: "invalid value type for 'timeout' parameter, expected int64_param." });
+    }
+    assert.throws(() => decode({ timeout: { parameter_choice: 'uint64_param', uint64_param: '5' } }), { message: "invalid value type for 'timeout' parameter, expected int64_param." });
+    for (const v of [-1, '-9223372036854775808']) {
+      assert.throws(() => decode({ priority: { parameter_choice: 'int64_param', int64_param: v } }), { name: 'InvalidArgument', message: "invalid value for 'priority', expected value >= 0." });
+    }
+  });
+
   it('errors are InvalidArgument (INVALID_ARGUMENT on the wire)', () => {
     assert.throws(() => decodeInferRequest(request({ raw_input_contents: [] }), { deadline: Infinity }), InvalidArgument);
   });
