@@ -91,9 +91,9 @@ const median = (xs: Array<number | null>): number | null => {
 };
 
 /** One thing to measure in a round: a target, or for the stream scenario one RPC form on Osprey. */
-interface Contender { label: string; target: TargetId; messages: number; run(t: RunningTarget): Promise<ToolResult> }
+export interface Contender { label: string; target: TargetId; messages: number; run(t: RunningTarget): Promise<ToolResult> }
 
-async function prepare(sc: IndependentScenario, ids: TargetId[], anyHttp: string, durationS: number, bins: Record<ToolName, string>): Promise<{ command: string; contenders: Contender[] }> {
+export async function prepare(sc: IndependentScenario, ids: TargetId[], anyHttp: string, durationS: number, bins: Record<ToolName, string>): Promise<{ command: string; contenders: Contender[] }> {
   const info = await modelInfoHttp(anyHttp, sc.model);
   const [step] = buildInputSteps(info, { batchSize: 1, inputData: 'random' });
   const path = inferPath(sc.model, '');
