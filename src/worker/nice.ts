@@ -29,7 +29,13 @@ export function lowerThreadPriority(increment: number): { tid: number; nice: num
   } catch (err) {
     return { skipped: `no /proc/thread-self: ${(err as Error).message}` };
   }
-  const nice = Math.min(NICE_MAX, getPriority(tid) + increment);
-  setPriority(tid, nice);
-  return { tid, nice };
+  try {
+    const nice = Math.min(NICE_MAX, getPriority(tid) + increment);
+    setPriority(tid, nice);
+    return { tid, nice };
+  } catch (err) {
+    // A sandbox that forbids the call (a seccomp profile) leaves the worker as it was:
+    // a priority is a preference, not a reason for a worker not to start.
+    return { skipped: `setpriority failed: ${(err as Error).message}` };
+  }
 }

@@ -9,7 +9,7 @@ import { getPriority } from 'node:os';
 import { describe, it } from 'node:test';
 
 import { WorkerPool } from '../../src/executor/pool.js';
-import { NICE_MAX } from '../../src/worker/nice.js';
+import { NICE_MAX, lowerThreadPriority } from '../../src/worker/nice.js';
 import { fixtureSpec } from '../helpers/session-spec.js';
 
 /** nice of every thread of this process, by thread id (field 19 of stat, counted after the command's closing paren). */
@@ -59,5 +59,11 @@ describe('worker threads below the main thread (--worker-nice)', { skip: process
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('lowerThreadPriority', () => {
+  it('does nothing for no increment, and says why', () => {
+    assert.deepEqual(lowerThreadPriority(0), { skipped: 'no increment' });
   });
 });
