@@ -18,8 +18,8 @@
  * status and ModelStreamInfer in-band, keeping the stream open, like any other bad
  * request.
  */
-import { isUtf8 } from 'node:buffer';
 import { InvalidArgument } from '../errors/errors.js';
+import { strictUtf8 } from './utf8.js';
 import type {
   InferInputTensorMsg, InferParameterMsg, InferParametersMsg,
   InferRequestedOutputTensorMsg, InferTensorContentsMsg, Int64, ModelInferRequestMsg,
@@ -145,14 +145,10 @@ function readString(c: Cursor, end: number): string {
   return utf8String(buf, start, stop);
 }
 
-/**
- * A proto3 `string` must be UTF-8 (protobuf refuses the message otherwise). Decoding
- * would turn other bytes into U+FFFD: two different sequence ids or request ids could
- * come out equal. Only a string holding a U+FFFD is checked further.
- */
+/** A proto3 `string` must be UTF-8 (protobuf refuses the message otherwise; see ./utf8.ts). */
 function utf8String(buf: Buffer, start: number, stop: number): string {
-  const s = buf.toString('utf8', start, stop);
-  if (s.indexOf('\ufffd') >= 0 && !isUtf8(buf.subarray(start, stop))) {
+  const s = strictUtf8(buf, start, stop);
+  if (s === undefined) {
     throw malformed(`a string field holds bytes that are not UTF-8 (at byte ${start}); proto3 strings are UTF-8 (use a bytes field for raw bytes)`);
   }
   return s;

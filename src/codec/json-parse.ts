@@ -14,8 +14,8 @@
  *   It runs only when the fast parse fails or the decoder finds an integer that
  *   JSON.parse may have rounded.
  */
-import { isUtf8 } from 'node:buffer';
 import { InvalidArgument } from '../errors/errors.js';
+import { strictUtf8 } from './utf8.js';
 
 /** Deepest nesting of arrays/objects accepted in a request document. */
 export const MAX_JSON_DEPTH = 64;
@@ -31,15 +31,12 @@ export function jsonDepthError(maxDepth = MAX_JSON_DEPTH): InvalidArgument {
 }
 
 /**
- * The UTF-8 text of `buf[0, end)`. Bytes that are not UTF-8 would decode to U+FFFD and
- * silently change a string (a BYTES element, an id): refused as RapidJSON refuses them
- * (with its encoding validation on). Only a text that holds a U+FFFD is checked further.
+ * The UTF-8 text of `buf[0, end)`; bytes that are not UTF-8 (./utf8.ts) are refused as
+ * RapidJSON refuses them (with its encoding validation on).
  */
 export function jsonText(buf: Buffer, end: number): string {
-  const text = buf.toString('utf8', 0, end);
-  if (text.indexOf('\ufffd') >= 0 && !isUtf8(buf.subarray(0, end))) {
-    throw jsonSyntaxError('Invalid encoding in string.', badUtf8Offset(buf, text));
-  }
+  const text = strictUtf8(buf, 0, end);
+  if (text === undefined) throw jsonSyntaxError('Invalid encoding in string.', badUtf8Offset(buf, buf.toString('utf8', 0, end)));
   return text;
 }
 

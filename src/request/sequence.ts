@@ -48,7 +48,7 @@ export function sequenceFlags(cfg: Readonly<ModelConfig>, requestId: string, par
     throw new InvalidArgument(`inference request to model '${cfg.name}' must specify a non-zero or non-empty correlation ID`);
   }
   // Triton counts the id's bytes (a C++ std::string), not its characters.
-  if (typeof id === 'string' && (id.length > MAX_STRING_ID || Buffer.byteLength(id) > MAX_STRING_ID)) {
+  if (typeof id === 'string' && Buffer.byteLength(id) > MAX_STRING_ID) {
     throw new Unsupported(`string correlation ID cannot be longer than ${MAX_STRING_ID} characters`);
   }
   const corrid = cfg.sequence_batching?.control_input.find((c) => c.control[0]?.kind === 'CONTROL_SEQUENCE_CORRID');
