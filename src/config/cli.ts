@@ -16,6 +16,8 @@ export type LogFormat = 'default' | 'ISO8601' | 'json';
 
 /** `--http-engine`: auto = net (node:net + llhttp; pipelined requests answered in order); node = node:http; uws = native uWebSockets.js (opt-in). */
 export type HttpEngineChoice = 'auto' | 'net' | 'node' | 'uws';
+/** `--grpc-engine`: grpc-js = @grpc/grpc-js's server; http2 = gRPC on node:http2 directly (src/frontends/grpc/h2/). */
+export type GrpcEngineChoice = 'grpc-js' | 'http2';
 
 export interface ServerOptions {
   /** `--help`/`-h` was given: print usageText() and exit; other fields are defaults. */
@@ -29,6 +31,7 @@ export interface ServerOptions {
   metricsPort: number;
   httpAddress: string;
   grpcAddress: string;
+  grpcEngine: GrpcEngineChoice;
   metricsAddress: string;
   allowHttp: boolean;
   httpEngine: HttpEngineChoice;
@@ -130,6 +133,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   metricsPort: 8002,
   httpAddress: '0.0.0.0',
   grpcAddress: '0.0.0.0',
+  grpcEngine: 'grpc-js',
   metricsAddress: '0.0.0.0',
   allowHttp: true,
   httpEngine: 'auto',
@@ -301,6 +305,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--metrics-port'], arg: 'value', meta: '<port>', help: 'Metrics port (default 8002).', apply: port('metricsPort') },
   { flags: ['--http-address'], arg: 'value', meta: '<addr>', help: 'HTTP bind address (default 0.0.0.0).', apply: text('httpAddress', 'an address') },
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
+  { flags: ['--grpc-engine'], arg: 'value', meta: 'grpc-js|http2', help: 'gRPC engine: grpc-js = @grpc/grpc-js\'s server; http2 = the same gRPC wire behaviour served on node:http2 directly, with less main-thread CPU per call (default grpc-js).',
+    apply: oneOf('grpcEngine', ['grpc-js', 'http2'] as const) },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
   { flags: ['--http-engine'], arg: 'value', meta: 'auto|net|node|uws', help: 'HTTP engine: auto = net = node:net sockets with Node\'s own llhttp parser, which answers pipelined requests in order; node = node:http (the same parser, more CPU per request); uws = native uWebSockets.js, but a request pipelined behind one still running closes the connection unanswered, so only for clients that never pipeline (e.g. behind a proxy); startup fails where no native build loads (default auto).',
