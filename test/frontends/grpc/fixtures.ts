@@ -187,11 +187,11 @@ export interface Harness {
 }
 
 /** A real gRPC server (the engine under test) on 127.0.0.1:0 over a FakeDataPlane, and a real grpc-js client. */
-export async function startHarness(maxReceiveBytes = DEFAULT_OPTIONS.maxRequestBytes): Promise<Harness> {
+export async function startHarness(maxReceiveBytes = DEFAULT_OPTIONS.maxRequestBytes, engine = grpcEngineUnderTest()): Promise<Harness> {
   const dp = new FakeDataPlane();
   const logged: Array<{ obj: object; msg?: string }> = [];
   const server = await startGrpcServer(dp, {
-    engine: grpcEngineUnderTest(), host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000, maxReceiveBytes,
+    engine, host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000, maxReceiveBytes,
     logger: { error(obj, msg) { logged.push({ obj, msg }); } },
   });
   const client = createGrpcClient(`127.0.0.1:${server.port}`);

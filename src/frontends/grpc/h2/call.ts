@@ -55,8 +55,8 @@ const SERIALIZE_FAILED: CallStatus = { code: grpc.status.INTERNAL, details: 'Err
 /** Headers grpc-js keeps out of the metadata handlers see. */
 const NOT_METADATA = ['grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'accept-encoding', 'te', 'content-type'] as const;
 
-/** A message waiting behind one that is still inflating (order is kept), or the half-close. */
-interface Queued { body: Buffer | undefined; ready: boolean; end: boolean }
+/** A message waiting its turn behind a compressed one (order is kept), or the half-close. */
+interface Queued { body: Buffer | undefined; compressed: boolean; end: boolean; inflating: boolean }
 
 export abstract class H2Call extends Deframer implements BytesHolder {
   /** Set once the call is over for the handler: answered, failed, reset by the client or past its deadline. */
@@ -152,39 +152,60 @@ export abstract class H2Call extends Deframer implements BytesHolder {
   protected message(flag: number, body: Buffer): void {
     this.#limits.budget?.release(this, body.length + 5);
     // grpc-js: the flag byte 1 means compressed with grpc-encoding; any other value, or identity, is read as is.
-    if (flag !== 1 || this.#encoding === 'identity') {
-      if (this.#queue === undefined) this.#deliver(body);
-      else this.#queue.push({ body, ready: true, end: false });
+    const compressed = flag === 1 && this.#encoding !== 'identity';
+    if (compressed && this.#encoding !== 'gzip' && this.#encoding !== 'deflate') {
+      this.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${this.#encoding}"` });
       return;
     }
-    const encoding = this.#encoding;
-    if (encoding !== 'gzip' && encoding !== 'deflate') {
-      this.sendStatus({ code: grpc.status.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${encoding}"` });
+    if (!compressed && this.#queue === undefined) {
+      this.#deliver(body);
       return;
     }
-    const entry: Queued = { body: undefined, ready: false, end: false };
-    (this.#queue ??= []).push(entry);
-    inflateCounted(body, encoding, this.#limits.budget, this.maxMessageBytes).then((inflated) => {
-      entry.body = inflated;
-      entry.ready = true;
-      this.#drain();
-    }, (failure: InflateFailure) => this.sendStatus(failure));
+    this.#enqueue({ body, compressed, end: false, inflating: false });
   }
 
   halfClosed(): void {
     if (this.#over) return;
     if (this.#queue === undefined) this.onHalfClose();
-    else this.#queue.push({ body: undefined, ready: true, end: true });
+    else this.#enqueue({ body: undefined, compressed: false, end: true, inflating: false });
   }
 
-  #drain(): void {
+  /**
+   * Behind a compressed message, everything waits its turn, and the stream is paused
+   * until the queue drains: one message inflates at a time, as grpc-js (which pauses
+   * the stream per message), so many compressed messages on one stream never inflate
+   * all at once.
+   */
+  #enqueue(e: Queued): void {
+    const q = (this.#queue ??= []);
+    q.push(e);
+    if (q.length === 1) {
+      this.#stream.pause();
+      this.#pump();
+    }
+  }
+
+  #pump(): void {
     const q = this.#queue!;
-    while (q.length > 0 && q[0]!.ready && !this.#over) {
-      const e = q.shift()!;
+    while (q.length > 0 && !this.#over) {
+      const e = q[0]!;
+      if (e.inflating) return;
+      if (e.compressed) {
+        e.inflating = true;
+        inflateCounted(e.body!, this.#encoding as 'gzip' | 'deflate', this.#limits.budget, this.maxMessageBytes).then((inflated) => {
+          e.body = inflated;
+          e.compressed = false;
+          e.inflating = false;
+          this.#pump();
+        }, (failure: InflateFailure) => this.sendStatus(failure));
+        return;
+      }
+      q.shift();
       if (e.end) this.onHalfClose();
       else this.#deliver(e.body!);
     }
-    if (q.length === 0) this.#queue = undefined;
+    this.#queue = undefined;
+    if (!this.#over) this.#stream.resume();
   }
 
   #deliver(body: Buffer): void {
@@ -261,6 +282,8 @@ export abstract class H2Call extends Deframer implements BytesHolder {
     this.#over = true;
     this.cancelled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    // Paused behind an inflation: flowing again, so what still arrives is read and dropped.
+    if (this.#queue !== undefined) this.#stream.resume();
   }
 
   /** The handler learns that the call is over (once). */

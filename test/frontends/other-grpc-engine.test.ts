@@ -1,10 +1,10 @@
 /**
  * The front-end tests that also talk gRPC (access, admission, echo bounds, TLS),
- * again with the http2 gRPC engine (--grpc-engine http2): same suites, same clients.
+ * again with the gRPC engine that is not the default (--grpc-engine): same suites.
  */
-import { useGrpcEngine } from '../helpers/grpc-engine.js';
+import { OTHER_GRPC_ENGINE, useGrpcEngine } from '../helpers/grpc-engine.js';
 
-useGrpcEngine('http2');
+useGrpcEngine(OTHER_GRPC_ENGINE);
 await import('./access.test.js');
 await import('./admission.test.js');
 await import('./echo-bounds.test.js');
