@@ -21,7 +21,7 @@ import type { BytesHolder, RequestBytesBudget } from '../../request-bytes.js';
 import { type InflateFailure, inflateCounted } from '../inflate.js';
 import { headerValue, timeoutMs } from './deadline.js';
 import { Deframer } from './deframer.js';
-import { type CallStatus, END_STREAM, RESPONSE_HEADERS, WAIT_FOR_TRAILERS, trailersOf, trailersOnly } from './status.js';
+import { type CallStatus, END_STREAM, OK_TRAILERS, RESPONSE_HEADERS, WAIT_FOR_TRAILERS, trailersOf, trailersOnly } from './status.js';
 
 /** A method as registered (grpc-js's handler record, the parts a call uses). */
 export interface MethodRecord {
@@ -64,7 +64,7 @@ export abstract class H2Call extends Deframer implements BytesHolder {
   /** Bytes of this call's messages still arriving or inflating, in the in-flight budget. */
   heldBytes = 0;
   /** The trailers 'wantTrailers' sends. */
-  trailers = trailersOf({ code: grpc.status.OK, details: 'OK' });
+  trailers = OK_TRAILERS;
   readonly method: MethodRecord;
   readonly #stream: Stream;
   readonly #headers: IncomingHttpHeaders;
