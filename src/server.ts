@@ -147,7 +147,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     }
     if (opts.allowGrpc) {
       grpc = await startGrpcServer(dataPlane, {
-        host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, requestBytes, access, admission, tls: grpcTls,
+        engine: opts.grpcEngine, host: opts.grpcAddress, port: opts.grpcPort, logger, maxReceiveBytes: opts.maxRequestBytes, requestBytes, access, admission, tls: grpcTls,
         keepalive: { timeMs: opts.grpcKeepaliveTimeMs, timeoutMs: opts.grpcKeepaliveTimeoutMs, permitWithoutCalls: opts.grpcKeepalivePermitWithoutCalls },
       });
       listeners.push(grpc);
@@ -169,7 +169,7 @@ export async function startServer(opts: Readonly<ServerOptions>, logDestination?
     logger.info({ httpEngine: name }, note === '' ? `HTTP served by ${description}` : `HTTP served by ${description}: ${note}`);
   }
   const scheme = (t: { mutual: boolean } | undefined): string => (t === undefined ? 'plain' : t.mutual ? 'mutual-tls' : 'tls');
-  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name, httpTls: scheme(httpTls), grpcTls: scheme(grpcTls) }, 'osprey is serving');
+  logger.info({ http: http?.port, grpc: grpc?.port, metrics: metrics?.port, httpEngine: http?.engine.name, grpcEngine: grpc === undefined ? undefined : opts.grpcEngine, httpTls: scheme(httpTls), grpcTls: scheme(grpcTls) }, 'osprey is serving');
 
   let stopping: Promise<void> | undefined;
   return {

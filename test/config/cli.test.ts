@@ -42,7 +42,7 @@ test('every flag', () => {
     '--strict-readiness=false', '--exit-timeout-secs', '0', '--shutdown-grace-secs=7', '--log-verbose', '2',
     '--log-info', 'false', '--log-warning=FALSE', '--log-error', '0', '--log-format', 'json',
     '--cache-config', 'local,size=1048576', '--worker-threads', '4', '--intra-op-threads', '2', '--worker-spin-us', '0', '--solo-intra-op-threads', '1', '--worker-nice', '5',
-    '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node',
+    '--max-request-bytes', '1024', '--max-response-bytes', '2048', '--http-engine', 'node', '--grpc-engine', 'http2',
     '--max-inflight-request-bytes', '4096', '--client-rate-limit', '2.5', '--client-rate-burst=10', '--client-rate-key', 'X-Api-Key',
     '--log-file', '/tmp/x.log', '--exit-on-error=false', '--strict-model-config', 'true', '--model-load-thread-count=2',
     '--model-config-name', 'h100', '--backend-config', 'default-max-batch-size=8', '--id=triton-a', '--allow-cpu-metrics', 'false',
@@ -61,6 +61,7 @@ test('every flag', () => {
     metricsPort: 0,
     httpAddress: '127.0.0.1',
     grpcAddress: '::1',
+    grpcEngine: 'http2',
     metricsAddress: 'localhost',
     allowHttp: false,
     httpEngine: 'node',
@@ -205,7 +206,7 @@ test('--help and -h', () => {
     '--allow-metrics', '--model-control-mode', '--repository-poll-secs', '--load-model', '--strict-readiness',
     '--exit-timeout-secs', '--shutdown-grace-secs', '--log-verbose', '--log-info', '--log-warning', '--log-error', '--log-format',
     '--cache-config', '--http-address', '--grpc-address', '--worker-threads', '--intra-op-threads',
-    '--worker-spin-us', '--worker-nice', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--version', '--help',
+    '--worker-spin-us', '--worker-nice', '--solo-intra-op-threads', '--max-request-bytes', '--max-response-bytes', '--http-engine', '--grpc-engine', '--version', '--help',
     '--http-use-ssl', '--http-server-cert', '--http-server-key', '--http-root-cert', '--http-use-ssl-mutual',
     '--grpc-use-ssl', '--grpc-server-cert', '--grpc-server-key', '--grpc-root-cert', '--grpc-use-ssl-mutual']) {
     assert.ok(text.includes(flag), flag);
@@ -246,6 +247,8 @@ test('exact error messages', () => {
   rejects(['--log-format', 'xml'], 'invalid argument for --log-format');
   rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, net, node or uws");
   rejects(['--http-engine='], "invalid value '' for --http-engine: expected auto, net, node or uws");
+  rejects(['--grpc-engine', 'grpcjs'], "invalid value 'grpcjs' for --grpc-engine: expected grpc-js or http2");
+  rejects(['--grpc-engine='], "invalid value '' for --grpc-engine: expected grpc-js or http2");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
   rejects(['--shutdown-grace-secs', '1.5'], "invalid value '1.5' for --shutdown-grace-secs: expected a non-negative integer");

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_OPTIONS, type ServerOptions } from '../../src/config/cli.js';
 import { type RunningServer, startServer } from '../../src/server.js';
+import { grpcEngineUnderTest } from './grpc-engine.js';
 
 export const BUNDLED_REPO = fileURLToPath(new URL('../../../model-repository/', import.meta.url));
 export const FIXTURE_REPO = fileURLToPath(new URL('../../../test/fixtures/models/', import.meta.url));
@@ -34,6 +35,7 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}): P
     httpPort: 0, grpcPort: 0, metricsPort: 0,
     httpAddress: '127.0.0.1', grpcAddress: '127.0.0.1', metricsAddress: '127.0.0.1',
     workerThreads: 0, // production default: a thread per instance
+    grpcEngine: grpcEngineUnderTest(),
     ...overrides,
   };
   const s = await startServer(Object.freeze(opts), sink);

@@ -37,8 +37,8 @@ type Status = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 const OK_STATUS: Status = { code: grpc.status.OK, details: 'OK', metadata: null };
 const NO_OP = (): void => {};
 
-/** The handler's error answer as a full status, by grpc-js's own rule (serverErrorToStatus). */
-function statusOf(err: Partial<grpc.StatusObject> & { message?: string }): Status {
+/** The handler's error answer as a full status, by grpc-js's own rule (serverErrorToStatus); the http2 engine's too. */
+export function statusOf(err: Partial<grpc.StatusObject> & { message?: string }): Status {
   const status: Status = { code: grpc.status.UNKNOWN, details: 'message' in err ? String(err.message) : 'Unknown Error', metadata: err.metadata ?? null };
   if (typeof err.code === 'number' && Number.isInteger(err.code)) {
     status.code = err.code;

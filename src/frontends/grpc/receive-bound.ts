@@ -20,8 +20,8 @@
  * and `boundReceives` reports it (startup logs it; the test fails on it).
  */
 import * as grpc from '@grpc/grpc-js';
-import { createGunzip, createInflate } from 'node:zlib';
 import type { BytesHolder, RequestBytesBudget } from '../request-bytes.js';
+import { inflateCounted } from './inflate.js';
 
 /** The members of grpc-js's BaseServerInterceptingCall this file uses. */
 interface GrpcJsCall {
@@ -45,47 +45,6 @@ interface Arriving extends BytesHolder {
   refused: boolean;
   write: Decoder['write'];
   decompress: Decompress;
-}
-
-type Status = Partial<grpc.StatusObject>;
-
-/** Inflate `contents`, counting every chunk in `budget` until it is whole (then given back). */
-function inflateCounted(contents: Buffer, encoding: 'gzip' | 'deflate', budget: RequestBytesBudget, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const z = encoding === 'gzip' ? createGunzip() : createInflate();
-    const holder: BytesHolder = { heldBytes: 0 };
-    const parts: Buffer[] = [];
-    let total = 0;
-    let settled = false;
-    const fail = (status: Status): void => {
-      if (settled) return;
-      settled = true;
-      z.destroy();
-      budget.giveBack(holder);
-      reject(status);
-    };
-    z.on('error', () => fail({ code: grpc.status.INTERNAL, details: 'Failed to decompress message' }));
-    z.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      total += chunk.byteLength;
-      if (maxBytes !== -1 && total > maxBytes) {
-        fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: `Received message that decompresses to a size larger than ${maxBytes}` });
-        return;
-      }
-      if (!budget.take(holder, chunk.byteLength)) {
-        fail({ code: grpc.status.RESOURCE_EXHAUSTED, details: budget.exceeded().message });
-        return;
-      }
-      parts.push(chunk);
-    });
-    z.on('end', () => {
-      if (settled) return;
-      settled = true;
-      budget.giveBack(holder);
-      resolve(Buffer.concat(parts, total));
-    });
-    z.end(contents);
-  });
 }
 
 /** The replacements for one budget, shared by every call counted in it. */

@@ -1,7 +1,9 @@
 /**
- * The gRPC front end: a grpc-js server exposing inference.GRPCInferenceService and
- * grpc.health.v1.Health over one DataPlane. Handlers live in service.ts; the
- * ModelInfer codec in src/codec/grpc-infer.ts.
+ * The gRPC front end: inference.GRPCInferenceService, grpc.health.v1.Health,
+ * osprey.admin.TrafficAdmin and server reflection over one DataPlane, served by one
+ * of two engines (--grpc-engine): grpc-js's server, or h2/ (gRPC on node:http2
+ * directly, less main-thread time per call). Handlers live in service.ts, the same
+ * for both; the ModelInfer codec in src/codec/grpc-wire-*.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
@@ -19,10 +21,16 @@ import { receiveBoundInterceptor } from './receive-bound.js';
 import { guardService } from './guard.js';
 import { type DirectUnaryHandler, directUnary } from './direct-unary.js';
 import { type GrpcLogger, healthService, inferenceService, trafficAdminService } from './service.js';
+import { H2GrpcServer } from './h2/server.js';
 
 export type { GrpcLogger } from './service.js';
 
+/** `--grpc-engine`: grpc-js's server, or gRPC on node:http2 directly (h2/). */
+export type GrpcEngine = 'grpc-js' | 'http2';
+
 export interface GrpcServerOptions {
+  /** Which server speaks gRPC (default grpc-js). */
+  engine?: GrpcEngine;
   host: string;
   /** 0 picks an ephemeral port; the bound one is returned. */
   port: number;
@@ -112,15 +120,44 @@ function address(host: string, port: number): string {
   return `${h}:${port}`;
 }
 
+/** What both engines offer: grpc-js's Server.addService. */
+interface ServiceHost {
+  addService(service: ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+}
+
+/** Add every service (the same handlers on either engine); ModelInfer's handler is returned for grpc-js's direct path. */
+function addServices(host: ServiceHost, dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger): grpc.UntypedServiceImplementation {
+  const definition = loadPackageDefinition();
+  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
+  const inference = guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE);
+  host.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inference);
+  host.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
+  host.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
+  // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto
+  // files. It only calls addService on what it is given.
+  new ReflectionService(definition).addToServer(host as grpc.Server);
+  return inference;
+}
+
+async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, shutdownTimeoutMs: number): Promise<GrpcServerHandle> {
+  const server = new H2GrpcServer({
+    maxReceiveBytes: opts.maxReceiveBytes, budget: opts.requestBytes, tls: opts.tls,
+    ...(opts.keepalive === undefined ? {} : { keepalive: { timeMs: opts.keepalive.timeMs, timeoutMs: opts.keepalive.timeoutMs } }),
+  });
+  addServices(server, dp, opts, log);
+  const port = await server.listen(opts.host, opts.port);
+  let closing: Promise<void> | undefined;
+  return { port, close: () => (closing ??= server.close(shutdownTimeoutMs)) };
+}
+
 export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const log = opts.logger ?? defaultLogger;
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
-  const definition = loadPackageDefinition();
+  if (opts.engine === 'http2') return startH2(dp, opts, log, shutdownTimeoutMs);
   const k = opts.keepalive;
-  const guard = (impl: grpc.UntypedServiceImplementation, name: string) => (opts.access === undefined ? impl : guardService(impl, opts.access, name));
-  const inference = guard(inferenceService(dp, log, opts.admission, opts.requestBytes), INFERENCE_SERVICE);
-  // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts).
-  const modelInfer = inference['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
+  // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts):
+  // the interceptor is built before the services are added, so it looks the handler up late.
+  let modelInfer: DirectUnaryHandler<unknown, unknown> | undefined;
   // grpc-js applies interceptors in order, each to the call the one before returned: the
   // receive bound needs grpc-js's own call object (it replaces members of it), so it
   // comes first; the direct ModelInfer answers on top of that call.
@@ -128,7 +165,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
     // What grpc-js holds before a handler sees it (arriving and inflating messages) counts too.
     ...(opts.requestBytes === undefined ? [] : [receiveBoundInterceptor(opts.requestBytes, opts.maxReceiveBytes,
       () => log.error({}, 'grpc-js internals changed: received gRPC messages are bounded one by one only, not by --max-inflight-request-bytes until a handler takes them'))]),
-    directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, modelInfer),
+    directUnary(`/${INFERENCE_SERVICE}/ModelInfer`, (call, callback) => modelInfer!(call, callback)),
   ];
   const server = new grpc.Server({
     ...SERVER_OPTIONS,
@@ -140,12 +177,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
       'grpc.keepalive_permit_without_calls': k.permitWithoutCalls ? 1 : 0,
     }),
   });
-  server.addService(withFastInferCodec(definition[INFERENCE_SERVICE] as ServiceDefinition), inference);
-  server.addService(definition[HEALTH_SERVICE] as ServiceDefinition, guard(healthService(dp), HEALTH_SERVICE));
-  server.addService(definition[TRAFFIC_ADMIN_SERVICE] as ServiceDefinition, guard(trafficAdminService(dp, log), TRAFFIC_ADMIN_SERVICE));
-  // Server reflection (v1 and v1alpha), so `grpcurl list` / `describe` work without the .proto files.
-  new ReflectionService(definition).addToServer(server);
-
+  modelInfer = addServices(server, dp, opts, log)['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), credentials(opts.tls), (err, bound) => {
       if (err) reject(err);

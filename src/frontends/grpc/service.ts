@@ -262,11 +262,15 @@ function encodeLogSettings(settings: LogSettings): { settings: Record<string, Lo
 
 // ---- inference ----
 
-/** Copy the metadata entry a model's sticky traffic policy hashes (if any) into the request. */
-function captureRouting(dp: DataPlane, request: InferenceRequest, metadata: grpc.Metadata): InferenceRequest {
+/**
+ * Copy the metadata entry a model's sticky traffic policy hashes (if any) into the
+ * request. The call, not its metadata: the http2 engine builds a call's metadata only
+ * when something reads it.
+ */
+function captureRouting(dp: DataPlane, request: InferenceRequest, call: { readonly metadata: grpc.Metadata }): InferenceRequest {
   const name = dp.routingHeader?.(request.modelName);
   if (name === undefined) return request;
-  const v = metadata.get(name)[0];
+  const v = call.metadata.get(name)[0];
   if (typeof v === 'string' && v !== '') request.headers = { [name]: v };
   return request;
 }
@@ -301,7 +305,7 @@ function modelInfer(dp: DataPlane, log: GrpcLogger, admission: Admission | undef
     let promise: Promise<InferenceResponse>;
     try {
       const request = decodeInferRequest(msg, { deadline: deadlineOf(call), signal: cancellation });
-      promise = dp.infer(captureRouting(dp, request, call.metadata));
+      promise = dp.infer(captureRouting(dp, request, call));
     } catch (err) {
       cancellation.done();
       releaseMessage(bytes, msg);
@@ -368,7 +372,7 @@ function modelStreamInfer(dp: DataPlane, log: GrpcLogger, admission: Admission |
       }
       let promise: Promise<InferenceResponse>;
       try {
-        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, ctx), call.metadata));
+        promise = dp.infer(captureRouting(dp, decodeInferRequest(msg, ctx), call));
       } catch (err) {
         releaseMessage(bytes, msg);
         fail(msg, err);

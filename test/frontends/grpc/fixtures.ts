@@ -17,6 +17,7 @@ import type {
 import type { Tensor } from '../../../src/types/tensor.js';
 import { type GrpcServerHandle, startGrpcServer } from '../../../src/frontends/grpc/server.js';
 import { type GrpcTestClient, createGrpcClient } from '../../helpers/grpc-client.js';
+import { grpcEngineUnderTest } from '../../helpers/grpc-engine.js';
 
 export const ECHO_CONFIG: ModelConfig = {
   name: 'echo',
@@ -185,12 +186,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A real grpc-js server on 127.0.0.1:0 over a FakeDataPlane, and a real client. */
-export async function startHarness(maxReceiveBytes = DEFAULT_OPTIONS.maxRequestBytes): Promise<Harness> {
+/** A real gRPC server (the engine under test) on 127.0.0.1:0 over a FakeDataPlane, and a real grpc-js client. */
+export async function startHarness(maxReceiveBytes = DEFAULT_OPTIONS.maxRequestBytes, engine = grpcEngineUnderTest()): Promise<Harness> {
   const dp = new FakeDataPlane();
   const logged: Array<{ obj: object; msg?: string }> = [];
   const server = await startGrpcServer(dp, {
-    host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000, maxReceiveBytes,
+    engine, host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2000, maxReceiveBytes,
     logger: { error(obj, msg) { logged.push({ obj, msg }); } },
   });
   const client = createGrpcClient(`127.0.0.1:${server.port}`);

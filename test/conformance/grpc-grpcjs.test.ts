@@ -1,0 +1,4 @@
+/** The gRPC conformance suite over grpc-js's server. */
+import { grpcConformance } from './grpc-suite.js';
+
+grpcConformance('grpc-js');
