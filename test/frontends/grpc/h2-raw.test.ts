@@ -159,6 +159,14 @@ for (const engine of ['grpc-js', 'http2'] as GrpcEngineChoice[]) {
       assert.equal(decodeURIComponent(a.grpcMessage!), 'Received message compressed with unsupported encoding "br"');
     });
 
+    it('a grpc-encoding that is not printable ASCII is dropped (grpc-js\'s Metadata): the call reads as identity', async () => {
+      const a = await rawCall(session, READY, (r) => { r.end(frame(readyRequest(), 1)); }, { 'grpc-encoding': 'gzip\u00e9' });
+      assert.equal(a.grpcStatus, '0');
+      assert.deepEqual(SVC['ModelReady']!.responseDeserialize(messages(a.body)[0]!), { ready: true });
+      const b = await rawCall(session, READY, (r) => { r.end(frame(gzipSync(readyRequest()), 1)); }, { 'grpc-encoding': 'gzip\u00e9' });
+      assert.deepEqual([b.grpcStatus, decodeURIComponent(b.grpcMessage!)], ['13', 'Error deserializing request']);
+    });
+
     it('a gzip bomb stops inflating at the limit: RESOURCE_EXHAUSTED', async () => {
       const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
       assert.ok(bomb.length < LIMIT);

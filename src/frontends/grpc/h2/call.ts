@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { BytesHolder, RequestBytesBudget } from '../../request-bytes.js';
 import { type InflateFailure, inflateCounted } from '../inflate.js';
-import { headerValue, timeoutMs } from './deadline.js';
+import { headerValue, legalHeaderValue, timeoutMs } from './deadline.js';
 import { Deframer } from './deframer.js';
 import { type CallStatus, END_STREAM, OK_TRAILERS, RESPONSE_HEADERS, WAIT_FOR_TRAILERS, trailersOf, trailersOnly } from './status.js';
 
@@ -91,7 +91,7 @@ export abstract class H2Call extends Deframer implements BytesHolder {
     const timeout = headerValue(headers['grpc-timeout']);
     if (timeout !== undefined) this.#startDeadline(timeout);
     const encoding = headerValue(headers['grpc-encoding']);
-    if (encoding !== undefined) this.#encoding = encoding;
+    if (encoding !== undefined && legalHeaderValue(encoding)) this.#encoding = encoding;
   }
 
   // ---- what handlers read ----

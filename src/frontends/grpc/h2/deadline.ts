@@ -9,6 +9,15 @@ const DEADLINE_REGEX = /(\d{1,8})\s*([HMSmun])/;
 const UNIT_MS: Readonly<Record<string, number>> = { H: 3600000, M: 60000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 const LEGAL_VALUE = /^[ -~]*$/;
 
+/**
+ * Whether grpc-js's Metadata keeps a (non -bin) header value: printable ASCII only.
+ * The others are dropped with a log line, so grpc-js reads the call as if the header
+ * were absent (grpc-timeout: no deadline; grpc-encoding: identity).
+ */
+export function legalHeaderValue(value: string): boolean {
+  return LEGAL_VALUE.test(value);
+}
+
 /** Milliseconds until the deadline; NaN when malformed; undefined when grpc-js ignores the value. */
 export function timeoutMs(value: string): number | undefined {
   if (!LEGAL_VALUE.test(value)) return undefined;
