@@ -108,6 +108,8 @@ const CASES: Case[] = [
     send: async (req) => { for (const b of frame(READY_ECHO)) { req.write(Buffer.from([b])); await sleep(1); } req.end(); },
   },
   // Header values: what grpc-js's Metadata refuses (not printable ASCII) it drops.
+  { name: 'grpc-encoding latin1 "gzip\\xe9", flag 1 plain body', headers: { 'grpc-encoding': 'gzip\u00e9' }, send: end(frame(Buffer.alloc(0), 1)), status: '0' },
+  { name: 'grpc-encoding latin1 "\\xe9", flag 1 gzip body', headers: { 'grpc-encoding': '\u00e9' }, send: end(frame(gzipSync(Buffer.alloc(0)), 1)), status: '13' },
   { name: 'grpc-timeout "1m\\t" (no deadline), never half-closed', headers: { 'grpc-timeout': '1m\t' }, send: open(EMPTY), status: 'none', timeoutMs: 600 },
   { name: 'grpc-timeout latin1 "\\xe91m" (no deadline), never half-closed', headers: { 'grpc-timeout': '\u00e91m' }, send: open(EMPTY), status: 'none', timeoutMs: 600 },
   { name: 'grpc-encoding repeated', headers: { 'grpc-encoding': ['gzip', 'identity'] }, send: end(frame(gzipSync(Buffer.alloc(0)), 1)), status: '12' },
