@@ -32,7 +32,8 @@ const MODELS = ['tabular', 'cnn'];
 
 function scenarios(): Scenario[] {
   return MODELS.flatMap((model) => [
-    { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: ['osprey', 'osprey-nobatch', 'naive', 'floor'] as TargetId[] },
+    // On the small model, the default gRPC engine (node:http2) beside grpc-js's.
+    { id: `${model}-grpc`, model, wire: 'grpc' as const, targets: (model === 'tabular' ? ['osprey', 'osprey-grpcjs', 'osprey-nobatch', 'naive', 'floor'] : ['osprey', 'osprey-nobatch', 'naive', 'floor']) as TargetId[] },
     // The default engine beside node:http and uWS on the small model, where the front end's cost shows.
     { id: `${model}-http`, model, wire: 'http-json' as const, targets: (model === 'tabular' ? ['osprey', 'osprey-node', 'osprey-uws', 'naive', 'floor'] : ['osprey', 'naive', 'floor']) as TargetId[] },
     // perf_analyzer's default HTTP format (binary tensor data). On the compute-heavy

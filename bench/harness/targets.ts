@@ -6,6 +6,8 @@
  *   osprey          (its HTTP engine is the default, net: node:net + llhttp)
  *   osprey-node     osprey with --http-engine node: node:http
  *   osprey-uws      osprey with --http-engine uws: the opt-in native uWebSockets.js engine
+ *   osprey-grpcjs   osprey with --grpc-engine grpc-js: the gRPC front end on grpc-js's server
+ *                   (the default is Osprey's own gRPC layer on node:http2)
  *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
  */
@@ -16,13 +18,14 @@ import { OSPREY_MAIN, benchScript } from './paths.js';
 import { freePort } from './ports.js';
 import { spawnServer, waitReady, type ServerProcess } from './server-process.js';
 
-export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'osprey-uws' | 'naive' | 'floor';
+export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'osprey-uws' | 'osprey-grpcjs' | 'naive' | 'floor';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   osprey: 'Osprey',
   'osprey-nobatch': 'Osprey, batching off',
   'osprey-node': 'Osprey, node:http engine (--http-engine node)',
   'osprey-uws': 'Osprey, uWS engine (--http-engine uws)',
+  'osprey-grpcjs': 'Osprey, grpc-js gRPC engine (--grpc-engine grpc-js)',
   naive: 'naive Node server',
   floor: 'protocol floor (echo)',
 };
@@ -32,6 +35,7 @@ export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   'osprey-nobatch': ['http', 'grpc'],
   'osprey-node': ['http'],
   'osprey-uws': ['http'],
+  'osprey-grpcjs': ['grpc'],
   naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
 };
@@ -53,6 +57,13 @@ export interface StartContext {
   readyTimeoutMs: number;
 }
 
+/** The flags that make an Osprey target use another engine than the default. */
+const ENGINE_ARGS: Partial<Record<TargetId, string[]>> = {
+  'osprey-node': ['--http-engine', 'node'],
+  'osprey-uws': ['--http-engine', 'uws'],
+  'osprey-grpcjs': ['--grpc-engine', 'grpc-js'],
+};
+
 /** Whether the `osprey` package is built (its command's script exists). */
 export function ospreyBuilt(): boolean {
   return existsSync(OSPREY_MAIN);
@@ -70,10 +81,11 @@ export async function startTarget(id: TargetId, ctx: StartContext, extra: { args
     case 'osprey':
     case 'osprey-nobatch':
     case 'osprey-node':
-    case 'osprey-uws': {
+    case 'osprey-uws':
+    case 'osprey-grpcjs': {
       const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
-      const engine = id === 'osprey-uws' ? ['--http-engine', 'uws'] : id === 'osprey-node' ? ['--http-engine', 'node'] : [];
+      const engine = ENGINE_ARGS[id] ?? [];
       proc = spawnServer(node, [OSPREY_MAIN, '--model-repository', repo,
         '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine, ...more], log);
       break;
