@@ -8,6 +8,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
+import { lookup } from 'node:dns/promises';
+import { constants as h2, type Http2Session } from 'node:http2';
 import { deserializeInferRequest } from '../../codec/grpc-wire-decode.js';
 import { encodeModelInferResponse, encodeModelStreamInferResponse } from '../../codec/grpc-wire-encode.js';
 import type { TlsMaterial } from '../../config/tls.js';
@@ -140,9 +142,35 @@ function addServices(host: ServiceHost, dp: DataPlane, opts: GrpcServerOptions, 
   return inference;
 }
 
-/** A port in use or an address that does not resolve: the operator's to fix, one line (main.ts). */
+/**
+ * A port in use or an address that does not resolve: the operator's to fix, one line
+ * (main.ts), the same text on both engines (the system error code, which grpc-js only
+ * names inside its own message).
+ */
 function cannotListen(opts: GrpcServerOptions, err: unknown): StartupError {
-  return new StartupError(`gRPC cannot listen on ${address(opts.host, opts.port)} (--grpc-address, --grpc-port): ${err instanceof Error ? err.message : String(err)}`);
+  const text = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException).code ?? /\b(E[A-Z]{3,})\b/.exec(text)?.[1];
+  return new StartupError(`gRPC cannot listen on ${address(opts.host, opts.port)} (--grpc-address, --grpc-port): ${code ?? text}`);
+}
+
+/** Resolve the host first, so that a name that does not resolve fails alike on both engines. */
+async function checkResolves(opts: GrpcServerOptions): Promise<void> {
+  const host = opts.host.startsWith('[') && opts.host.endsWith(']') ? opts.host.slice(1, -1) : opts.host;
+  await lookup(host).catch((err: unknown) => { throw cannotListen(opts, err); });
+}
+
+/**
+ * grpc-js 1.14's forceShutdown() destroys only the sessions channelz tracks, and channelz
+ * is off here (SERVER_OPTIONS): the sessions it keeps per listening server are cut here
+ * (its `http2Servers` map; nothing happens where a grpc-js has no such map).
+ */
+function cutSessions(server: grpc.Server): void {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) return;
+  for (const info of servers.values() as Iterable<{ sessions?: unknown }>) {
+    if (!(info.sessions instanceof Set)) continue;
+    for (const s of info.sessions as Set<Http2Session>) s.destroy(undefined, h2.NGHTTP2_CANCEL);
+  }
 }
 
 async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, shutdownTimeoutMs: number): Promise<GrpcServerHandle> {
@@ -159,6 +187,7 @@ async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, 
 export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): Promise<GrpcServerHandle> {
   const log = opts.logger ?? defaultLogger;
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
+  await checkResolves(opts);
   if (opts.engine === 'http2') return startH2(dp, opts, log, shutdownTimeoutMs);
   const k = opts.keepalive;
   // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts):
@@ -195,6 +224,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
+        cutSessions(server);
         server.forceShutdown();
         resolve();
       }, shutdownTimeoutMs);

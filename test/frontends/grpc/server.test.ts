@@ -31,7 +31,15 @@ describe('gRPC front end: non-inference RPCs', () => {
   it('a port in use is a StartupError naming the address and the flags (one line at startup, not a stack)', async () => {
     await assert.rejects(startGrpcServer(new FakeDataPlane(), { engine: grpcEngineUnderTest(), host: '127.0.0.1', port: h.server.port, maxReceiveBytes: 1024 }), (e: Error) => {
       assert.ok(e instanceof StartupError, String(e));
-      assert.match(e.message, new RegExp(`^gRPC cannot listen on 127\\.0\\.0\\.1:${h.server.port} \\(--grpc-address, --grpc-port\\): .*EADDRINUSE`));
+      assert.match(e.message, new RegExp(`^gRPC cannot listen on 127\\.0\\.0\\.1:${h.server.port} \\(--grpc-address, --grpc-port\\): EADDRINUSE$`));
+      return true;
+    });
+  });
+
+  it('an address that does not resolve is a StartupError with the same text on both engines', async () => {
+    await assert.rejects(startGrpcServer(new FakeDataPlane(), { engine: grpcEngineUnderTest(), host: 'no-such-host.invalid', port: 0, maxReceiveBytes: 1024 }), (e: Error) => {
+      assert.ok(e instanceof StartupError, String(e));
+      assert.match(e.message, /^gRPC cannot listen on no-such-host\.invalid:0 \(--grpc-address, --grpc-port\): E[A-Z_]+$/);
       return true;
     });
   });
