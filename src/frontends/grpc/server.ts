@@ -11,6 +11,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { deserializeInferRequest } from '../../codec/grpc-wire-decode.js';
 import { encodeModelInferResponse, encodeModelStreamInferResponse } from '../../codec/grpc-wire-encode.js';
 import type { TlsMaterial } from '../../config/tls.js';
+import { StartupError } from '../../errors/startup.js';
 import type { DataPlane } from '../../dataplane/api.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, TRAFFIC_ADMIN_SERVICE, loadPackageDefinition } from './proto.js';
 import type { AccessControl } from '../access.js';
@@ -139,13 +140,18 @@ function addServices(host: ServiceHost, dp: DataPlane, opts: GrpcServerOptions, 
   return inference;
 }
 
+/** A port in use or an address that does not resolve: the operator's to fix, one line (main.ts). */
+function cannotListen(opts: GrpcServerOptions, err: unknown): StartupError {
+  return new StartupError(`gRPC cannot listen on ${address(opts.host, opts.port)} (--grpc-address, --grpc-port): ${err instanceof Error ? err.message : String(err)}`);
+}
+
 async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, shutdownTimeoutMs: number): Promise<GrpcServerHandle> {
   const server = new H2GrpcServer({
     maxReceiveBytes: opts.maxReceiveBytes, budget: opts.requestBytes, tls: opts.tls,
     ...(opts.keepalive === undefined ? {} : { keepalive: { timeMs: opts.keepalive.timeMs, timeoutMs: opts.keepalive.timeoutMs } }),
   });
   addServices(server, dp, opts, log);
-  const port = await server.listen(opts.host, opts.port);
+  const port = await server.listen(opts.host, opts.port).catch((err: unknown) => { throw cannotListen(opts, err); });
   let closing: Promise<void> | undefined;
   return { port, close: () => (closing ??= server.close(shutdownTimeoutMs)) };
 }
@@ -180,7 +186,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   modelInfer = addServices(server, dp, opts, log)['ModelInfer'] as unknown as DirectUnaryHandler<unknown, unknown>;
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address(opts.host, opts.port), credentials(opts.tls), (err, bound) => {
-      if (err) reject(err);
+      if (err) reject(cannotListen(opts, err));
       else resolve(bound);
     });
   });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { StartupError } from '../../../src/errors/startup.js';
+import { startGrpcServer } from '../../../src/frontends/grpc/server.js';
 import { createGrpcClient } from '../../helpers/grpc-client.js';
-import { ECHO_CONFIG, type Harness, startHarness } from './fixtures.js';
+import { grpcEngineUnderTest } from '../../helpers/grpc-engine.js';
+import { ECHO_CONFIG, FakeDataPlane, type Harness, startHarness } from './fixtures.js';
 
 describe('gRPC front end: non-inference RPCs', () => {
   let h: Harness;
@@ -23,6 +26,14 @@ describe('gRPC front end: non-inference RPCs', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('a port in use is a StartupError naming the address and the flags (one line at startup, not a stack)', async () => {
+    await assert.rejects(startGrpcServer(new FakeDataPlane(), { engine: grpcEngineUnderTest(), host: '127.0.0.1', port: h.server.port, maxReceiveBytes: 1024 }), (e: Error) => {
+      assert.ok(e instanceof StartupError, String(e));
+      assert.match(e.message, new RegExp(`^gRPC cannot listen on 127\\.0\\.0\\.1:${h.server.port} \\(--grpc-address, --grpc-port\\): .*EADDRINUSE`));
+      return true;
+    });
   });
 
   it('ServerLive / ServerReady', async () => {

@@ -22,8 +22,16 @@ class BidiStream extends H2Call {
     super(stream, headers, method, limits);
     this.#call = call;
   }
-  protected onMessage(value: unknown): void { this.#call.emit('data', value); }
-  protected onHalfClose(): void { this.#call.emit('end'); }
+  // A listener that throws ends the call UNKNOWN, as a throwing handler does, not the process.
+  protected onMessage(value: unknown): void { this.#emit('data', value); }
+  protected onHalfClose(): void { this.#emit('end', undefined); }
+  #emit(event: 'data' | 'end', value: unknown): void {
+    try {
+      this.#call.emit(event, value);
+    } catch {
+      this.#call.fail({ code: grpc.status.UNKNOWN, details: 'Unknown error' });
+    }
+  }
   protected onCancel(): void { this.#call.cancel(); }
 }
 

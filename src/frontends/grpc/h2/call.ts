@@ -142,11 +142,11 @@ export abstract class H2Call extends Deframer implements BytesHolder {
       this.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: budget.exceeded().message });
       return;
     }
-    try {
-      this.deframe(chunk);
-    } catch (err) {
-      this.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: (err as Error).message });
-    }
+    this.deframe(chunk);
+  }
+
+  protected tooLarge(details: string): void {
+    this.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details });
   }
 
   protected message(flag: number, body: Buffer): void {

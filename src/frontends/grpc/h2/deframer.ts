@@ -29,10 +29,13 @@ export abstract class Deframer {
   /** One whole message: its flag byte and its body (a view: do not keep past the call's life if it matters). */
   protected abstract message(flag: number, body: Buffer): void;
 
+  /** A prefix announced `length` bytes, over the limit: the call ends here (grpc-js's text in `details`). */
+  protected abstract tooLarge(details: string): void;
+
   /** Whether the call has ended (its status sent): the rest of the chunk is dropped. */
   protected abstract get ended(): boolean;
 
-  /** Feed one DATA chunk. Throws (grpc-js's text) when a prefix announces a message over the limit. */
+  /** Feed one DATA chunk. */
   protected deframe(chunk: Buffer): void {
     const n = chunk.length;
     let pos = 0;
@@ -66,7 +69,8 @@ export abstract class Deframer {
         length = prefix.readUInt32BE(1);
       }
       if (this.maxMessageBytes !== -1 && length > this.maxMessageBytes) {
-        throw new Error(`Received message larger than max (${length} vs ${this.maxMessageBytes})`);
+        this.tooLarge(`Received message larger than max (${length} vs ${this.maxMessageBytes})`);
+        return;
       }
       if (n - pos >= length) {
         this.message(this.#flag, length === 0 ? EMPTY : chunk.subarray(pos, pos + length));
