@@ -155,8 +155,12 @@ function cannotListen(opts: GrpcServerOptions, err: unknown): StartupError {
 
 /** Resolve the host first, so that a name that does not resolve fails alike on both engines. */
 async function checkResolves(opts: GrpcServerOptions): Promise<void> {
-  const host = opts.host.startsWith('[') && opts.host.endsWith(']') ? opts.host.slice(1, -1) : opts.host;
-  await lookup(host).catch((err: unknown) => { throw cannotListen(opts, err); });
+  await lookup(bareHost(opts.host)).catch((err: unknown) => { throw cannotListen(opts, err); });
+}
+
+/** The host without the brackets an IPv6 literal may come in (`address` adds them for grpc-js). */
+function bareHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 /**
@@ -179,7 +183,7 @@ async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, 
     ...(opts.keepalive === undefined ? {} : { keepalive: { timeMs: opts.keepalive.timeMs, timeoutMs: opts.keepalive.timeoutMs } }),
   });
   addServices(server, dp, opts, log);
-  const port = await server.listen(opts.host, opts.port).catch((err: unknown) => { throw cannotListen(opts, err); });
+  const port = await server.listen(bareHost(opts.host), opts.port).catch((err: unknown) => { throw cannotListen(opts, err); });
   let closing: Promise<void> | undefined;
   return { port, close: () => (closing ??= server.close(shutdownTimeoutMs)) };
 }

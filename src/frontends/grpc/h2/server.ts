@@ -81,7 +81,7 @@ export class H2GrpcServer {
     }
   }
 
-  /** Listen on host:port (0: an ephemeral port); the bound port. */
+  /** Listen on host (an address or name, IPv6 without brackets):port (0: an ephemeral port); the bound port. */
   listen(host: string, port: number): Promise<number> {
     const common = { maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER, maxSessionMemory: Number.MAX_SAFE_INTEGER };
     const tls = this.#opts.tls;
@@ -102,10 +102,9 @@ export class H2GrpcServer {
     server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
     server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
     this.#server = server;
-    const bindHost = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, bindHost, () => {
+      server.listen(port, host, () => {
         server.off('error', reject);
         const a = server.address();
         resolve(typeof a === 'object' && a !== null ? a.port : port);
