@@ -69,8 +69,12 @@ export function ospreyBuilt(): boolean {
   return existsSync(OSPREY_MAIN);
 }
 
-/** `extra`: more command-line flags for the server, and a name for its log file when one id runs twice. */
-export async function startTarget(id: TargetId, ctx: StartContext, extra: { args?: string[]; name?: string } = {}): Promise<RunningTarget> {
+/**
+ * `extra`: more command-line flags for the server, a name for its log file when one id
+ * runs twice, and for an Osprey target another build's command script to start
+ * (`main`, e.g. a copy of the baseline's dist/ for an A/B of two builds).
+ */
+export async function startTarget(id: TargetId, ctx: StartContext, extra: { args?: string[]; name?: string; main?: string } = {}): Promise<RunningTarget> {
   const http = await freePort();
   const grpc = await freePort();
   const log = join(ctx.logDir, `${extra.name ?? id}.log`);
@@ -86,7 +90,7 @@ export async function startTarget(id: TargetId, ctx: StartContext, extra: { args
       const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
       const engine = ENGINE_ARGS[id] ?? [];
-      proc = spawnServer(node, [OSPREY_MAIN, '--model-repository', repo,
+      proc = spawnServer(node, [extra.main ?? OSPREY_MAIN, '--model-repository', repo,
         '--http-port', String(http), '--grpc-port', String(grpc), '--metrics-port', String(metrics), ...engine, ...more], log);
       break;
     }
