@@ -2,12 +2,12 @@
  * `osprey_quiet_dispatch` on a real server (registry/model-version.ts quietDispatch,
  * BatcherOptions.quiet): with a 150 ms max_queue_delay, requests sent one at a time
  * are not held when the config sets it, and are held the whole delay when it does not
- * (Triton's rule); under concurrency the delay still gathers the requests into batches.
+ * (Triton's rule); with other requests in the server the delay holds either way.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { httpRequest, infer, replyJson } from '../helpers/http-client.js';
-import { SCALER_CONFIG, writeScaler } from '../helpers/repo-fixtures.js';
+import { SCALER_CONFIG, sleep, writeScaler } from '../helpers/repo-fixtures.js';
 import { scratchServer, type ScratchServer } from '../helpers/scratch-server.js';
 
 const DELAY_US = 150_000;
@@ -36,6 +36,7 @@ describe('osprey_quiet_dispatch', () => {
   scratchServer(async (repo) => {
     await writeScaler(repo, 'quiet', { 1: 2 }, config('quiet', true));
     await writeScaler(repo, 'held', { 1: 2 }, config('held', false));
+    await writeScaler(repo, 'hold', { 1: 2 }, config('hold', false).replace(String(DELAY_US), '2000000'));
   }, {}, (x) => { h = x; });
 
   it('one request at a time: not held with the parameter, held the whole delay without it', async () => {
@@ -52,15 +53,18 @@ describe('osprey_quiet_dispatch', () => {
     assert.ok(heldMs >= DELAY_US / 1000 - 1, `held: ${heldMs.toFixed(1)} ms in the queue per request`);
   });
 
-  it('under concurrency the delay still gathers requests into a batch', async () => {
+  it('with other requests in the server the delay holds as configured', async () => {
     const base = h.s.httpUrl;
+    // Two requests sit in 'hold' for its 2 s delay: the server holds two requests meanwhile.
+    const holding = Promise.all([1, 2].map((v) => scale(base, 'hold', v)));
+    await sleep(500);
     const before = await stats(base, 'quiet');
-    const outs = await Promise.all([10, 20, 30, 40, 50, 60].map((v) => scale(base, 'quiet', v)));
-    outs.forEach((o, i) => assert.deepEqual(o, [0, 1, 2, 3].map((k) => 2 * ((i + 1) * 10 + k))));
+    assert.deepEqual(await scale(base, 'quiet', 7), [14, 16, 18, 20]);
     const after = await stats(base, 'quiet');
-    assert.equal(after.inference_stats.success.count - before.inference_stats.success.count, 6);
-    // The first of a burst after a quiet spell may go at once; the rest wait for each other.
-    const runs = after.execution_count - before.execution_count;
-    assert.ok(runs <= 2, `6 concurrent requests ran in ${runs} executions`);
+    const heldMs = (after.inference_stats.queue.ns - before.inference_stats.queue.ns) / 1e6;
+    assert.ok(heldMs >= DELAY_US / 1000 - 1, `held ${heldMs.toFixed(1)} ms with two other requests in the server`);
+    assert.deepEqual(await holding, [[2, 4, 6, 8], [4, 6, 8, 10]]);
+    const hold = await stats(base, 'hold');
+    assert.equal(hold.execution_count, 1, 'the two held requests ran as one batch');
   });
 });
