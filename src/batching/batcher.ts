@@ -45,6 +45,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private readonly onDispatch: DispatchHook<T> | undefined;
+  private readonly quiet: (() => boolean) | undefined;
 
   // Batching rules, fixed at construction.
   /** Each request runs alone: max_batch_size 0 or no dynamic_batching. */
@@ -90,6 +91,7 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
     this.clearTimer = opts.clearTimer ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>));
     this.onDispatch = opts.onDispatch;
+    this.quiet = opts.quiet;
     this.ahead = Math.max(0, Math.floor(opts.ahead ?? 0));
     this.maxInFlight = opts.instances * (1 + this.ahead);
     this.onFlush = () => {
@@ -327,6 +329,8 @@ export class Batcher<T extends BatchItem<R>, R> extends BatchQueues<T, R> {
     if (best > 0 && !expired) return best;
     // ...otherwise all that was gathered, once it cannot grow or may not wait longer.
     if (closed || size >= maxPreferred || expired || delayMs === 0) return count;
+    // ...or at once when nothing could join it (BatcherOptions.quiet).
+    if (this.quiet !== undefined && this.quiet()) return count;
     this.holdUntil = Math.min(oldest + delayMs, holdEnd);
     return 0;
   }

@@ -44,6 +44,15 @@ export interface BatcherOptions<T = BatchItem<unknown>> {
    * that arrives later runs after it.
    */
   ahead?: number;
+  /**
+   * When set, a batch that would be held open for max_queue_delay goes at once while
+   * this says the server is at concurrency 1 (ModelVersion: the model config's
+   * Osprey-only `osprey_quiet_dispatch`; the executor's `serverQuiet`): no other
+   * request is in the server, nor was beside another for the last ~50 ms, so the delay
+   * could gather nothing and would only add itself to every request's latency. Default
+   * unset: Triton's rule, a batch below the preferred sizes waits out the delay.
+   */
+  quiet?: () => boolean;
   /** Estimate of a batch's run time (ms), for deadline feasibility. Default 0. */
   expectedRunMs?: () => number;
   /** Clock in ms. Default performance.now. */

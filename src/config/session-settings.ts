@@ -1,23 +1,7 @@
 /** ONNX Runtime session options from a model config (Triton's onnxruntime backend keys). */
 import type { ModelConfig } from '../config/model-config.js';
-import { InvalidArgument } from '../errors/errors.js';
+import { boolParam, intParam } from './params.js';
 import type { SessionSettings } from '../types/run.js';
-
-function intParam(cfg: Readonly<ModelConfig>, key: string, fallback: number): number {
-  const v = cfg.parameters[key]?.string_value;
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgument(`model '${cfg.name}': parameter '${key}' must be a non-negative integer, got '${v}'`);
-  return n === 0 ? fallback : n;
-}
-
-function boolParam(cfg: Readonly<ModelConfig>, key: string, fallback: boolean): boolean {
-  const v = cfg.parameters[key]?.string_value;
-  if (v === undefined) return fallback;
-  if (v === '1' || v === 'true') return true;
-  if (v === '0' || v === 'false') return false;
-  throw new InvalidArgument(`model '${cfg.name}': parameter '${key}' must be true/false or 1/0, got '${v}'`);
-}
 
 /**
  * Triton's onnxruntime backend: `optimization { graph { level } }` is -1 for basic,

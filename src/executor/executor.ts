@@ -83,6 +83,9 @@ export class Instances {
   /** True while the server holds no request counted in by `track` (any version's). */
   get serverIdle(): boolean { return this.#pool.activeRequests === 0; }
 
+  /** True while the server runs at concurrency 1 (any version's requests; see WorkerPool.quiet). */
+  get serverQuiet(): boolean { return this.#pool.quiet; }
+
   /**
    * Create the session on every instance thread; returns the model's signature.
    * Creating a session blocks its thread (ONNX Runtime loads synchronously there),

@@ -41,7 +41,7 @@ import type { OnnxModelInfo } from '../config/model-config.js';
 import {
   CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, CTL_STARTED_AT_F64, REQ_PORT, RESP_INLINE, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest, type ChannelLayout,
 } from '../worker/channel.js';
-import { HINT_ACTIVE, HINT_BYTES, HINT_MULTI_AT, HINT_CONTENDED_AT, hintTick } from '../worker/hint.js';
+import { HINT_ACTIVE, HINT_BYTES, HINT_MULTI_AT, HINT_CONTENDED_AT, hintTick, soloQuiet } from '../worker/hint.js';
 import {
   transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
@@ -192,6 +192,11 @@ export class WorkerPool {
   /** Requests counted in and not yet out (tests check that every path counts out). */
   get activeRequests(): number {
     return Atomics.load(this.#hint, HINT_ACTIVE);
+  }
+
+  /** The server runs at concurrency 1: at most one request in it, and none beside another for ~50 ms (`soloQuiet`). */
+  get quiet(): boolean {
+    return soloQuiet(this.#hint);
   }
 
   /** True when the thread's worker is idle but awake (polling): a run sent there starts at once. */

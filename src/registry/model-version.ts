@@ -6,6 +6,7 @@
  */
 import { Batcher } from '../batching/batcher.js';
 import type { ModelConfig } from '../config/model-config.js';
+import { boolParam } from '../config/params.js';
 import type { PreparedRequest } from '../request/prepare.js';
 import { InvalidArgument, Unavailable } from '../errors/errors.js';
 import { PendingInfer, type PendingResult } from '../request/pending.js';
@@ -61,6 +62,18 @@ export function batchesAhead(cfg: Readonly<ModelConfig>): number {
   return n;
 }
 
+/**
+ * The model config's Osprey-only `osprey_quiet_dispatch` parameter (BatcherOptions.quiet,
+ * default false: Triton's rule): at concurrency 1 a request is not held for
+ * max_queue_delay_microseconds, which there could gather nothing. For the bundled cnn,
+ * whose 300 us delay makes batches under load, the delay was 356 us of a 1.36 ms
+ * request at wrk c=1 and put it behind the naive server (bench/README.md "cnn at
+ * concurrency 1"). Under concurrency the delay applies as configured.
+ */
+export function quietDispatch(cfg: Readonly<ModelConfig>): boolean {
+  return boolParam(cfg, 'osprey_quiet_dispatch', false);
+}
+
 function disarmTimer(h: unknown): void {
   // Timeouts have refresh(); Immediates do not.
   if (typeof (h as NodeJS.Timeout).refresh === 'function') clearTimeout(h as NodeJS.Timeout);
@@ -107,6 +120,7 @@ export class ModelVersion {
       clearTimer: disarmTimer,
       // `submit` counts a request in (instances.track) after queueing it: none counted = alone.
       coalesce: flushAfterIo(() => instances.serverIdle),
+      quiet: quietDispatch(config) ? () => instances.serverQuiet : undefined,
     }, (batch) => this.#run(batch));
     this.sequence = config.sequence_batching === undefined ? undefined : new SequenceRunner({
       config, instances,

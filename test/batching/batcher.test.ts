@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 import { Batcher, type BatchItem, type BatcherOptions } from '../../src/batching/batcher.js';
 import type { DynamicBatchingConfig, ModelConfig, QueuePolicyConfig } from '../../src/config/model-config.js';
-import { batchesAhead } from '../../src/registry/model-version.js';
+import { batchesAhead, quietDispatch } from '../../src/registry/model-version.js';
 import { Cancellation } from '../../src/types/cancel.js';
 import {
   Cancelled, DeadlineExceeded, InvalidArgument, OspreyError, QueueFull, RequestTimeout,
@@ -158,6 +158,31 @@ describe('Batcher: composition', () => {
     for (const bad of ['4', '-1', '1.5', 'yes']) {
       assert.throws(() => batchesAhead(cfg(bad)), (e: unknown) => e instanceof InvalidArgument
         && e.message === `model 'm': parameter 'osprey_batches_ahead' must be an integer 0-3, got '${bad}'`, bad);
+    }
+  });
+
+  it('with `quiet` (osprey_quiet_dispatch) a batch goes at once instead of waiting out the delay, only while quiet says so', () => {
+    let quiet = true;
+    const { clock, runner, add } = setup({ maxBatchSize: 8, instances: 2, dynamic: dyn({ max_queue_delay_microseconds: 500 }), quiet: () => quiet });
+    add('a');
+    assert.deepEqual(runner.batches, [['a']], 'a lone request at concurrency 1 is not held');
+    quiet = false;
+    add('b');
+    clock.advance(0.2);
+    add('c');
+    assert.equal(runner.batches.length, 1, 'under concurrency the delay holds the batch as configured');
+    clock.advance(0.8);
+    assert.deepEqual(runner.batches, [['a'], ['b', 'c']]);
+  });
+
+  it('a model config sets osprey_quiet_dispatch (true/false, 1/0; default false); anything else fails the load', () => {
+    const cfg = (v?: string) => ({ name: 'm', parameters: v === undefined ? {} : { osprey_quiet_dispatch: { string_value: v } } }) as unknown as ModelConfig;
+    assert.equal(quietDispatch(cfg()), false);
+    for (const v of ['1', 'true']) assert.equal(quietDispatch(cfg(v)), true);
+    for (const v of ['0', 'false']) assert.equal(quietDispatch(cfg(v)), false);
+    for (const bad of ['yes', '2', '']) {
+      assert.throws(() => quietDispatch(cfg(bad)), (e: unknown) => e instanceof InvalidArgument
+        && e.message === `model 'm': parameter 'osprey_quiet_dispatch' must be true/false or 1/0, got '${bad}'`, bad);
     }
   });
 

@@ -9,15 +9,16 @@
  * instances were busy ~65% of the time and every row paid a wake-up and hand-off more.
  * (The batcher's coalescing joins the requests read in one event-loop turn; requests
  * coming back over several turns still went one by one.) These tests pin both sides of the trade: under load the freed instance collects the
- * requests arriving every 50 us instead of running them one by one, and a lone request
- * (concurrency 1) waits no more than the stated bound.
+ * requests arriving every 50 us instead of running them one by one, a lone request
+ * waits no more than the stated bound, and none at all at concurrency 1
+ * (`osprey_quiet_dispatch`).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Batcher, type BatchItem } from '../../src/batching/batcher.js';
 import { buildModelConfig, instanceCount } from '../../src/config/normalize.js';
-import { batchesAhead } from '../../src/registry/model-version.js';
+import { batchesAhead, quietDispatch } from '../../src/registry/model-version.js';
 import type { ModelConfig, OnnxModelInfo } from '../../src/config/model-config.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { BUNDLED_REPO } from '../helpers/server.js';
@@ -39,7 +40,7 @@ function bundledConfig(model: string): Readonly<ModelConfig> {
 interface Item extends BatchItem<number> { readonly id: number }
 
 /** The batcher a model version builds from its config, on a fake clock; runs finish when the test says. */
-function batcherFor(cfg: Readonly<ModelConfig>) {
+function batcherFor(cfg: Readonly<ModelConfig>, serverQuiet = false) {
   const clock = new FakeClock();
   const runs: { ids: number[]; finish(): void }[] = [];
   /** Coalescing flushes due at the end of the current event-loop turn (the server's setImmediate). */
@@ -47,6 +48,7 @@ function batcherFor(cfg: Readonly<ModelConfig>) {
   const b = new Batcher<Item, number>({
     maxBatchSize: cfg.max_batch_size, dynamic: cfg.dynamic_batching, instances: instanceCount(cfg.instance_group), ahead: batchesAhead(cfg),
     now: clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer, coalesce: (flush) => { flushes.push(flush); },
+    quiet: quietDispatch(cfg) ? () => serverQuiet : undefined,
   }, (batch) => new Promise((resolve) => {
     runs.push({ ids: batch.map((x) => x.id), finish: () => resolve(batch.map((x) => x.id)) });
   }));
@@ -101,9 +103,10 @@ for (const model of ['cnn', 'cnn_fp16', 'cnn_int8']) {
   describe(`${model}: bundled batching config`, () => {
     const cfg = bundledConfig(model);
 
-    it('two instances, batches up to 32, a sub-millisecond queue delay, one batch formed ahead per instance', () => {
+    it('two instances, batches up to 32, a sub-millisecond queue delay, one batch formed ahead per instance, quiet dispatch', () => {
       assert.equal(instanceCount(cfg.instance_group), 2);
       assert.equal(batchesAhead(cfg), 1);
+      assert.equal(quietDispatch(cfg), true);
       assert.equal(cfg.max_batch_size, 32);
       const delayUs = cfg.dynamic_batching?.max_queue_delay_microseconds ?? 0;
       assert.ok(delayUs > 0 && delayUs <= MAX_LONE_HOLD_MS * 1000, `max_queue_delay_microseconds ${delayUs}`);
@@ -134,7 +137,14 @@ for (const model of ['cnn', 'cnn_fp16', 'cnn_int8']) {
       assert.ok(sizes[0]! >= 4, `first batch on the freed instance has ${sizes[0]} requests (${sizes.join(',')}): it should gather the requests arriving ${ARRIVAL_GAP_MS} ms apart`);
     });
 
-    it(`a lone request (concurrency 1) is held for the queue delay, at most ${MAX_LONE_HOLD_MS} ms`, () => {
+    it('a lone request at concurrency 1 (the server quiet) is not held at all', () => {
+      const { runs, add, poll } = batcherFor(cfg, true);
+      add();
+      poll();
+      assert.equal(runs.length, 1);
+    });
+
+    it(`a lone request just after concurrency (not yet quiet) is held for the queue delay, at most ${MAX_LONE_HOLD_MS} ms`, () => {
       const { clock, runs, add, poll } = batcherFor(cfg);
       const delayMs = (cfg.dynamic_batching?.max_queue_delay_microseconds ?? 0) / 1000;
       add();
