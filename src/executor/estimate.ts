@@ -32,8 +32,6 @@ const WEIGHT = 0.2;
 
 export class RunEstimate {
   #us = 0;
-  /** The same per row of the batch: the executor's thread choice sums it over the batches a thread holds. */
-  #usPerRow = 0;
   readonly #soloThreads: number;
 
   /** `soloThreads`: intra-op threads of the version's solo sessions (SessionSettings.soloIntraOpThreads; 0 or 1 when none). */
@@ -53,14 +51,8 @@ export class RunEstimate {
   /** Short enough for the main thread to poll for the answer. */
   get short(): boolean { return this.#us * 2 <= MAIN_SPIN_US; }
 
-  /** Estimated compute time of a run of `rows` rows, us (0 until the first run). */
-  usFor(rows: number): number { return this.#usPerRow * Math.max(1, rows); }
-
-  /** Record a run of `rows` rows. */
-  record(t: RunTiming, rows = 1): void {
+  record(t: RunTiming): void {
     const us = ((t.inputNs + t.inferNs + t.outputNs) / 1000) * (t.solo ? this.#soloThreads : 1);
     this.#us = this.#us === 0 ? us : this.#us * (1 - WEIGHT) + us * WEIGHT;
-    const perRow = us / Math.max(1, rows);
-    this.#usPerRow = this.#usPerRow === 0 ? perRow : this.#usPerRow * (1 - WEIGHT) + perRow * WEIGHT;
   }
 }

@@ -6,21 +6,16 @@
  * are decided here and in `./pool.ts` and `../worker/`, nowhere else.
  *
  * Thread choice. Each instance of a version is pinned to a thread of its own where
- * the pool has room (`WorkerPool.allocate`). A batch goes to an idle instance thread,
- * preferring a worker that is awake (the hot hand-off, see pool.ts); when every one is
- * busy (a batch formed ahead, `osprey_batches_ahead`), to the one expected to free up
- * first (`WorkerPool.remainingUs`: its batches' estimates less what the running one has
- * spent), not merely the one with the fewest batches: with one batch each, the first
- * thread took every batch formed ahead, and the other, finishing first, idled until the
- * main thread formed its next one. Threads that are creating or releasing a session
- * (that blocks the thread) are avoided.
+ * the pool has room (`WorkerPool.allocate`). A batch goes to the instance thread
+ * with the least work queued, avoiding threads that are creating or releasing a
+ * session (that blocks the thread), and among idle ones preferring a worker that is
+ * awake (the hot hand-off, see pool.ts).
  *
  * Requests in hand. Every request a version takes is counted in here (`track`) until
  * it is answered: the hot hand-off only runs while the server holds at most one.
  */
 import type { OnnxModelInfo } from '../config/model-config.js';
 import type { RunInput, SequenceRun, SessionSpec } from '../types/run.js';
-import { monotonicUs } from '../worker/channel.js';
 import type { RunResult } from '../worker/protocol.js';
 import { RunEstimate } from './estimate.js';
 import { WorkerPool, type WorkerPoolOptions } from './pool.js';
@@ -138,31 +133,20 @@ export class Instances {
     const pool = this.#pool;
     let best = -1;
     let bestCost = Infinity;
-    let nowUs = -1;
     for (const t of this.threads) {
-      const load = pool.load(t);
-      let cost: number;
-      if (load === 0) {
-        cost = pool.awake(t) ? 0 : 0.5;
-      } else {
-        if (nowUs < 0) nowUs = monotonicUs();
-        // Busy: the thread expected to free up first (queued batches' estimates, less what
-        // the running one has spent), then the fewest batches (no estimate yet).
-        cost = 1 + pool.remainingUs(t, nowUs) + load;
-      }
       // A session being created counts as more work than any queue of batches.
-      if (pool.creating(t)) cost += 1e12;
+      const cost = pool.load(t) + (pool.creating(t) ? 1e6 : 0) + (pool.awake(t) ? 0 : 0.5);
       if (cost < bestCost) { best = t; bestCost = cost; }
     }
     const r = await pool.run(best, this.#spec, inputs, outputs, { rows, largest, estimate: this.estimate });
-    this.estimate.record(r.timing, rows);
+    this.estimate.record(r.timing);
     return r;
   }
 
   /** Run a sequence batch on instance `instance` (where its slots' state lives). */
   async runSequence(instance: number, inputs: readonly RunInput[], outputs: string[], seq: SequenceRun): Promise<RunResult> {
     const r = await this.#pool.run(this.threads[instance]!, this.#spec, inputs, outputs, { rows: seq.rows.length, largest: 1, seq, estimate: this.estimate });
-    this.estimate.record(r.timing, seq.rows.length);
+    this.estimate.record(r.timing);
     return r;
   }
 

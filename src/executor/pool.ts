@@ -39,7 +39,7 @@ import { receiveMessageOnPort } from 'node:worker_threads';
 import { Internal, fromErrorData } from '../errors/errors.js';
 import type { OnnxModelInfo } from '../config/model-config.js';
 import {
-  CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, CTL_STARTED_AT_F64, REQ_PORT, RESP_INLINE, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest, type ChannelLayout,
+  CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_PORT, RESP_INLINE, inlineInputBytes, readRunResponse, seqBefore, writeRunRequest, type ChannelLayout,
 } from '../worker/channel.js';
 import { HINT_ACTIVE, HINT_BYTES, HINT_MULTI_AT, HINT_CONTENDED_AT, hintTick, soloQuiet } from '../worker/hint.js';
 import {
@@ -211,34 +211,6 @@ export class WorkerPool {
     return t.queue.length + (t.ch?.inflight.length ?? 0);
   }
 
-  /**
-   * Estimated compute time (us, on `monotonicUs`'s clock at `nowUs`) the thread's queued
-   * and handed-over runs still need: each run's estimate when it was queued, less what
-   * the run the worker is in has already spent (from the start time it published).
-   * 0 when idle, or when the version has no estimate yet.
-   */
-  remainingUs(thread: number, nowUs: number): number {
-    const t = this.#threads[thread]!;
-    let us = 0;
-    for (let i = 0; i < t.queue.length; i++) us += t.queue.at(i)!.estUs;
-    const ch = t.ch;
-    if (ch === undefined || ch.inflight.length === 0) return us;
-    const head = ch.inflight.peek()!;
-    us += head.estUs;
-    for (let i = 1; i < ch.inflight.length; i++) us += ch.inflight.at(i)!.estUs;
-    const started = Atomics.load(ch.ctl, CTL_STARTED);
-    if (started === head.seq) {
-      const at = ch.times[CTL_STARTED_AT_F64]!;
-      // Unchanged after the read: `at` is the head's start. (Changed: the head is done, not collected yet.)
-      const spent = Atomics.load(ch.ctl, CTL_STARTED) === started ? nowUs - at : head.estUs;
-      us -= Math.min(head.estUs, Math.max(0, spent));
-    } else if (!seqBefore(started, head.seq)) {
-      // The worker is past the head already: it is done, its answer not collected yet.
-      us -= head.estUs;
-    }
-    return us;
-  }
-
   /** True while a session is being created or released on the thread. */
   creating(thread: number): boolean {
     return this.#threads[thread]!.creating > 0;
@@ -369,9 +341,7 @@ export class WorkerPool {
     if (this.#closed) return Promise.reject(new Internal('worker pool is closed'));
     const ch = this.#channel(thread);
     return new Promise<Result>((resolve, reject) => {
-      const job = new Job<Result>(task, resolve, reject);
-      if (task.op === 'run' && task.estimate !== undefined) job.estUs = task.estimate.usFor(task.rows);
-      this.#threads[thread]!.queue.push(job);
+      this.#threads[thread]!.queue.push(new Job(task, resolve, reject));
       if (ch.armed) this.#pump(thread, ch);
       else this.#drain(thread, ch);
     });

@@ -4,7 +4,7 @@
  * Main thread only.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CTL_BYTES, channelBytes, ctlF64, slotViews, type ChannelLayout, type SlotView } from '../worker/channel.js';
+import { CTL_BYTES, channelBytes, slotViews, type ChannelLayout, type SlotView } from '../worker/channel.js';
 import type { ChannelWorkerData, WorkerTuning } from '../worker/channel-worker.js';
 import type { ExitTask, ListTask, LoadTask, StateFreeTask, UnloadTask } from '../worker/protocol.js';
 import type { RunEstimate } from './estimate.js';
@@ -47,8 +47,6 @@ export class Job<R> {
   readonly reject: (e: Error) => void;
   /** Sequence number once handed to a worker. */
   seq = 0;
-  /** Its estimated compute time (us) when queued; 0 when unknown or not a run (the thread choice reads it). */
-  estUs = 0;
 
   constructor(task: Request, resolve: (r: R) => void, reject: (e: Error) => void) {
     this.task = task;
@@ -71,8 +69,6 @@ export class Fifo<T> {
     return x;
   }
   peek(): T | undefined { return this.#items[this.#head]; }
-  /** The i-th item from the head. */
-  at(i: number): T | undefined { return this.#items[this.#head + i]; }
   unshiftAll(xs: readonly T[]): void { this.#items = [...xs, ...this.#items.slice(this.#head)]; this.#head = 0; }
   drain(): T[] { const out = this.#items.slice(this.#head) as T[]; this.#items = []; this.#head = 0; return out; }
 }
@@ -81,8 +77,6 @@ export class Fifo<T> {
 export class Channel<R> {
   readonly worker: Worker;
   readonly ctl: Int32Array;
-  /** The control block's Float64 view (CTL_STARTED_AT_F64). */
-  readonly times: Float64Array;
   readonly slots: SlotView[];
   readonly port: MessagePort;
   /** Handed-over requests, in sequence order. */
@@ -100,7 +94,6 @@ export class Channel<R> {
   constructor(layout: ChannelLayout, hint: SharedArrayBuffer, tuning: WorkerTuning) {
     const sab = new SharedArrayBuffer(channelBytes(layout));
     this.ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
-    this.times = ctlF64(sab);
     this.slots = slotViews(sab, layout);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;

@@ -11,7 +11,7 @@
 import { receiveMessageOnPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { ResponseTooLarge, toErrorData } from '../errors/errors.js';
 import {
-  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, CTL_STARTED_AT_F64, REQ_INLINE_RUN, ctlF64, monotonicUs, RESP_PORT, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse, type ChannelLayout, type SlotView,
+  CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse, type ChannelLayout, type SlotView,
 } from './channel.js';
 import { lowerThreadPriority } from './nice.js';
 import { HINT_ACTIVE, HINT_BYTES, HINT_SPINNER, SPIN_MAX_ACTIVE, hotQuiet, pollFor, soloQuiet } from './hint.js';
@@ -43,7 +43,6 @@ const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes, ni
 setMaxResponseBytes(maxResponseBytes);
 lowerThreadPriority(nice);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
-const ctlTimes = ctlF64(sab);
 const hint = new Int32Array(hintSab, 0, HINT_BYTES / 4);
 const slots = slotViews(sab, layout);
 const mask = layout.slots - 1;
@@ -203,7 +202,6 @@ async function loop(): Promise<void> {
       await turn();
     }
     if (!waitFor(next)) break;
-    ctlTimes[CTL_STARTED_AT_F64] = monotonicUs();
     Atomics.store(ctl, CTL_STARTED, next);
     const v = slots[next & mask]!;
     if (v.i32[0] === REQ_INLINE_RUN) await serveInline(v);

@@ -33,13 +33,6 @@ export const CTL_RESP = 16;
 export const CTL_STARTED = 17;
 /** 1 once the worker has loaded its modules and entered its loop. */
 export const CTL_READY = 18;
-/**
- * Float64 index in the control block (bytes 80-87, the worker's cache line): when the
- * worker started request STARTED, on `monotonicUs`'s clock. Written before STARTED, so
- * a reader that sees STARTED unchanged before and after reading it has that request's
- * start (the executor's thread choice estimates from it when a thread frees up).
- */
-export const CTL_STARTED_AT_F64 = 10;
 /** 1 while the worker is (about to be) asleep in Atomics.wait: the main thread only notifies then. */
 export const CTL_SLEEPING = 32;
 /**
@@ -49,16 +42,6 @@ export const CTL_SLEEPING = 32;
  */
 export const CTL_SHUTDOWN = 48;
 export const CTL_BYTES = 256;
-
-/** The control block's Float64 view (CTL_STARTED_AT_F64). */
-export function ctlF64(sab: SharedArrayBuffer): Float64Array {
-  return new Float64Array(sab, 0, CTL_BYTES / 8);
-}
-
-/** Microseconds on a clock every thread of the process shares (CLOCK_MONOTONIC; performance.now() has a per-thread origin). */
-export function monotonicUs(): number {
-  return Number(process.hrtime.bigint()) / 1000;
-}
 
 /** Request kinds (slot word 0, written by the main thread). */
 export const REQ_INLINE_RUN = 1;

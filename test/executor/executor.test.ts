@@ -7,8 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 
-import { Executor, Instances } from '../../src/executor/executor.js';
-import { WorkerPool } from '../../src/executor/pool.js';
+import { Executor } from '../../src/executor/executor.js';
 import { MAIN_SPIN_US, RunEstimate, SOLO_MIN_US } from '../../src/executor/estimate.js';
 import type { RunInput, RunTensor } from '../../src/types/run.js';
 import { createGrpcClient, rawInferRequest, responseTensors, tensor, type GrpcTestClient } from '../helpers/grpc-client.js';
@@ -40,17 +39,6 @@ describe('RunEstimate: the one run-duration estimate', () => {
     assert.equal(e.us, 120); // 0.8 * 100 + 0.2 * 200
     e.record({ inputNs: 0, inferNs: 50_000, outputNs: 0, solo: true });
     assert.equal(e.us, 116); // 0.8 * 120 + 0.2 * (2 * 50)
-  });
-
-  it('keeps a per-row estimate too, for runs of any number of rows', () => {
-    const e = new RunEstimate();
-    assert.equal(e.usFor(8), 0);
-    e.record({ inputNs: 0, inferNs: 8_000_000, outputNs: 0, solo: false }, 8);
-    assert.equal(e.usFor(1), 1000);
-    assert.equal(e.usFor(5), 5000);
-    e.record({ inputNs: 0, inferNs: 2_000_000, outputNs: 0, solo: false }, 1);
-    assert.equal(e.usFor(1), 1200); // 0.8 * 1000 + 0.2 * 2000
-    assert.equal(e.us, 6800); // the batch estimate is unchanged in meaning: 0.8 * 8000 + 0.2 * 2000
   });
 
   it('comes down from a cold first run even when every later run takes the solo session', () => {
@@ -173,39 +161,6 @@ describe('Executor', { timeout: 60_000 }, () => {
     assert.equal(ex.activeRequests, base);
     assert.equal(inst.serverIdle, base === 0);
     await inst.unload();
-  });
-});
-
-describe('Thread choice with every instance busy', { timeout: 60_000 }, () => {
-  it('sends a batch formed ahead to the thread expected to free up first, not the first of the tied ones', async () => {
-    // Two threads with one slow run each: the run on threads[1] started a third of a run
-    // earlier, so it frees up first; a third batch belongs there. (By batch count the
-    // two tie, and the tie went to threads[0]: the thread that freed up first then
-    // idled until the main thread formed its next batch.)
-    const pool = new WorkerPool(2);
-    const slowSpec = spec('slow', 'slow/choice');
-    const inst = new Instances(pool, slowSpec, [0, 1]);
-    try {
-      await inst.load();
-      const x = (): RunInput[] => [{ name: 'x', datatype: 'FP32', shape: [1], parts: [bytesOf(new Float32Array([2]))] }];
-      await inst.run(x(), ['y'], 1, 1);
-      const t0 = performance.now();
-      await inst.run(x(), ['y'], 1, 1);
-      const runMs = performance.now() - t0;
-      assert.ok(runMs > 20, `slow model runs ${runMs} ms`);
-      const o = { rows: 1, largest: 1, estimate: inst.estimate };
-      const early = pool.run(1, slowSpec, x(), ['y'], o);
-      await new Promise((r) => setTimeout(r, runMs / 3));
-      const late = pool.run(0, slowSpec, x(), ['y'], o);
-      assert.deepEqual([pool.load(0), pool.load(1)], [1, 1]);
-      const third = inst.run(x(), ['y'], 1, 1);
-      assert.deepEqual([pool.load(0), pool.load(1)], [1, 2], 'the third batch queued behind the run that started first');
-      const outs = await Promise.all([early, late, third]);
-      for (const r of outs) assert.deepEqual(floats(r.outputs[0]!), [2]);
-    } finally {
-      await inst.unload();
-      await pool.close();
-    }
   });
 });
 
