@@ -72,32 +72,34 @@ function batcherFor(cfg: Readonly<ModelConfig>, serverQuiet = false) {
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-describe('cnn: preferred batch size 8 under load', () => {
-  it('requests that come back while four batches are in flight go 8 at a time, at once, as a slot frees', async () => {
-    // Uncapped, they were held for the queue delay and then went all together: batches
-    // of 20-32 rows took most of the 32 clients and the other instance starved between
-    // small batches (bench/README.md "cnn against the ORT ceiling", session 10). With
-    // preferred_batch_size [8] a batch of 8 goes as soon as it is there (Triton's rule;
-    // once the oldest request has waited the delay, whatever is queued goes, as before).
-    const cfg = bundledConfig('cnn');
-    assert.deepEqual(cfg.dynamic_batching?.preferred_batch_size, [8]);
-    const { clock, runs, add, poll } = batcherFor(cfg);
-    for (let want = 1; want <= 4; want++) {
-      add();
-      for (let i = 0; i < 500 && runs.length < want; i++) { clock.t += 0.01; poll(); }
-    }
-    assert.equal(runs.length, 4, 'two instances, one batch running and one formed ahead each');
-    // 24 come back within the delay.
-    for (let i = 0; i < 24; i++) { add(); clock.t += 0.005; }
-    poll();
-    assert.equal(runs.length, 4, 'nothing more goes while four batches are in flight');
-    runs[0]!.finish();
-    await settle();
-    runs[1]!.finish();
-    await settle();
-    assert.deepEqual(runs.slice(4).map((r) => r.ids.length), [8, 8]);
+for (const model of ['cnn', 'cnn_fp16', 'cnn_int8']) {
+  describe(`${model}: preferred batch size 8 under load`, () => {
+    it('requests that come back while four batches are in flight go 8 at a time, at once, as a slot frees', async () => {
+      // Uncapped, they were held for the queue delay and then went all together: batches
+      // of 20-32 rows took most of the 32 clients and the other instance starved between
+      // small batches (bench/README.md "cnn against the ORT ceiling", session 10). With
+      // preferred_batch_size [8] a batch of 8 goes as soon as it is there (Triton's rule;
+      // once the oldest request has waited the delay, whatever is queued goes, as before).
+      const cfg = bundledConfig(model);
+      assert.deepEqual(cfg.dynamic_batching?.preferred_batch_size, [8]);
+      const { clock, runs, add, poll } = batcherFor(cfg);
+      for (let want = 1; want <= 4; want++) {
+        add();
+        for (let i = 0; i < 500 && runs.length < want; i++) { clock.t += 0.01; poll(); }
+      }
+      assert.equal(runs.length, 4, 'two instances, one batch running and one formed ahead each');
+      // 24 come back within the delay.
+      for (let i = 0; i < 24; i++) { add(); clock.t += 0.005; }
+      poll();
+      assert.equal(runs.length, 4, 'nothing more goes while four batches are in flight');
+      runs[0]!.finish();
+      await settle();
+      runs[1]!.finish();
+      await settle();
+      assert.deepEqual(runs.slice(4).map((r) => r.ids.length), [8, 8]);
+    });
   });
-});
+}
 
 for (const model of ['cnn', 'cnn_fp16', 'cnn_int8']) {
   describe(`${model}: bundled batching config`, () => {
