@@ -37,7 +37,22 @@ describe('osprey_quiet_dispatch', () => {
     await writeScaler(repo, 'quiet', { 1: 2 }, config('quiet', true));
     await writeScaler(repo, 'held', { 1: 2 }, config('held', false));
     await writeScaler(repo, 'hold', { 1: 2 }, config('hold', false).replace(String(DELAY_US), '2000000'));
+    await writeScaler(repo, 'bad', { 1: 2 }, config('bad', true).replace('string_value: "true"', 'string_value: "yes"'));
   }, {}, (x) => { h = x; });
+
+  it('a value other than true/false or 1/0 fails that model\'s load with a clear reason; the others serve', async () => {
+    const r = await httpRequest(h.s.httpUrl, 'POST', '/v2/repository/index');
+    assert.equal(r.status, 200);
+    const index = replyJson<Array<{ name: string; state: string; reason?: string }>>(r);
+    const bad = index.find((m) => m.name === 'bad');
+    assert.equal(bad?.state, 'UNAVAILABLE');
+    assert.equal(bad?.reason, "model 'bad': parameter 'osprey_quiet_dispatch' must be true/false or 1/0, got 'yes'");
+    assert.equal(index.find((m) => m.name === 'quiet')?.state, 'READY');
+    const { reply } = await infer(h.s.httpUrl, 'bad', { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+    // A version that is not ready is UNAVAILABLE (PROTOCOL.md), with the error JSON.
+    assert.equal(reply.status, 503);
+    assert.match(JSON.parse(reply.body.toString()).error, /bad/);
+  });
 
   it('one request at a time: not held with the parameter, held the whole delay without it', async () => {
     const base = h.s.httpUrl;
