@@ -17,7 +17,7 @@ export type LogFormat = 'default' | 'ISO8601' | 'json';
 /** `--http-engine`: auto = net (node:net + llhttp; pipelined requests answered in order); node = node:http; uws = native uWebSockets.js (opt-in). */
 export type HttpEngineChoice = 'auto' | 'net' | 'node' | 'uws';
 /** `--grpc-engine`: http2 = gRPC on node:http2 directly (src/frontends/grpc/h2/); grpc-js = @grpc/grpc-js's server. */
-export type GrpcEngineChoice = 'grpc-js' | 'http2';
+export type GrpcEngineChoice = 'grpc-js' | 'http2' | 'net';
 
 export interface ServerOptions {
   /** `--help`/`-h` was given: print usageText() and exit; other fields are defaults. */
@@ -306,8 +306,8 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--metrics-port'], arg: 'value', meta: '<port>', help: 'Metrics port (default 8002).', apply: port('metricsPort') },
   { flags: ['--http-address'], arg: 'value', meta: '<addr>', help: 'HTTP bind address (default 0.0.0.0).', apply: text('httpAddress', 'an address') },
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
-  { flags: ['--grpc-engine'], arg: 'value', meta: 'grpc-js|http2', help: `gRPC engine: http2 = gRPC served on node:http2 directly (the same answers, limits and texts as grpc-js's server, with less main-thread CPU per call); grpc-js = @grpc/grpc-js's server (default ${DEFAULT_OPTIONS.grpcEngine}).`,
-    apply: oneOf('grpcEngine', ['grpc-js', 'http2'] as const) },
+  { flags: ['--grpc-engine'], arg: 'value', meta: 'grpc-js|http2|net', help: `gRPC engine: http2 = gRPC served on node:http2 directly (the same answers, limits and texts as grpc-js's server, with less main-thread CPU per call); net = the same calls over Osprey's own HTTP/2 on node:net (less again); grpc-js = @grpc/grpc-js's server (default ${DEFAULT_OPTIONS.grpcEngine}).`,
+    apply: oneOf('grpcEngine', ['grpc-js', 'http2', 'net'] as const) },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },
   { flags: ['--http-engine'], arg: 'value', meta: 'auto|net|node|uws', help: 'HTTP engine: auto = net = node:net sockets with Node\'s own llhttp parser, which answers pipelined requests in order; node = node:http (the same parser, more CPU per request); uws = native uWebSockets.js, but a request pipelined behind one still running closes the connection unanswered, so only for clients that never pipeline (e.g. behind a proxy); startup fails where no native build loads (default auto).',

@@ -29,7 +29,7 @@ import { H2GrpcServer } from './h2/server.js';
 export type { GrpcLogger } from './service.js';
 
 /** `--grpc-engine`: grpc-js's server, or gRPC on node:http2 directly (h2/). */
-export type GrpcEngine = 'grpc-js' | 'http2';
+export type GrpcEngine = 'grpc-js' | 'http2' | 'net';
 
 export interface GrpcServerOptions {
   /** Which server speaks gRPC (default grpc-js). */
@@ -179,7 +179,7 @@ function cutSessions(server: grpc.Server): void {
 
 async function startH2(dp: DataPlane, opts: GrpcServerOptions, log: GrpcLogger, shutdownTimeoutMs: number): Promise<GrpcServerHandle> {
   const server = new H2GrpcServer({
-    maxReceiveBytes: opts.maxReceiveBytes, budget: opts.requestBytes, tls: opts.tls,
+    maxReceiveBytes: opts.maxReceiveBytes, budget: opts.requestBytes, tls: opts.tls, transport: opts.engine === 'net' ? 'net' : 'http2',
     ...(opts.keepalive === undefined ? {} : { keepalive: { timeMs: opts.keepalive.timeMs, timeoutMs: opts.keepalive.timeoutMs } }),
   });
   addServices(server, dp, opts, log);
@@ -192,7 +192,7 @@ export async function startGrpcServer(dp: DataPlane, opts: GrpcServerOptions): P
   const log = opts.logger ?? defaultLogger;
   const shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 5000;
   await checkResolves(opts);
-  if (opts.engine === 'http2') return startH2(dp, opts, log, shutdownTimeoutMs);
+  if (opts.engine === 'http2' || opts.engine === 'net') return startH2(dp, opts, log, shutdownTimeoutMs);
   const k = opts.keepalive;
   // ModelInfer, the hot path, is answered from grpc-js's call object directly (direct-unary.ts):
   // the interceptor is built before the services are added, so it looks the handler up late.

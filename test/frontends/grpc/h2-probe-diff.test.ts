@@ -1,5 +1,5 @@
 /**
- * Differential: the http2 engine must answer every request as grpc-js 1.14's server
+ * Differential: the http2 and net engines must answer every request as grpc-js 1.14's server
  * does, wherever a client can see it (HTTP/2 status, response headers, trailers,
  * message bytes, a reset and its code, whether the stream is left open). Both engines
  * run in this process over the same FakeDataPlane front end; each case is sent to both
@@ -125,7 +125,7 @@ const CASES: Case[] = [
   { name: 'HEADERS with END_STREAM, unknown method', path: `${SVC}/Nope`, send: () => undefined, headersOnly: true, status: '12' },
 ];
 
-describe('h2-probe: the http2 engine answers raw HTTP/2 requests as grpc-js does', { timeout: 120_000 }, () => {
+describe('h2-probe: the http2 and net engines answer raw HTTP/2 requests as grpc-js does', { timeout: 120_000 }, () => {
   const servers = new Map<GrpcEngineChoice, ProbeServer>();
   before(async () => {
     for (const e of ENGINES) servers.set(e, await startProbeServer(e, { maxReceiveBytes: LIMIT }));
@@ -152,7 +152,7 @@ describe('h2-probe: the http2 engine answers raw HTTP/2 requests as grpc-js does
     it(c.name, async () => {
       const seen = await both(c);
       assert.equal(grpcStatus(seen['grpc-js']) ?? 'none', c.status, `grpc-js's status: ${JSON.stringify(seen['grpc-js'])}`);
-      assert.deepEqual(seen.http2, seen['grpc-js']);
+      for (const e of ENGINES) assert.deepEqual(seen[e], seen['grpc-js'], e);
     });
   }
 

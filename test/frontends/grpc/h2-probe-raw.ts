@@ -11,7 +11,7 @@ import { DEFAULT_OPTIONS } from '../../../src/config/cli.js';
 import { type GrpcServerHandle, type GrpcServerOptions, startGrpcServer } from '../../../src/frontends/grpc/server.js';
 import { FakeDataPlane } from './fixtures.js';
 
-export const ENGINES: readonly GrpcEngineChoice[] = ['grpc-js', 'http2'];
+export const ENGINES: readonly GrpcEngineChoice[] = ['grpc-js', 'http2', 'net'];
 export const SVC = '/inference.GRPCInferenceService';
 
 export interface ProbeServer {

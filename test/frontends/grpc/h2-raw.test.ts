@@ -75,7 +75,7 @@ function rawCall(session: http2.ClientHttp2Session, path: string, send: (req: Re
 
 const readyRequest = (name = 'echo') => SVC['ModelReady']!.requestSerialize({ name, version: '' });
 
-for (const engine of ['grpc-js', 'http2'] as GrpcEngineChoice[]) {
+for (const engine of ['grpc-js', 'http2', 'net'] as GrpcEngineChoice[]) {
   describe(`raw HTTP/2 client against the ${engine} engine`, { timeout: 20_000 }, () => {
     let h: Harness;
     let session: http2.ClientHttp2Session;

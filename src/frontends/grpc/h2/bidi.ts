@@ -8,9 +8,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { statusOf } from '../direct-unary.js';
-import { H2Call, type MethodRecord, type ReceiveLimits } from './call.js';
+import { type CallStream, H2Call, type MethodRecord, type ReceiveLimits } from './call.js';
 import type { CallStatus } from './status.js';
 
 export type BidiHandler = (call: BidiCall) => void;
@@ -18,7 +18,7 @@ export type BidiHandler = (call: BidiCall) => void;
 /** The stream below the handler's call object, forwarding what it reads. */
 class BidiStream extends H2Call {
   readonly #call: BidiCall;
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, call: BidiCall) {
+  constructor(stream: CallStream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, call: BidiCall) {
     super(stream, headers, method, limits);
     this.#call = call;
   }
@@ -47,7 +47,7 @@ export class BidiCall extends EventEmitter {
   #status: CallStatus = OK;
   #ended = false;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits) {
+  constructor(stream: CallStream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits) {
     super();
     this.#stream = new BidiStream(stream, headers, method, limits, this);
     // grpc-js: an 'error' emitted on the call ends it with that error's status.
@@ -89,7 +89,7 @@ export class BidiCall extends EventEmitter {
   }
 }
 
-export function startBidi(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, handler: BidiHandler): void {
+export function startBidi(stream: CallStream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, handler: BidiHandler): void {
   const call = new BidiCall(stream, headers, method, limits);
   try {
     handler(call);

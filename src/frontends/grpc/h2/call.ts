@@ -16,7 +16,7 @@
  * ends the call (later messages and answers dropped) and cancels it for the handler.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { BytesHolder, RequestBytesBudget } from '../../request-bytes.js';
 import { type InflateFailure, inflateCounted } from '../inflate.js';
 import { headerValue, legalHeaderValue, timeoutMs } from './deadline.js';
@@ -38,8 +38,26 @@ export interface ReceiveLimits {
   readonly budget: RequestBytesBudget | undefined;
 }
 
+/**
+ * The members of node:http2's ServerHttp2Stream a call uses: the http2 engine passes
+ * its streams, the net engine (net/stream.ts) its own.
+ */
+export interface CallStream {
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  readonly session?: { readonly socket?: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined } } | undefined;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'close' | 'wantTrailers' | 'error', listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  write(chunk: Buffer): unknown;
+  end(chunk?: Buffer): unknown;
+  respond(headers: OutgoingHttpHeaders, options: { endStream?: boolean; waitForTrailers?: boolean }): void;
+  sendTrailers(headers: OutgoingHttpHeaders): void;
+}
+
 const CALL = Symbol('osprey.h2.call');
-type Stream = ServerHttp2Stream & { [CALL]?: H2Call };
+type Stream = CallStream & { [CALL]?: H2Call };
 
 // The stream's listeners, shared by every call.
 function onData(this: Stream, chunk: Buffer): void { this[CALL]!.received(chunk); }
@@ -72,13 +90,14 @@ export abstract class H2Call extends Deframer implements BytesHolder {
   #metadata: grpc.Metadata | undefined;
   #deadline = Infinity;
   #timer: NodeJS.Timeout | undefined;
+  #invalidTimeout: string | undefined;
   #encoding = 'identity';
   #queue: Queued[] | undefined;
   #headersSent = false;
   /** The status is sent, or the stream is gone: nothing more is read or written. */
   #over = false;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits) {
+  constructor(stream: CallStream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits) {
     super(limits.maxReceiveBytes);
     this.#stream = stream as Stream;
     this.#headers = headers;
@@ -134,7 +153,7 @@ export abstract class H2Call extends Deframer implements BytesHolder {
   protected get ended(): boolean { return this.#over; }
 
   received(chunk: Buffer): void {
-    if (this.#gone()) return;
+    if (this.#gone() || this.#failTimeout()) return;
     const budget = this.#limits.budget;
     if (budget !== undefined && !budget.take(this, chunk.length)) {
       // Given back at once: calls arriving beside this one go on (as receive-bound.ts).
@@ -165,7 +184,7 @@ export abstract class H2Call extends Deframer implements BytesHolder {
   }
 
   halfClosed(): void {
-    if (this.#over) return;
+    if (this.#over || this.#failTimeout()) return;
     if (this.#queue === undefined) this.onHalfClose();
     else this.#enqueue({ body: undefined, compressed: false, end: true, inflating: false });
   }
@@ -306,12 +325,23 @@ export abstract class H2Call extends Deframer implements BytesHolder {
     this.#cancel();
   }
 
+  /** An invalid grpc-timeout: INTERNAL, once, before the call reads anything. */
+  #failTimeout(): boolean {
+    const value = this.#invalidTimeout;
+    if (value === undefined) return false;
+    this.#invalidTimeout = undefined;
+    this.sendStatus({ code: grpc.status.INTERNAL, details: `Invalid grpc-timeout value "${value}"` });
+    return true;
+  }
+
   #startDeadline(value: string): void {
     const ms = timeoutMs(value);
     if (ms === undefined) return;
     if (Number.isNaN(ms)) {
-      // After the constructor, as grpc-js (the handler is in place by then).
-      process.nextTick(() => this.sendStatus({ code: grpc.status.INTERNAL, details: `Invalid grpc-timeout value "${value}"` }));
+      // After the constructor, as grpc-js (the handler is in place by then), and before
+      // anything the call receives: the net engine may hand the messages over in the same turn.
+      this.#invalidTimeout = value;
+      process.nextTick(() => this.#failTimeout());
       return;
     }
     this.#deadline = Date.now() + ms;

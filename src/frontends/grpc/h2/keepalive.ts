@@ -5,13 +5,19 @@
  * whether or not calls are in flight (its server reads no permit-without-calls option),
  * and only for intervals below 2^31-1 ms.
  */
-import type { ServerHttp2Session } from 'node:http2';
+/** What keepalive needs of a connection: node:http2's session, or the net engine's connection. */
+export interface PingableSession {
+  readonly destroyed: boolean;
+  ping(cb: (err: Error | null) => void): boolean;
+  destroy(): void;
+  on(event: 'close', listener: () => void): unknown;
+}
 
 const KEEPALIVE_MAX_TIME_MS = ~(1 << 31);
 
 export interface Keepalive { timeMs: number; timeoutMs: number }
 
-export function keepConnectionAlive(session: ServerHttp2Session, k: Keepalive): void {
+export function keepConnectionAlive(session: PingableSession, k: Keepalive): void {
   if (!(k.timeMs > 0 && k.timeMs < KEEPALIVE_MAX_TIME_MS)) return;
   let timer: NodeJS.Timeout | undefined;
   const clear = (): void => {

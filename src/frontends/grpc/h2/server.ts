@@ -18,8 +18,9 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import type { TlsMaterial } from '../../../config/tls.js';
 import type { RequestBytesBudget } from '../../request-bytes.js';
 import type { DirectUnaryHandler } from '../direct-unary.js';
+import { listenNet, type NetListener } from '../net/server.js';
 import { type BidiHandler, startBidi } from './bidi.js';
-import type { MethodRecord, ReceiveLimits } from './call.js';
+import type { CallStream, MethodRecord, ReceiveLimits } from './call.js';
 import { type Keepalive, keepConnectionAlive } from './keepalive.js';
 import { END_STREAM, UNSUPPORTED_MEDIA_TYPE, unroutedAnswer } from './status.js';
 import { UnaryCall } from './unary.js';
@@ -42,6 +43,8 @@ interface Route extends MethodRecord {
 export interface H2ServerOptions extends ReceiveLimits {
   keepalive?: Keepalive;
   tls?: TlsMaterial;
+  /** Which HTTP/2 carries the calls: node:http2 (default), or the net engine's own (net/). */
+  transport?: 'http2' | 'net';
 }
 
 function noop(): void {}
@@ -56,6 +59,7 @@ export class H2GrpcServer {
   readonly #opts: H2ServerOptions;
   readonly #limits: ReceiveLimits;
   #server: http2.Http2Server | http2.Http2SecureServer | undefined;
+  #net: NetListener | undefined;
 
   constructor(opts: H2ServerOptions) {
     this.#opts = opts;
@@ -83,6 +87,14 @@ export class H2GrpcServer {
 
   /** Listen on host (an address or name, IPv6 without brackets):port (0: an ephemeral port); the bound port. */
   listen(host: string, port: number): Promise<number> {
+    if (this.#opts.transport === 'net') {
+      const { tls, keepalive } = this.#opts;
+      return listenNet({ host, port, ...(tls === undefined ? {} : { tls }), ...(keepalive === undefined ? {} : { keepalive }) },
+        (stream, headers) => this.#onStream(stream, headers)).then((l) => {
+        this.#net = l;
+        return l.port;
+      });
+    }
     const common = { maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER, maxSessionMemory: Number.MAX_SAFE_INTEGER };
     const tls = this.#opts.tls;
     let server: http2.Http2Server | http2.Http2SecureServer;
@@ -99,7 +111,7 @@ export class H2GrpcServer {
       server.on('secureConnection', (socket: import('node:tls').TLSSocket) => socket.on('error', noop));
     }
     server.setTimeout(0, noop);
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream, headers));
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.#onStream(stream as unknown as CallStream, headers));
     server.on('session', (session: ServerHttp2Session) => this.#onSession(session));
     this.#server = server;
     return new Promise((resolve, reject) => {
@@ -114,6 +126,7 @@ export class H2GrpcServer {
 
   /** GOAWAY to every connection; calls in flight finish; whatever is left after `timeoutMs` is cut. */
   close(timeoutMs: number): Promise<void> {
+    if (this.#net !== undefined) return this.#net.close(timeoutMs);
     const server = this.#server;
     if (server === undefined) return Promise.resolve();
     return new Promise((resolve) => {
@@ -137,7 +150,7 @@ export class H2GrpcServer {
     if (k !== undefined) keepConnectionAlive(session, k);
   }
 
-  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  #onStream(stream: CallStream, headers: IncomingHttpHeaders): void {
     // Every error of a stream also closes it, which ends its call (grpc-js ignores them so too).
     stream.on('error', noop);
     const contentType = headers['content-type'];

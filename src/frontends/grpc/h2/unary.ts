@@ -6,9 +6,9 @@
  * handler is UNKNOWN "Unknown error"; an answer after the call ended is dropped.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { type DirectUnaryCall, type DirectUnaryHandler, statusOf } from '../direct-unary.js';
-import { H2Call, type MethodRecord, type ReceiveLimits } from './call.js';
+import { type CallStream, H2Call, type MethodRecord, type ReceiveLimits } from './call.js';
 
 export class UnaryCall extends H2Call implements DirectUnaryCall<unknown> {
   request: unknown = undefined;
@@ -16,7 +16,7 @@ export class UnaryCall extends H2Call implements DirectUnaryCall<unknown> {
   #received = false;
   #onCancel: (() => void) | undefined = undefined;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, handler: DirectUnaryHandler<unknown, unknown>) {
+  constructor(stream: CallStream, headers: IncomingHttpHeaders, method: MethodRecord, limits: ReceiveLimits, handler: DirectUnaryHandler<unknown, unknown>) {
     super(stream, headers, method, limits);
     this.#handler = handler;
   }

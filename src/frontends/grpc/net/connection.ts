@@ -1,0 +1,574 @@
+/**
+ * One HTTP/2 connection of the net engine (RFC 9113), server side, written for gRPC:
+ * the frame reader, SETTINGS, flow control both ways, PING, RST_STREAM, GOAWAY, and a
+ * write path that gathers every frame produced in one turn of the event loop (all the
+ * answers of a finished batch, say) into one socket write. node:http2 pays a Duplex
+ * stream, several events and a C++ round trip per frame for each call; here a call is
+ * one small object and its answer three frames appended to a buffer.
+ *
+ * The server's side of the protocol as nghttp2 plays it for node:http2, where a client
+ * can tell: errors that concern one stream reset it (RST_STREAM), the rest end the
+ * connection (GOAWAY with the code, then close); a client flooding the server with
+ * frames that each need an answer (PING, SETTINGS) or with resets is cut off
+ * (ENHANCE_YOUR_CALM), as nghttp2's flood limits do.
+ */
+import type { Socket } from 'node:net';
+import type { OutgoingHttpHeaders } from 'node:http2';
+import {
+  CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, DEFAULT_WINDOW, ENHANCE_YOUR_CALM, FLAG_ACK, FLAG_END_HEADERS,
+  FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FLOW_CONTROL_ERROR, FRAME_HEADER, FRAME_SIZE_ERROR, GOAWAY, HEADERS, INTERNAL_ERROR,
+  MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, NO_ERROR, PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE,
+  REFUSED_STREAM, RST_STREAM, SETTINGS, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE,
+  STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame, writeFrameHeader,
+} from './frames.js';
+import { headerBlockOf } from './response-headers.js';
+import { HpackDecoder, HpackError } from './hpack.js';
+import { type HeaderObject, MAX_HEADER_LIST_SIZE, RequestHeaderList } from './request-headers.js';
+import { NetStream, type StreamOwner } from './stream.js';
+
+/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection. */
+const STREAM_WINDOW = DEFAULT_WINDOW;
+const CONNECTION_WINDOW = DEFAULT_WINDOW;
+/** The largest frame we accept (we advertise none, so the default). */
+const MAX_FRAME = MIN_MAX_FRAME_SIZE;
+/** A header block longer than this, or split over more CONTINUATION frames, ends the connection. */
+const MAX_HEADER_BLOCK = 4 * MAX_HEADER_LIST_SIZE;
+const MAX_CONTINUATIONS = 64;
+/** Answers to PING/SETTINGS queued in one read before the client reads any: nghttp2's max_outbound_ack (a flood ends the connection INTERNAL_ERROR, as nghttp2's). */
+const MAX_QUEUED_ACKS = 1000;
+/** Client resets: a burst of 1000, refilled at 33 a second (nghttp2's stream reset rate limit). */
+const RESET_BURST = 1000;
+const RESET_RATE_PER_MS = 33 / 1000;
+
+/** Our SETTINGS: node:http2's defaults we rely on, spelled out (push off; no other change). */
+const OUR_SETTINGS = (() => {
+  const b = Buffer.alloc(6);
+  b.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
+  b.writeUInt32BE(0, 2);
+  return frame(SETTINGS, 0, 0, b);
+})();
+const SETTINGS_ACK = frame(SETTINGS, FLAG_ACK, 0);
+
+export type StreamHandler = (stream: NetStream, headers: HeaderObject) => void;
+
+interface Continuation { id: number; flags: number; parts: Buffer[]; bytes: number; count: number }
+
+export class NetConnection implements StreamOwner {
+  readonly session: { readonly socket: Socket };
+  readonly #socket: Socket;
+  readonly #onStream: StreamHandler;
+  readonly #onClosed: (c: NetConnection) => void;
+  readonly #decoder = new HpackDecoder();
+  readonly #streams = new Map<number, NetStream>();
+  readonly #blocked = new Set<NetStream>();
+  #rest: Buffer | undefined;
+  #preface = false;
+  #lastStreamId = 0;
+  #continuation: Continuation | undefined;
+  #peerMaxFrame = MIN_MAX_FRAME_SIZE;
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #sendWindow = DEFAULT_WINDOW;
+  #recvWindow = CONNECTION_WINDOW;
+  #recvUncredited = 0;
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushQueued = false;
+  #acks = 0;
+  #resetTokens = RESET_BURST;
+  #resetAt = Date.now();
+  /** GOAWAY sent: no new streams; the socket ends once the last one closes. */
+  #goaway = false;
+  #dead = false;
+  #pings = new Map<string, (err: Error | null) => void>();
+  #pingSeq = 0;
+  #closeListeners: Array<() => void> = [];
+
+  constructor(socket: Socket, onStream: StreamHandler, onClosed: (c: NetConnection) => void) {
+    this.#socket = socket;
+    this.session = { socket };
+    this.#onStream = onStream;
+    this.#onClosed = onClosed;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#read(chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#closed());
+    socket.on('end', () => { if (this.#streams.size === 0) socket.end(); });
+    this.#queue(OUR_SETTINGS);
+  }
+
+  get destroyed(): boolean { return this.#dead; }
+
+  // ---- reading ----
+
+  #read(chunk: Buffer): void {
+    if (this.#dead) return;
+    let buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+    let p = 0;
+    if (!this.#preface) {
+      const n = Math.min(buf.length, PREFACE.length);
+      if (buf.compare(PREFACE, 0, n, 0, n) !== 0) { this.#fail(PROTOCOL_ERROR); return; }
+      if (buf.length < PREFACE.length) { this.#rest = buf; return; }
+      this.#preface = true;
+      p = PREFACE.length;
+    }
+    this.#acks = 0;
+    while (buf.length - p >= FRAME_HEADER) {
+      const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
+      if (len > MAX_FRAME) { this.#fail(FRAME_SIZE_ERROR); return; }
+      const end = p + FRAME_HEADER + len;
+      if (end > buf.length) break;
+      this.#frame(buf[p + 3]!, buf[p + 4]!, buf.readUInt32BE(p + 5) & 0x7fffffff, buf, p + FRAME_HEADER, end);
+      if (this.#dead) return;
+      p = end;
+    }
+    this.#rest = p === buf.length ? undefined : buf.subarray(p);
+    if (this.#rest !== undefined && p > 0 && this.#rest.length < 1024) this.#rest = Buffer.from(this.#rest);
+    buf = undefined as unknown as Buffer;
+  }
+
+  #frame(type: number, flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    if (this.#continuation !== undefined && type !== CONTINUATION) { this.#fail(PROTOCOL_ERROR); return; }
+    switch (type) {
+      case DATA: this.#data(flags, id, buf, s, e); return;
+      case HEADERS: this.#headers(flags, id, buf, s, e); return;
+      case CONTINUATION: this.#continue(flags, id, buf, s, e); return;
+      case RST_STREAM: this.#rstStream(id, buf, s, e); return;
+      case SETTINGS: this.#settings(flags, id, buf, s, e); return;
+      case PING: this.#ping(flags, id, buf, s, e); return;
+      case WINDOW_UPDATE: this.#windowUpdate(id, buf, s, e); return;
+      case PRIORITY:
+        if (id === 0) this.#fail(PROTOCOL_ERROR);
+        else if (e - s !== 5) this.#resetId(id, FRAME_SIZE_ERROR);
+        return;
+      case GOAWAY:
+        if (id !== 0) this.#fail(PROTOCOL_ERROR);
+        else if (e - s < 8) this.#fail(FRAME_SIZE_ERROR);
+        return;
+      case PUSH_PROMISE: this.#fail(PROTOCOL_ERROR); return;
+      default: return; // unknown types are ignored (9113 4.1)
+    }
+  }
+
+  /** Payload bounds without padding, or undefined after a connection error. */
+  #unpad(flags: number, buf: Buffer, s: number, e: number): number | undefined {
+    if ((flags & FLAG_PADDED) === 0) return e;
+    if (e - s < 1) { this.#fail(FRAME_SIZE_ERROR); return undefined; }
+    const pad = buf[s]!;
+    if (pad > e - s - 1) { this.#fail(PROTOCOL_ERROR); return undefined; }
+    return e - pad;
+  }
+
+  #data(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    if (id === 0) { this.#fail(PROTOCOL_ERROR); return; }
+    const size = e - s;
+    const end = this.#unpad(flags, buf, s, e);
+    if (end === undefined) return;
+    const from = (flags & FLAG_PADDED) === 0 ? s : s + 1;
+    // The whole payload counts against both windows; the connection's is given back at once.
+    this.#recvWindow -= size;
+    if (this.#recvWindow < 0) { this.#fail(FLOW_CONTROL_ERROR); return; }
+    this.#creditConnection(size);
+    const stream = this.#streams.get(id);
+    if (stream === undefined) {
+      if (id > this.#lastStreamId) this.#fail(PROTOCOL_ERROR);
+      return; // a stream already closed: what was in flight is dropped
+    }
+    if (stream.remoteEnded) { this.reset(stream, STREAM_CLOSED); return; }
+    stream.recvWindow -= size;
+    if (stream.recvWindow < 0) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
+    if (end - from !== size) this.consumed(stream, size - (end - from));
+    stream.received += end - from;
+    if (end > from) stream.data(buf.subarray(from, end));
+    if ((flags & FLAG_END_STREAM) !== 0 && !stream.closed) this.#remoteEnd(stream);
+  }
+
+  #remoteEnd(stream: NetStream): void {
+    if (stream.contentLength >= 0 && stream.received !== stream.contentLength) { this.reset(stream, PROTOCOL_ERROR); return; }
+    if (stream.localEnded) { stream.remoteEnded = true; this.#close(stream); return; }
+    stream.remoteEnd();
+    if (stream.localEnded && !stream.closed) this.#close(stream);
+  }
+
+  #headers(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    if (id === 0 || id % 2 === 0) { this.#fail(PROTOCOL_ERROR); return; }
+    let from = (flags & FLAG_PADDED) === 0 ? s : s + 1;
+    const end = this.#unpad(flags, buf, s, e);
+    if (end === undefined) return;
+    if ((flags & FLAG_PRIORITY) !== 0) {
+      if (end - from < 5) { this.#fail(FRAME_SIZE_ERROR); return; }
+      from += 5;
+    }
+    if ((flags & FLAG_END_HEADERS) === 0) {
+      this.#continuation = { id, flags, parts: [Buffer.from(buf.subarray(from, end))], bytes: end - from, count: 0 };
+      return;
+    }
+    this.#headerBlock(flags, id, buf, from, end);
+  }
+
+  #continue(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    const c = this.#continuation;
+    if (c === undefined || c.id !== id) { this.#fail(PROTOCOL_ERROR); return; }
+    c.bytes += e - s;
+    if (c.bytes > MAX_HEADER_BLOCK || ++c.count > MAX_CONTINUATIONS) { this.#fail(ENHANCE_YOUR_CALM); return; }
+    c.parts.push(Buffer.from(buf.subarray(s, e)));
+    if ((flags & FLAG_END_HEADERS) === 0) return;
+    this.#continuation = undefined;
+    const block = Buffer.concat(c.parts, c.bytes);
+    this.#headerBlock(c.flags, id, block, 0, block.length);
+  }
+
+  #headerBlock(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    const existing = this.#streams.get(id);
+    const trailers = existing !== undefined || id <= this.#lastStreamId;
+    const list = new RequestHeaderList(trailers);
+    let size: number;
+    try {
+      size = this.#decoder.decode(buf, s, e, list.add, MAX_HEADER_LIST_SIZE);
+    } catch (err) {
+      this.#fail(err instanceof HpackError ? COMPRESSION_ERROR : PROTOCOL_ERROR);
+      return;
+    }
+    const endStream = (flags & FLAG_END_STREAM) !== 0;
+    if (trailers) {
+      if (existing === undefined) return; // a stream already closed (the decoder still had to see the block)
+      if (existing.remoteEnded) { this.reset(existing, STREAM_CLOSED); return; }
+      const refusal = list.finish(size);
+      if (!endStream) this.reset(existing, PROTOCOL_ERROR);
+      else if (refusal !== undefined) this.reset(existing, refusal);
+      else this.#remoteEnd(existing);
+      return;
+    }
+    this.#lastStreamId = id;
+    if (this.#goaway) { this.#queue(frame32(RST_STREAM, id, REFUSED_STREAM)); return; }
+    const refusal = list.finish(size);
+    if (refusal !== undefined) { this.#queue(frame32(RST_STREAM, id, refusal)); return; }
+    const headers = list.object;
+    const cl = headers['content-length'];
+    let contentLength = -1;
+    if (cl !== undefined) {
+      contentLength = /^[0-9]{1,15}$/.test(cl as string) ? Number(cl) : -2;
+      if (contentLength === -2) { this.#queue(frame32(RST_STREAM, id, PROTOCOL_ERROR)); return; }
+    }
+    const stream = new NetStream(this, id, headers, this.#peerInitialWindow, STREAM_WINDOW, contentLength);
+    this.#streams.set(id, stream);
+    this.#onStream(stream, headers);
+    if (endStream && !stream.closed) this.#remoteEnd(stream);
+  }
+
+  #rstStream(id: number, buf: Buffer, s: number, e: number): void {
+    if (e - s !== 4) { this.#fail(FRAME_SIZE_ERROR); return; }
+    if (id === 0 || id > this.#lastStreamId) { this.#fail(PROTOCOL_ERROR); return; }
+    void buf;
+    const stream = this.#streams.get(id);
+    if (stream === undefined) return;
+    const now = Date.now();
+    this.#resetTokens = Math.min(RESET_BURST, this.#resetTokens + (now - this.#resetAt) * RESET_RATE_PER_MS);
+    this.#resetAt = now;
+    this.#streams.delete(id);
+    this.#blocked.delete(stream);
+    stream.closedNow();
+    if (--this.#resetTokens < 0) { this.#fail(INTERNAL_ERROR); return; }
+    this.#maybeEnd();
+  }
+
+  #settings(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    if (id !== 0) { this.#fail(PROTOCOL_ERROR); return; }
+    if ((flags & FLAG_ACK) !== 0) {
+      if (e !== s) this.#fail(FRAME_SIZE_ERROR);
+      return;
+    }
+    if ((e - s) % 6 !== 0) { this.#fail(FRAME_SIZE_ERROR); return; }
+    for (let p = s; p < e; p += 6) {
+      const key = buf.readUInt16BE(p);
+      const value = buf.readUInt32BE(p + 2);
+      if (key === SETTINGS_ENABLE_PUSH && value > 1) { this.#fail(PROTOCOL_ERROR); return; }
+      if (key === SETTINGS_INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const st of this.#streams.values()) st.sendWindow += delta;
+      } else if (key === SETTINGS_MAX_FRAME_SIZE) {
+        if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) { this.#fail(PROTOCOL_ERROR); return; }
+        this.#peerMaxFrame = value;
+      }
+    }
+    if (!this.#ack(SETTINGS_ACK)) return;
+    this.#flushBlocked();
+  }
+
+  #ping(flags: number, id: number, buf: Buffer, s: number, e: number): void {
+    if (id !== 0) { this.#fail(PROTOCOL_ERROR); return; }
+    if (e - s !== 8) { this.#fail(FRAME_SIZE_ERROR); return; }
+    if ((flags & FLAG_ACK) !== 0) {
+      const key = buf.toString('latin1', s, e);
+      const cb = this.#pings.get(key);
+      if (cb !== undefined) { this.#pings.delete(key); cb(null); }
+      return;
+    }
+    this.#ack(frame(PING, FLAG_ACK, 0, buf.subarray(s, e)));
+  }
+
+  /** Queue an answer the client's frame asked for; too many in one read is a flood. */
+  #ack(f: Buffer): boolean {
+    if (++this.#acks > MAX_QUEUED_ACKS) { this.#fail(INTERNAL_ERROR); return false; }
+    this.#queue(f);
+    return true;
+  }
+
+  #windowUpdate(id: number, buf: Buffer, s: number, e: number): void {
+    if (e - s !== 4) { this.#fail(FRAME_SIZE_ERROR); return; }
+    const inc = buf.readUInt32BE(s) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) { this.#fail(PROTOCOL_ERROR); return; }
+      this.#sendWindow += inc;
+      if (this.#sendWindow > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
+      this.#flushBlocked();
+      return;
+    }
+    const stream = this.#streams.get(id);
+    if (stream === undefined) {
+      if (id > this.#lastStreamId) this.#fail(PROTOCOL_ERROR);
+      return;
+    }
+    if (inc === 0) { this.reset(stream, PROTOCOL_ERROR); return; }
+    stream.sendWindow += inc;
+    if (stream.sendWindow > MAX_WINDOW) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
+    if (stream.pending !== undefined) this.#drain(stream);
+  }
+
+  // ---- flow control of what we receive ----
+
+  #creditConnection(n: number): void {
+    this.#recvUncredited += n;
+    if (this.#recvUncredited >= CONNECTION_WINDOW / 2) {
+      this.#queue(frame32(WINDOW_UPDATE, 0, this.#recvUncredited));
+      this.#recvWindow += this.#recvUncredited;
+      this.#recvUncredited = 0;
+    }
+  }
+
+  consumed(stream: NetStream, n: number): void {
+    if (stream.remoteEnded) return;
+    stream.uncredited += n;
+    if (stream.uncredited >= STREAM_WINDOW / 2) {
+      this.#queue(frame32(WINDOW_UPDATE, stream.id, stream.uncredited));
+      stream.recvWindow += stream.uncredited;
+      stream.uncredited = 0;
+    }
+  }
+
+  // ---- writing ----
+
+  sendHeaders(stream: NetStream, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    const frames = this.#headerFrames(stream.id, headerBlockOf(headers), endStream);
+    if (!endStream) { this.#queue(frames); return; }
+    if (stream.pending !== undefined) { stream.pendingTrailers = frames; return; }
+    this.#queue(frames);
+    this.#localEnd(stream);
+  }
+
+  #headerFrames(id: number, block: Buffer, endStream: boolean): Buffer {
+    const max = this.#peerMaxFrame;
+    const es = endStream ? FLAG_END_STREAM : 0;
+    if (block.length <= max) {
+      const f = Buffer.allocUnsafe(FRAME_HEADER + block.length);
+      writeFrameHeader(f, 0, block.length, HEADERS, FLAG_END_HEADERS | es, id);
+      block.copy(f, FRAME_HEADER);
+      return f;
+    }
+    const parts: Buffer[] = [];
+    for (let p = 0; p < block.length; p += max) {
+      const last = p + max >= block.length;
+      const piece = block.subarray(p, Math.min(block.length, p + max));
+      parts.push(frame(p === 0 ? HEADERS : CONTINUATION, (p === 0 ? es : 0) | (last ? FLAG_END_HEADERS : 0), id, piece));
+    }
+    return Buffer.concat(parts);
+  }
+
+  sendData(stream: NetStream, data: Buffer | undefined, endStream: boolean): void {
+    if (stream.pending !== undefined) {
+      if (data !== undefined && data.length > 0) stream.pending.push(data);
+      if (endStream) stream.endPending = true;
+      return;
+    }
+    const rest = data === undefined ? undefined : this.#sendWithin(stream, data);
+    if (rest !== undefined) {
+      stream.pending = [rest];
+      stream.endPending = endStream;
+      this.#blocked.add(stream);
+      return;
+    }
+    if (endStream) {
+      this.#queue(frame(DATA, FLAG_END_STREAM, stream.id));
+      this.#localEnd(stream);
+    }
+  }
+
+  /** DATA frames of `data` as far as the windows allow; what is left, if any. */
+  #sendWithin(stream: NetStream, data: Buffer): Buffer | undefined {
+    let p = 0;
+    while (p < data.length) {
+      const room = Math.min(stream.sendWindow, this.#sendWindow, this.#peerMaxFrame, data.length - p);
+      if (room <= 0) return data.subarray(p);
+      const h = Buffer.allocUnsafe(FRAME_HEADER);
+      writeFrameHeader(h, 0, room, DATA, 0, stream.id);
+      this.#queue(h);
+      this.#queue(data.subarray(p, p + room));
+      stream.sendWindow -= room;
+      this.#sendWindow -= room;
+      p += room;
+    }
+    return undefined;
+  }
+
+  #drain(stream: NetStream): void {
+    const q = stream.pending!;
+    while (q.length > 0) {
+      const rest = this.#sendWithin(stream, q[0]!);
+      if (rest !== undefined) { q[0] = rest; return; }
+      q.shift();
+    }
+    stream.pending = undefined;
+    this.#blocked.delete(stream);
+    const trailers = stream.pendingTrailers;
+    if (trailers !== undefined) {
+      stream.pendingTrailers = undefined;
+      this.#queue(trailers);
+      this.#localEnd(stream);
+    } else if (stream.endPending) {
+      this.#queue(frame(DATA, FLAG_END_STREAM, stream.id));
+      this.#localEnd(stream);
+    }
+  }
+
+  #flushBlocked(): void {
+    for (const s of this.#blocked) {
+      if (this.#sendWindow <= 0) return;
+      this.#drain(s);
+    }
+  }
+
+  /**
+   * Our END_STREAM is out: closed if the client's came; else half-closed (local) until
+   * it comes or the client resets, what it still sends read and dropped, as node:http2
+   * leaves such a stream (no RST_STREAM NO_ERROR).
+   */
+  #localEnd(stream: NetStream): void {
+    stream.localEnded = true;
+    if (stream.remoteEnded) this.#close(stream);
+  }
+
+  #close(stream: NetStream): void {
+    this.#streams.delete(stream.id);
+    this.#blocked.delete(stream);
+    stream.closedNow();
+    this.#maybeEnd();
+  }
+
+  reset(stream: NetStream, code: number): void {
+    if (stream.closed) return;
+    this.#queue(frame32(RST_STREAM, stream.id, code));
+    this.#close(stream);
+  }
+
+  #resetId(id: number, code: number): void {
+    const stream = this.#streams.get(id);
+    if (stream !== undefined) this.reset(stream, code);
+    else this.#queue(frame32(RST_STREAM, id, code));
+  }
+
+  #queue(b: Buffer): void {
+    if (this.#dead) return;
+    this.#out.push(b);
+    this.#outBytes += b.length;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(flushConnection, this);
+    }
+  }
+
+  /** Everything queued this turn, in one write. */
+  flush(): void {
+    this.#flushQueued = false;
+    const out = this.#out;
+    if (out.length === 0 || this.#socket.destroyed) return;
+    const all = out.length === 1 ? out[0]! : Buffer.concat(out, this.#outBytes);
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#socket.write(all);
+  }
+
+  // ---- the connection's end ----
+
+  /** Stop taking streams (GOAWAY NO_ERROR); the connection ends when the last open one closes. */
+  shutdown(): void {
+    if (this.#dead || this.#goaway) return;
+    this.#goaway = true;
+    this.#queue(goawayFrame(this.#lastStreamId, NO_ERROR));
+    this.#maybeEnd();
+  }
+
+  #maybeEnd(): void {
+    if (this.#goaway && this.#streams.size === 0 && !this.#dead) {
+      this.flush();
+      this.#socket.end();
+    }
+  }
+
+  /** A connection error: GOAWAY with `code`, every stream closed, the socket ended. */
+  #fail(code: number): void {
+    if (this.#dead) return;
+    this.#queue(goawayFrame(this.#lastStreamId, code));
+    this.flush();
+    this.#dead = true;
+    this.#socket.end();
+    this.#closeStreams();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  /** Cut now (the shutdown timeout, a keepalive PING unanswered). */
+  destroy(code = CANCEL): void {
+    if (!this.#dead && !this.#goaway) {
+      this.#queue(goawayFrame(this.#lastStreamId, code));
+      this.flush();
+    }
+    this.#dead = true;
+    this.#socket.destroy();
+    this.#closeStreams();
+  }
+
+  #closeStreams(): void {
+    const all = [...this.#streams.values()];
+    this.#streams.clear();
+    this.#blocked.clear();
+    for (const s of all) s.closedNow();
+  }
+
+  #closed(): void {
+    this.#dead = true;
+    this.#closeStreams();
+    for (const cb of this.#pings.values()) cb(new Error('connection closed'));
+    this.#pings.clear();
+    for (const l of this.#closeListeners) l();
+    this.#closeListeners = [];
+    this.#onClosed(this);
+  }
+
+  // ---- what keepalive.ts uses of a session ----
+
+  ping(cb: (err: Error | null) => void): boolean {
+    if (this.#dead) return false;
+    const payload = Buffer.alloc(8);
+    payload.writeUInt32BE(++this.#pingSeq >>> 0, 4);
+    this.#pings.set(payload.toString('latin1'), cb);
+    this.#queue(frame(PING, 0, 0, payload));
+    return true;
+  }
+
+  on(event: 'close', listener: () => void): this {
+    if (event === 'close') this.#closeListeners.push(listener);
+    return this;
+  }
+}
+
+function flushConnection(c: NetConnection): void { c.flush(); }
