@@ -1,5 +1,5 @@
 /**
- * Server keepalive (--grpc-keepalive-time / -timeout) on both engines, with a raw
+ * Server keepalive (--grpc-keepalive-time / -timeout) on each engine, with a raw
  * HTTP/2 client on a TCP socket (node:http2's client acknowledges every PING itself):
  * the server PINGs every interval; a client that acknowledges stays connected; one that
  * does not is disconnected once the timeout passes.
@@ -62,7 +62,7 @@ function client(port: number, ack: boolean, ms: number): Promise<{ pings: number
   });
 }
 
-for (const engine of ['grpc-js', 'http2'] as GrpcEngineChoice[]) {
+for (const engine of ['grpc-js', 'http2', 'net'] as GrpcEngineChoice[]) {
   describe(`keepalive on the ${engine} engine`, { timeout: 20_000 }, () => {
     it('pings every interval; an unanswered ping closes the connection after the timeout', async () => {
       const server = await startGrpcServer(new FakeDataPlane(), {
