@@ -19,8 +19,9 @@ import {
   FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FLOW_CONTROL_ERROR, FRAME_HEADER, FRAME_SIZE_ERROR, GOAWAY, HEADERS, INTERNAL_ERROR,
   MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, NO_ERROR, PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE,
   REFUSED_STREAM, RST_STREAM, SETTINGS, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE,
-  STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame, writeFrameHeader,
+  STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame,
 } from './frames.js';
+import { Outbox } from './outbox.js';
 import { headerBlockOf } from './response-headers.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import { type HeaderObject, MAX_HEADER_LIST_SIZE, RequestHeaderList } from './request-headers.js';
@@ -60,19 +61,14 @@ export class NetConnection implements StreamOwner {
   readonly #onClosed: (c: NetConnection) => void;
   readonly #decoder = new HpackDecoder();
   readonly #streams = new Map<number, NetStream>();
-  readonly #blocked = new Set<NetStream>();
   #rest: Buffer | undefined;
   #preface = false;
   #lastStreamId = 0;
   #continuation: Continuation | undefined;
-  #peerMaxFrame = MIN_MAX_FRAME_SIZE;
   #peerInitialWindow = DEFAULT_WINDOW;
-  #sendWindow = DEFAULT_WINDOW;
   #recvWindow = CONNECTION_WINDOW;
   #recvUncredited = 0;
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #flushQueued = false;
+  readonly #out: Outbox;
   #acks = 0;
   #resetTokens = RESET_BURST;
   #resetAt = Date.now();
@@ -88,6 +84,7 @@ export class NetConnection implements StreamOwner {
     this.session = { socket };
     this.#onStream = onStream;
     this.#onClosed = onClosed;
+    this.#out = new Outbox(socket, (stream) => this.#localEnd(stream));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', () => undefined);
@@ -102,7 +99,7 @@ export class NetConnection implements StreamOwner {
 
   #read(chunk: Buffer): void {
     if (this.#dead) return;
-    let buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
+    const buf = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk]);
     let p = 0;
     if (!this.#preface) {
       const n = Math.min(buf.length, PREFACE.length);
@@ -122,8 +119,8 @@ export class NetConnection implements StreamOwner {
       p = end;
     }
     this.#rest = p === buf.length ? undefined : buf.subarray(p);
+    // A small remainder is copied, so that it does not keep the whole read alive.
     if (this.#rest !== undefined && p > 0 && this.#rest.length < 1024) this.#rest = Buffer.from(this.#rest);
-    buf = undefined as unknown as Buffer;
   }
 
   #frame(type: number, flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -265,7 +262,7 @@ export class NetConnection implements StreamOwner {
     this.#resetTokens = Math.min(RESET_BURST, this.#resetTokens + (now - this.#resetAt) * RESET_RATE_PER_MS);
     this.#resetAt = now;
     this.#streams.delete(id);
-    this.#blocked.delete(stream);
+    this.#out.forget(stream);
     stream.closedNow();
     if (--this.#resetTokens < 0) { this.#fail(INTERNAL_ERROR); return; }
     this.#maybeEnd();
@@ -289,11 +286,11 @@ export class NetConnection implements StreamOwner {
         for (const st of this.#streams.values()) st.sendWindow += delta;
       } else if (key === SETTINGS_MAX_FRAME_SIZE) {
         if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) { this.#fail(PROTOCOL_ERROR); return; }
-        this.#peerMaxFrame = value;
+        this.#out.peerMaxFrame = value;
       }
     }
     if (!this.#ack(SETTINGS_ACK)) return;
-    this.#flushBlocked();
+    this.#out.drainAll();
   }
 
   #ping(flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -320,9 +317,7 @@ export class NetConnection implements StreamOwner {
     const inc = buf.readUInt32BE(s) & 0x7fffffff;
     if (id === 0) {
       if (inc === 0) { this.#fail(PROTOCOL_ERROR); return; }
-      this.#sendWindow += inc;
-      if (this.#sendWindow > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
-      this.#flushBlocked();
+      if (!this.#out.connectionWindow(inc)) this.#fail(FLOW_CONTROL_ERROR);
       return;
     }
     const stream = this.#streams.get(id);
@@ -333,7 +328,7 @@ export class NetConnection implements StreamOwner {
     if (inc === 0) { this.reset(stream, PROTOCOL_ERROR); return; }
     stream.sendWindow += inc;
     if (stream.sendWindow > MAX_WINDOW) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
-    if (stream.pending !== undefined) this.#drain(stream);
+    this.#out.drain(stream);
   }
 
   // ---- flow control of what we receive ----
@@ -360,92 +355,11 @@ export class NetConnection implements StreamOwner {
   // ---- writing ----
 
   sendHeaders(stream: NetStream, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    const frames = this.#headerFrames(stream.id, headerBlockOf(headers), endStream);
-    if (!endStream) { this.#queue(frames); return; }
-    if (stream.pending !== undefined) { stream.pendingTrailers = frames; return; }
-    this.#queue(frames);
-    this.#localEnd(stream);
-  }
-
-  #headerFrames(id: number, block: Buffer, endStream: boolean): Buffer {
-    const max = this.#peerMaxFrame;
-    const es = endStream ? FLAG_END_STREAM : 0;
-    if (block.length <= max) {
-      const f = Buffer.allocUnsafe(FRAME_HEADER + block.length);
-      writeFrameHeader(f, 0, block.length, HEADERS, FLAG_END_HEADERS | es, id);
-      block.copy(f, FRAME_HEADER);
-      return f;
-    }
-    const parts: Buffer[] = [];
-    for (let p = 0; p < block.length; p += max) {
-      const last = p + max >= block.length;
-      const piece = block.subarray(p, Math.min(block.length, p + max));
-      parts.push(frame(p === 0 ? HEADERS : CONTINUATION, (p === 0 ? es : 0) | (last ? FLAG_END_HEADERS : 0), id, piece));
-    }
-    return Buffer.concat(parts);
+    this.#out.headers(stream, headerBlockOf(headers), endStream);
   }
 
   sendData(stream: NetStream, data: Buffer | undefined, endStream: boolean): void {
-    if (stream.pending !== undefined) {
-      if (data !== undefined && data.length > 0) stream.pending.push(data);
-      if (endStream) stream.endPending = true;
-      return;
-    }
-    const rest = data === undefined ? undefined : this.#sendWithin(stream, data);
-    if (rest !== undefined) {
-      stream.pending = [rest];
-      stream.endPending = endStream;
-      this.#blocked.add(stream);
-      return;
-    }
-    if (endStream) {
-      this.#queue(frame(DATA, FLAG_END_STREAM, stream.id));
-      this.#localEnd(stream);
-    }
-  }
-
-  /** DATA frames of `data` as far as the windows allow; what is left, if any. */
-  #sendWithin(stream: NetStream, data: Buffer): Buffer | undefined {
-    let p = 0;
-    while (p < data.length) {
-      const room = Math.min(stream.sendWindow, this.#sendWindow, this.#peerMaxFrame, data.length - p);
-      if (room <= 0) return data.subarray(p);
-      const h = Buffer.allocUnsafe(FRAME_HEADER);
-      writeFrameHeader(h, 0, room, DATA, 0, stream.id);
-      this.#queue(h);
-      this.#queue(data.subarray(p, p + room));
-      stream.sendWindow -= room;
-      this.#sendWindow -= room;
-      p += room;
-    }
-    return undefined;
-  }
-
-  #drain(stream: NetStream): void {
-    const q = stream.pending!;
-    while (q.length > 0) {
-      const rest = this.#sendWithin(stream, q[0]!);
-      if (rest !== undefined) { q[0] = rest; return; }
-      q.shift();
-    }
-    stream.pending = undefined;
-    this.#blocked.delete(stream);
-    const trailers = stream.pendingTrailers;
-    if (trailers !== undefined) {
-      stream.pendingTrailers = undefined;
-      this.#queue(trailers);
-      this.#localEnd(stream);
-    } else if (stream.endPending) {
-      this.#queue(frame(DATA, FLAG_END_STREAM, stream.id));
-      this.#localEnd(stream);
-    }
-  }
-
-  #flushBlocked(): void {
-    for (const s of this.#blocked) {
-      if (this.#sendWindow <= 0) return;
-      this.#drain(s);
-    }
+    this.#out.data(stream, data, endStream);
   }
 
   /**
@@ -460,7 +374,7 @@ export class NetConnection implements StreamOwner {
 
   #close(stream: NetStream): void {
     this.#streams.delete(stream.id);
-    this.#blocked.delete(stream);
+    this.#out.forget(stream);
     stream.closedNow();
     this.#maybeEnd();
   }
@@ -478,24 +392,11 @@ export class NetConnection implements StreamOwner {
   }
 
   #queue(b: Buffer): void {
-    if (this.#dead) return;
-    this.#out.push(b);
-    this.#outBytes += b.length;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      process.nextTick(flushConnection, this);
-    }
+    this.#out.queue(b);
   }
 
-  /** Everything queued this turn, in one write. */
   flush(): void {
-    this.#flushQueued = false;
-    const out = this.#out;
-    if (out.length === 0 || this.#socket.destroyed) return;
-    const all = out.length === 1 ? out[0]! : Buffer.concat(out, this.#outBytes);
-    this.#out = [];
-    this.#outBytes = 0;
-    this.#socket.write(all);
+    this.#out.flush();
   }
 
   // ---- the connection's end ----
@@ -520,6 +421,7 @@ export class NetConnection implements StreamOwner {
     if (this.#dead) return;
     this.#queue(goawayFrame(this.#lastStreamId, code));
     this.flush();
+    this.#out.close();
     this.#dead = true;
     this.#socket.end();
     this.#closeStreams();
@@ -532,6 +434,7 @@ export class NetConnection implements StreamOwner {
       this.#queue(goawayFrame(this.#lastStreamId, code));
       this.flush();
     }
+    this.#out.close();
     this.#dead = true;
     this.#socket.destroy();
     this.#closeStreams();
@@ -540,12 +443,12 @@ export class NetConnection implements StreamOwner {
   #closeStreams(): void {
     const all = [...this.#streams.values()];
     this.#streams.clear();
-    this.#blocked.clear();
     for (const s of all) s.closedNow();
   }
 
   #closed(): void {
     this.#dead = true;
+    this.#out.close();
     this.#closeStreams();
     for (const cb of this.#pings.values()) cb(new Error('connection closed'));
     this.#pings.clear();
@@ -571,4 +474,3 @@ export class NetConnection implements StreamOwner {
   }
 }
 
-function flushConnection(c: NetConnection): void { c.flush(); }
