@@ -27,11 +27,16 @@ import { HpackDecoder, HpackError } from './hpack.js';
 import { type HeaderObject, MAX_HEADER_LIST_SIZE, RequestHeaderList } from './request-headers.js';
 import { NetStream, type StreamOwner } from './stream.js';
 
-/** Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection. */
-const STREAM_WINDOW = DEFAULT_WINDOW;
-const CONNECTION_WINDOW = DEFAULT_WINDOW;
-/** The largest frame we accept (we advertise none, so the default). */
-const MAX_FRAME = MIN_MAX_FRAME_SIZE;
+/**
+ * Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection,
+ * and the largest frame we accept: HTTP/2's defaults, as node:http2 keeps them. Bigger
+ * windows (1 MiB per stream, 16 MiB for the connection) let h2load send all 32 cnn
+ * requests at once and cut cnn gRPC rows/s to 0.74x (bench/README, "gRPC on Osprey's
+ * own HTTP/2"): the window paces the client, and the batches with it.
+ */
+const STREAM_WINDOW: number = DEFAULT_WINDOW;
+const CONNECTION_WINDOW: number = DEFAULT_WINDOW;
+const MAX_FRAME: number = MIN_MAX_FRAME_SIZE;
 /** A header block longer than this, or split over more CONTINUATION frames, ends the connection. */
 const MAX_HEADER_BLOCK = 4 * MAX_HEADER_LIST_SIZE;
 const MAX_CONTINUATIONS = 64;
@@ -43,10 +48,14 @@ const RESET_RATE_PER_MS = 33 / 1000;
 
 /** Our SETTINGS: node:http2's defaults we rely on, spelled out (push off; no other change). */
 const OUR_SETTINGS = (() => {
-  const b = Buffer.alloc(6);
-  b.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
-  b.writeUInt32BE(0, 2);
-  return frame(SETTINGS, 0, 0, b);
+  const values: Array<[number, number]> = [[SETTINGS_ENABLE_PUSH, 0]];
+  if (STREAM_WINDOW !== DEFAULT_WINDOW) values.push([SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW]);
+  if (MAX_FRAME !== MIN_MAX_FRAME_SIZE) values.push([SETTINGS_MAX_FRAME_SIZE, MAX_FRAME]);
+  const b = Buffer.alloc(6 * values.length);
+  values.forEach(([k, v], i) => { b.writeUInt16BE(k, 6 * i); b.writeUInt32BE(v, 6 * i + 2); });
+  const settings = frame(SETTINGS, 0, 0, b);
+  // The connection's window starts at 65535 whatever SETTINGS say (9113 6.9.2): a WINDOW_UPDATE raises it.
+  return CONNECTION_WINDOW > DEFAULT_WINDOW ? Buffer.concat([settings, frame32(WINDOW_UPDATE, 0, CONNECTION_WINDOW - DEFAULT_WINDOW)]) : settings;
 })();
 const SETTINGS_ACK = frame(SETTINGS, FLAG_ACK, 0);
 
@@ -173,10 +182,13 @@ export class NetConnection implements StreamOwner {
     if (stream.remoteEnded) { this.reset(stream, STREAM_CLOSED); return; }
     stream.recvWindow -= size;
     if (stream.recvWindow < 0) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
+    // The last DATA of a stream: nothing to credit back to it.
+    const last = (flags & FLAG_END_STREAM) !== 0;
+    if (last) stream.lastData = true;
     if (end - from !== size) this.consumed(stream, size - (end - from));
     stream.received += end - from;
     if (end > from) stream.data(buf.subarray(from, end));
-    if ((flags & FLAG_END_STREAM) !== 0 && !stream.closed) this.#remoteEnd(stream);
+    if (last && !stream.closed) this.#remoteEnd(stream);
   }
 
   #remoteEnd(stream: NetStream): void {
@@ -343,7 +355,7 @@ export class NetConnection implements StreamOwner {
   }
 
   consumed(stream: NetStream, n: number): void {
-    if (stream.remoteEnded) return;
+    if (stream.lastData) return;
     stream.uncredited += n;
     if (stream.uncredited >= STREAM_WINDOW / 2) {
       this.#queue(frame32(WINDOW_UPDATE, stream.id, stream.uncredited));

@@ -47,6 +47,8 @@ export class NetStream {
   readonly contentLength: number;
   received = 0;
   remoteEnded = false;
+  /** The client's END_STREAM was read (its 'end' may still wait behind held data). */
+  lastData = false;
   localEnded = false;
   closed = false;
   readonly #owner: StreamOwner;
@@ -101,6 +103,7 @@ export class NetStream {
   /** The client's END_STREAM, after its last DATA. */
   remoteEnd(): void {
     this.remoteEnded = true;
+    this.lastData = true;
     if (this.closed) return;
     if (this.#paused) { this.#endHeld = true; return; }
     this.#onEnd.call(this, undefined);
