@@ -5,9 +5,9 @@
  * whatever the server, and node:http2 streams cost ~100 us of CPU each; this leaves
  * the cores to the server being measured. Streams are spread round-robin.
  */
+import { encodeHeaderBlock } from 'osprey/hpack';
 import { grpcFrame } from './kserve-pb.js';
 import { H2Connection, H2Stream } from './h2/connection.js';
-import { encodeHeaderBlock } from './h2/hpack.js';
 
 export type Done = (err: string | null) => void;
 

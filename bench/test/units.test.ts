@@ -1,12 +1,10 @@
-/** Pure pieces of the bench: histogram, ranges, config reading, batching-off copies, HPACK. */
+/** Pure pieces of the bench: histogram, ranges, config reading, batching-off copies. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parsePbtxt } from '../baselines/pbtxt.js';
 import { OSPREY_REPOSITORY } from '../harness/paths.js';
 import { stripDynamicBatching } from '../harness/repo-copy.js';
-import { encodeHeaderBlock, HpackDecoder } from '../loadgen/h2/hpack.js';
-import { huffmanDecode } from '../loadgen/h2/huffman.js';
 import { Histogram, summarize } from '../loadgen/histogram.js';
 import { parseRange } from '../loadgen/ranges.js';
 
@@ -58,22 +56,4 @@ test('batching off removes only the dynamic_batching block', () => {
   assert.ok(text.includes('dynamic_batching') && !off.includes('dynamic_batching'));
   assert.deepEqual(Object.keys(parsePbtxt(off)).sort(), Object.keys(parsePbtxt(text)).filter((k) => k !== 'dynamic_batching').sort());
   assert.equal(stripDynamicBatching('a: 1\ndynamic_batching { preferred_batch_size: [4] x { y: 1 } }\nb: 2'), 'a: 1\n\nb: 2');
-});
-
-test('HPACK: Huffman strings from RFC 7541 C.4 and our own header blocks decode', () => {
-  // C.4.1: "www.example.com" Huffman-coded.
-  const www = Buffer.from('f1e3c2e5f23a6ba0ab90f4ff', 'hex');
-  assert.equal(huffmanDecode(www, 0, www.length), 'www.example.com');
-  const hdrs: [string, string][] = [[':method', 'POST'], [':path', '/a/b'], ['te', 'trailers'], ['content-type', 'application/grpc']];
-  const got: [string, string][] = [];
-  new HpackDecoder().decode(encodeHeaderBlock(hdrs), 0, encodeHeaderBlock(hdrs).length, (n, v) => got.push([n, v]));
-  assert.deepEqual(got, hdrs);
-  // C.3.1-C.3.2 (no Huffman): incremental indexing then a dynamic-table hit (index 62).
-  const d = new HpackDecoder();
-  const out: string[] = [];
-  const b1 = Buffer.from('828684410f7777772e6578616d706c652e636f6d', 'hex');
-  d.decode(b1, 0, b1.length, (n, v) => out.push(`${n}=${v}`));
-  const b2 = Buffer.from('828684be58086e6f2d6361636865', 'hex');
-  d.decode(b2, 0, b2.length, (n, v) => out.push(`${n}=${v}`));
-  assert.deepEqual(out.slice(3), [':authority=www.example.com', ':method=GET', ':scheme=http', ':path=/', ':authority=www.example.com', 'cache-control=no-cache']);
 });

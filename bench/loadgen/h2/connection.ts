@@ -9,7 +9,7 @@
  * Runs on the load generator's thread.
  */
 import net from 'node:net';
-import { HpackDecoder } from './hpack.js';
+import { HpackDecoder } from 'osprey/hpack';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, SETTINGS = 0x4, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9;
