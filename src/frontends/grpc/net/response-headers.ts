@@ -4,12 +4,19 @@
  * response headers, OK trailers, HTTP 415) are encoded once and kept; others (a status
  * with details or metadata) are encoded per answer. Pseudo-headers go first, as HTTP/2
  * requires; names are lowercased as node:http2 lowercases them; an array value is one
- * field per element.
+ * field per element. (grpc-message is percent-encoded and metadata values are printable
+ * ASCII by grpc-js's rules before they get here.)
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
 import { encodeHeaderBlock } from './hpack.js';
 
 const cache = new WeakMap<OutgoingHttpHeaders, Buffer>();
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
+/** HPACK strings are octets: a value beyond Latin-1 (none of ours should be) goes as its UTF-8 bytes, not cut. */
+function octets(v: string): string {
+  return BEYOND_LATIN1.test(v) ? Buffer.from(v, 'utf8').toString('latin1') : v;
+}
 
 function fieldsOf(headers: OutgoingHttpHeaders): Array<[string, string]> {
   const pseudo: Array<[string, string]> = [];
@@ -19,8 +26,8 @@ function fieldsOf(headers: OutgoingHttpHeaders): Array<[string, string]> {
     if (value === undefined || value === null) continue;
     const name = key.toLowerCase();
     const into = name.charCodeAt(0) === 58 ? pseudo : regular;
-    if (Array.isArray(value)) for (const v of value) into.push([name, String(v)]);
-    else into.push([name, String(value)]);
+    if (Array.isArray(value)) for (const v of value) into.push([name, octets(String(v))]);
+    else into.push([name, octets(String(value))]);
   }
   return pseudo.length === 0 ? regular : pseudo.concat(regular);
 }
