@@ -18,46 +18,19 @@ import {
   CANCEL, COMPRESSION_ERROR, CONTINUATION, DATA, DEFAULT_WINDOW, ENHANCE_YOUR_CALM, FLAG_ACK, FLAG_END_HEADERS,
   FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FLOW_CONTROL_ERROR, FRAME_HEADER, FRAME_SIZE_ERROR, GOAWAY, HEADERS, INTERNAL_ERROR,
   MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, NO_ERROR, PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE,
-  REFUSED_STREAM, RST_STREAM, SETTINGS, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE,
+  RST_STREAM, SETTINGS, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE,
   STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame,
 } from './frames.js';
+import {
+  CONNECTION_WINDOW, ENDED_MEMORY, MAX_CONTINUATIONS, MAX_FRAME, MAX_HEADER_BLOCK, MAX_INVALID_FRAMES, MAX_QUEUED_ACKS,
+  MAX_SETTINGS_ENTRIES, OUR_SETTINGS, RESET_BURST, RESET_RATE_PER_MS, SETTINGS_ACK, STREAM_WINDOW,
+} from './limits.js';
 import { Outbox } from './outbox.js';
 import { headerBlockOf } from './response-headers.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import { type HeaderObject, MAX_HEADER_LIST_SIZE, RequestHeaderList } from './request-headers.js';
 import { NetStream, type StreamOwner } from './stream.js';
 
-/**
- * Our receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE) and for the connection,
- * and the largest frame we accept: HTTP/2's defaults, as node:http2 keeps them. Bigger
- * windows (1 MiB per stream, 16 MiB for the connection) let h2load send all 32 cnn
- * requests at once and cut cnn gRPC rows/s to 0.74x (bench/README, "gRPC on Osprey's
- * own HTTP/2"): the window paces the client, and the batches with it.
- */
-const STREAM_WINDOW: number = DEFAULT_WINDOW;
-const CONNECTION_WINDOW: number = DEFAULT_WINDOW;
-const MAX_FRAME: number = MIN_MAX_FRAME_SIZE;
-/** A header block longer than this, or split over more CONTINUATION frames, ends the connection. */
-const MAX_HEADER_BLOCK = 4 * MAX_HEADER_LIST_SIZE;
-const MAX_CONTINUATIONS = 64;
-/** Answers to PING/SETTINGS queued in one read before the client reads any: nghttp2's max_outbound_ack (a flood ends the connection INTERNAL_ERROR, as nghttp2's). */
-const MAX_QUEUED_ACKS = 1000;
-/** Client resets: a burst of 1000, refilled at 33 a second (nghttp2's stream reset rate limit). */
-const RESET_BURST = 1000;
-const RESET_RATE_PER_MS = 33 / 1000;
-
-/** Our SETTINGS: node:http2's defaults we rely on, spelled out (push off; no other change). */
-const OUR_SETTINGS = (() => {
-  const values: Array<[number, number]> = [[SETTINGS_ENABLE_PUSH, 0]];
-  if (STREAM_WINDOW !== DEFAULT_WINDOW) values.push([SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW]);
-  if (MAX_FRAME !== MIN_MAX_FRAME_SIZE) values.push([SETTINGS_MAX_FRAME_SIZE, MAX_FRAME]);
-  const b = Buffer.alloc(6 * values.length);
-  values.forEach(([k, v], i) => { b.writeUInt16BE(k, 6 * i); b.writeUInt32BE(v, 6 * i + 2); });
-  const settings = frame(SETTINGS, 0, 0, b);
-  // The connection's window starts at 65535 whatever SETTINGS say (9113 6.9.2): a WINDOW_UPDATE raises it.
-  return CONNECTION_WINDOW > DEFAULT_WINDOW ? Buffer.concat([settings, frame32(WINDOW_UPDATE, 0, CONNECTION_WINDOW - DEFAULT_WINDOW)]) : settings;
-})();
-const SETTINGS_ACK = frame(SETTINGS, FLAG_ACK, 0);
 
 export type StreamHandler = (stream: NetStream, headers: HeaderObject) => void;
 
@@ -79,6 +52,8 @@ export class NetConnection implements StreamOwner {
   #recvUncredited = 0;
   readonly #out: Outbox;
   #acks = 0;
+  #invalid = 0;
+  readonly #ended = new Set<number>();
   #resetTokens = RESET_BURST;
   #resetAt = Date.now();
   /** GOAWAY sent: no new streams; the socket ends once the last one closes. */
@@ -143,12 +118,15 @@ export class NetConnection implements StreamOwner {
       case PING: this.#ping(flags, id, buf, s, e); return;
       case WINDOW_UPDATE: this.#windowUpdate(id, buf, s, e); return;
       case PRIORITY:
+        // nghttp2 ends the connection where RFC 9113 would reset the stream; so do we.
         if (id === 0) this.#fail(PROTOCOL_ERROR);
-        else if (e - s !== 5) this.#resetId(id, FRAME_SIZE_ERROR);
+        else if (e - s !== 5) this.#fail(FRAME_SIZE_ERROR);
+        else if ((buf.readUInt32BE(s) & 0x7fffffff) === id) this.#fail(PROTOCOL_ERROR);
         return;
       case GOAWAY:
         if (id !== 0) this.#fail(PROTOCOL_ERROR);
         else if (e - s < 8) this.#fail(FRAME_SIZE_ERROR);
+        else this.shutdown(); // the client is leaving: as node:http2, GOAWAY back, finish what runs, no new streams
         return;
       case PUSH_PROMISE: this.#fail(PROTOCOL_ERROR); return;
       default: return; // unknown types are ignored (9113 4.1)
@@ -174,16 +152,18 @@ export class NetConnection implements StreamOwner {
     this.#recvWindow -= size;
     if (this.#recvWindow < 0) { this.#fail(FLOW_CONTROL_ERROR); return; }
     this.#creditConnection(size);
+    const last = (flags & FLAG_END_STREAM) !== 0;
+    if (size === 0 && !last && !this.#counted()) return;
     const stream = this.#streams.get(id);
     if (stream === undefined) {
       if (id > this.#lastStreamId) this.#fail(PROTOCOL_ERROR);
-      return; // a stream already closed: what was in flight is dropped
+      else if (this.#ended.has(id)) this.#fail(STREAM_CLOSED);
+      return; // a stream we reset: what was in flight is dropped
     }
-    if (stream.remoteEnded) { this.reset(stream, STREAM_CLOSED); return; }
+    if (stream.lastData) { this.#fail(STREAM_CLOSED); return; }
     stream.recvWindow -= size;
-    if (stream.recvWindow < 0) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
+    if (stream.recvWindow < 0) { this.#refuse(stream, FLOW_CONTROL_ERROR); return; }
     // The last DATA of a stream: nothing to credit back to it.
-    const last = (flags & FLAG_END_STREAM) !== 0;
     if (last) stream.lastData = true;
     if (end - from !== size) this.consumed(stream, size - (end - from));
     stream.received += end - from;
@@ -192,7 +172,7 @@ export class NetConnection implements StreamOwner {
   }
 
   #remoteEnd(stream: NetStream): void {
-    if (stream.contentLength >= 0 && stream.received !== stream.contentLength) { this.reset(stream, PROTOCOL_ERROR); return; }
+    if (stream.contentLength >= 0 && stream.received !== stream.contentLength) { this.#refuse(stream, PROTOCOL_ERROR); return; }
     if (stream.localEnded) { stream.remoteEnded = true; this.#close(stream); return; }
     stream.remoteEnd();
     if (stream.localEnded && !stream.closed) this.#close(stream);
@@ -205,6 +185,7 @@ export class NetConnection implements StreamOwner {
     if (end === undefined) return;
     if ((flags & FLAG_PRIORITY) !== 0) {
       if (end - from < 5) { this.#fail(FRAME_SIZE_ERROR); return; }
+      if ((buf.readUInt32BE(from) & 0x7fffffff) === id) { this.#fail(PROTOCOL_ERROR); return; }
       from += 5;
     }
     if ((flags & FLAG_END_HEADERS) === 0) {
@@ -239,24 +220,26 @@ export class NetConnection implements StreamOwner {
     }
     const endStream = (flags & FLAG_END_STREAM) !== 0;
     if (trailers) {
-      if (existing === undefined) return; // a stream already closed (the decoder still had to see the block)
-      if (existing.remoteEnded) { this.reset(existing, STREAM_CLOSED); return; }
+      // A stream already closed: the decoder still had to see the block.
+      if (existing === undefined) { if (this.#ended.has(id)) this.#fail(STREAM_CLOSED); return; }
+      if (existing.lastData) { this.#fail(STREAM_CLOSED); return; }
       const refusal = list.finish(size);
-      if (!endStream) this.reset(existing, PROTOCOL_ERROR);
-      else if (refusal !== undefined) this.reset(existing, refusal);
+      if (!endStream) this.#refuse(existing, PROTOCOL_ERROR);
+      else if (refusal !== undefined) this.#refuse(existing, refusal);
       else this.#remoteEnd(existing);
       return;
     }
+    // After our GOAWAY, streams the client opens are ignored (9113 6.8).
+    if (this.#goaway) return;
     this.#lastStreamId = id;
-    if (this.#goaway) { this.#queue(frame32(RST_STREAM, id, REFUSED_STREAM)); return; }
     const refusal = list.finish(size);
-    if (refusal !== undefined) { this.#queue(frame32(RST_STREAM, id, refusal)); return; }
+    if (refusal !== undefined) { this.#refuseId(id, refusal); return; }
     const headers = list.object;
     const cl = headers['content-length'];
     let contentLength = -1;
     if (cl !== undefined) {
       contentLength = /^[0-9]{1,15}$/.test(cl as string) ? Number(cl) : -2;
-      if (contentLength === -2) { this.#queue(frame32(RST_STREAM, id, PROTOCOL_ERROR)); return; }
+      if (contentLength === -2) { this.#refuseId(id, PROTOCOL_ERROR); return; }
     }
     const stream = new NetStream(this, id, headers, this.#peerInitialWindow, STREAM_WINDOW, contentLength);
     this.#streams.set(id, stream);
@@ -287,6 +270,7 @@ export class NetConnection implements StreamOwner {
       return;
     }
     if ((e - s) % 6 !== 0) { this.#fail(FRAME_SIZE_ERROR); return; }
+    if ((e - s) / 6 > MAX_SETTINGS_ENTRIES) { this.#fail(ENHANCE_YOUR_CALM); return; }
     for (let p = s; p < e; p += 6) {
       const key = buf.readUInt16BE(p);
       const value = buf.readUInt32BE(p + 2);
@@ -295,7 +279,10 @@ export class NetConnection implements StreamOwner {
         if (value > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
         const delta = value - this.#peerInitialWindow;
         this.#peerInitialWindow = value;
-        for (const st of this.#streams.values()) st.sendWindow += delta;
+        for (const st of this.#streams.values()) {
+          st.sendWindow += delta;
+          if (st.sendWindow > MAX_WINDOW) this.reset(st, FLOW_CONTROL_ERROR);
+        }
       } else if (key === SETTINGS_MAX_FRAME_SIZE) {
         if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) { this.#fail(PROTOCOL_ERROR); return; }
         this.#out.peerMaxFrame = value;
@@ -337,9 +324,10 @@ export class NetConnection implements StreamOwner {
       if (id > this.#lastStreamId) this.#fail(PROTOCOL_ERROR);
       return;
     }
-    if (inc === 0) { this.reset(stream, PROTOCOL_ERROR); return; }
+    // nghttp2 ends the connection on both (RFC 9113 would reset the stream).
+    if (inc === 0) { this.#fail(PROTOCOL_ERROR); return; }
     stream.sendWindow += inc;
-    if (stream.sendWindow > MAX_WINDOW) { this.reset(stream, FLOW_CONTROL_ERROR); return; }
+    if (stream.sendWindow > MAX_WINDOW) { this.reset(stream, FLOW_CONTROL_ERROR); this.#fail(FLOW_CONTROL_ERROR); return; }
     this.#out.drain(stream);
   }
 
@@ -384,8 +372,13 @@ export class NetConnection implements StreamOwner {
     if (stream.remoteEnded) this.#close(stream);
   }
 
-  #close(stream: NetStream): void {
+  /** `clientEnded`: both sides ended it (not reset), so what the client still sends on it is a connection error. */
+  #close(stream: NetStream, clientEnded = stream.lastData): void {
     this.#streams.delete(stream.id);
+    if (clientEnded) {
+      this.#ended.add(stream.id);
+      if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value!);
+    }
     this.#out.forget(stream);
     stream.closedNow();
     this.#maybeEnd();
@@ -394,13 +387,23 @@ export class NetConnection implements StreamOwner {
   reset(stream: NetStream, code: number): void {
     if (stream.closed) return;
     this.#queue(frame32(RST_STREAM, stream.id, code));
-    this.#close(stream);
+    this.#close(stream, false);
   }
 
-  #resetId(id: number, code: number): void {
-    const stream = this.#streams.get(id);
-    if (stream !== undefined) this.reset(stream, code);
-    else this.#queue(frame32(RST_STREAM, id, code));
+  /** A frame refused with a stream error: counted (maxSessionInvalidFrames), then the stream reset. */
+  #refuse(stream: NetStream, code: number): void {
+    if (this.#counted()) this.reset(stream, code);
+  }
+
+  #refuseId(id: number, code: number): void {
+    if (this.#counted()) this.#queue(frame32(RST_STREAM, id, code));
+  }
+
+  /** One more invalid frame; false (and the connection ended) past the bound. */
+  #counted(): boolean {
+    if (++this.#invalid <= MAX_INVALID_FRAMES) return true;
+    this.#fail(INTERNAL_ERROR);
+    return false;
   }
 
   #queue(b: Buffer): void {

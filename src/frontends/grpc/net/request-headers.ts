@@ -1,11 +1,19 @@
 /**
  * A request's header list as node:http2 hands it to a server (the object H2Call reads),
- * checked as nghttp2 checks it for Node: pseudo-headers first, each once, only the four
- * a request may carry, :method/:scheme/:path present; names lowercase tokens; values
- * without NUL, CR or LF; no connection-specific fields; `te` only "trailers". A list
- * that breaks a rule is a stream error (RST_STREAM PROTOCOL_ERROR). Node's bounds hold
- * too: more than 128 fields (maxHeaderListPairs) or a list over 65535 octets counted as
- * HPACK counts it (maxHeaderListSize) is refused with ENHANCE_YOUR_CALM.
+ * checked as nghttp2 checks it for Node (nghttp2_http.c; the differential probe
+ * test/frontends/grpc/h2-probe-frames.test.ts holds the cases):
+ * - a stream error (RST_STREAM PROTOCOL_ERROR): a pseudo-header that is unknown,
+ *   repeated, after a regular field, or with an illegal value (:method a token,
+ *   :scheme a scheme, :path starting with "/", :authority authority characters); a
+ *   field name with an uppercase letter; a connection-specific field; `te` other
+ *   than "trailers"; :method, :scheme or :path missing;
+ * - a field nghttp2 drops and the call goes on: a name that is not a token (empty,
+ *   a space), a value with control characters (NUL, CR, LF, ...) or leading or trailing
+ *   whitespace; after a dropped field pseudo-headers are refused as after a regular one;
+ * - Node's bound: more than 128 fields kept (maxHeaderListPairs) is ENHANCE_YOUR_CALM.
+ *   The list's size is bounded too (1 MiB, as HPACK counts it): with at most 128 fields,
+ *   each at most a 4096-octet table entry or a literal of a block of at most nine
+ *   frames, no legal list comes near it.
  *
  * Repeated fields combine as Node's toHeaderObject combines them: the first kept for
  * single-value fields, cookies joined with "; ", set-cookie an array, others ", ".
@@ -13,7 +21,7 @@
 import { ENHANCE_YOUR_CALM, PROTOCOL_ERROR } from './frames.js';
 
 export const MAX_HEADER_PAIRS = 128;
-export const MAX_HEADER_LIST_SIZE = 65_535;
+export const MAX_HEADER_LIST_SIZE = 1 << 20;
 
 const SINGLE_VALUE = new Set([
   ':status', ':method', ':authority', ':scheme', ':path', ':protocol',
@@ -26,24 +34,52 @@ const SINGLE_VALUE = new Set([
 ]);
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-const REQUEST_PSEUDO = new Set([':method', ':scheme', ':path', ':authority']);
 
-/** RFC 9110 token characters, lowercase only (HTTP/2 field names are lowercase). */
-const NAME_CHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
+function table(chars: string, ranges: Array<[number, number]> = []): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  for (const [a, b] of ranges) t.fill(1, a, b + 1);
+  return t;
+}
+const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+/** RFC 9110 tchar: names (lowercase letters only: uppercase is refused before) and :method. */
+const TOKEN = table(`!#$%&'*+-.^_\`|~${ALNUM}`);
+const SCHEME = table(`+-.${ALNUM}`);
+const AUTHORITY = table(`-._~%!$&'()*+,;=:@[]${ALNUM}`);
+/** :path: visible ASCII and obs-text, as nghttp2's path check. */
+const PATH = table('', [[0x21, 0x7e], [0x80, 0xff]]);
+/** A field value: visible ASCII, obs-text, SP and HTAB (no other control characters). */
+const VALUE = table(' \t', [[0x21, 0x7e], [0x80, 0xff]]);
 
-function legalName(name: string, from: number): boolean {
-  if (name.length <= from) return false;
-  for (let i = from; i < name.length; i++) if (NAME_CHAR[name.charCodeAt(i)] !== 1) return false;
+function all(s: string, t: Uint8Array): boolean {
+  for (let i = 0; i < s.length; i++) if (t[s.charCodeAt(i)] !== 1) return false;
   return true;
 }
 
-function legalValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13) return false;
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
   }
-  return true;
+  return false;
+}
+
+function legalValue(v: string): boolean {
+  if (v.length === 0) return true;
+  const first = v.charCodeAt(0);
+  const last = v.charCodeAt(v.length - 1);
+  if (first === 32 || first === 9 || last === 32 || last === 9) return false;
+  return all(v, VALUE);
+}
+
+function legalPseudo(name: string, value: string): boolean {
+  switch (name) {
+    case ':method': return value.length > 0 && all(value, TOKEN);
+    case ':scheme': return value.length > 0 && all(value, SCHEME);
+    case ':path': return value.length > 0 && all(value, PATH);
+    case ':authority': return all(value, AUTHORITY);
+    default: return false;
+  }
 }
 
 export type HeaderObject = Record<string, string | string[]>;
@@ -53,6 +89,7 @@ export class RequestHeaderList {
   readonly object: HeaderObject = Object.create(null) as HeaderObject;
   refusal: number | undefined;
   #pairs = 0;
+  /** A regular field came (kept or dropped): no pseudo-header after it. */
   #regular = false;
   readonly #trailers: boolean;
 
@@ -63,17 +100,18 @@ export class RequestHeaderList {
 
   readonly add = (name: string, value: string): void => {
     if (this.refusal !== undefined) return;
-    if (++this.#pairs > MAX_HEADER_PAIRS) { this.refusal = ENHANCE_YOUR_CALM; return; }
-    if (!legalValue(value)) { this.refusal = PROTOCOL_ERROR; return; }
     const obj = this.object;
     if (name.charCodeAt(0) === 58 /* : */) {
-      if (this.#trailers || this.#regular || !REQUEST_PSEUDO.has(name) || obj[name] !== undefined) { this.refusal = PROTOCOL_ERROR; return; }
-      if (name === ':path' && value === '') { this.refusal = PROTOCOL_ERROR; return; }
+      if (this.#trailers || this.#regular || obj[name] !== undefined || !legalPseudo(name, value)) { this.refusal = PROTOCOL_ERROR; return; }
+      if (++this.#pairs > MAX_HEADER_PAIRS) { this.refusal = ENHANCE_YOUR_CALM; return; }
       obj[name] = value;
       return;
     }
     this.#regular = true;
-    if (!legalName(name, 0) || CONNECTION_SPECIFIC.has(name) || (name === 'te' && value !== 'trailers')) { this.refusal = PROTOCOL_ERROR; return; }
+    if (hasUpper(name)) { this.refusal = PROTOCOL_ERROR; return; }
+    if (name.length === 0 || !all(name, TOKEN) || !legalValue(value)) return; // dropped, as nghttp2 drops it
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && value !== 'trailers')) { this.refusal = PROTOCOL_ERROR; return; }
+    if (++this.#pairs > MAX_HEADER_PAIRS) { this.refusal = ENHANCE_YOUR_CALM; return; }
     const existing = obj[name];
     if (existing === undefined) {
       obj[name] = name === 'set-cookie' ? [value] : value;
@@ -84,13 +122,16 @@ export class RequestHeaderList {
     }
   };
 
-  /** After the block: the code to refuse it with, if any (a request needs :method, :scheme and :path). */
+  /** After the block: the code to refuse it with, if any. */
   finish(listSize: number): number | undefined {
     if (this.refusal !== undefined) return this.refusal;
     if (listSize > MAX_HEADER_LIST_SIZE) return ENHANCE_YOUR_CALM;
     if (!this.#trailers) {
       const o = this.object;
-      if (o[':method'] === undefined || o[':scheme'] === undefined || o[':path'] === undefined) return PROTOCOL_ERROR;
+      const method = o[':method'];
+      const path = o[':path'] as string | undefined;
+      if (method === undefined || o[':scheme'] === undefined || path === undefined) return PROTOCOL_ERROR;
+      if (path.charCodeAt(0) !== 47 /* / */ && !(path === '*' && method === 'OPTIONS')) return PROTOCOL_ERROR;
     }
     return undefined;
   }
