@@ -9,7 +9,7 @@ import type { BenchResults } from './results.js';
 import { TARGET_LABELS, type TargetId } from './targets.js';
 
 const COLORS: Record<TargetId, string> = {
-  osprey: '#1f77b4', 'osprey-nobatch': '#17becf', 'osprey-node': '#ff7f0e', 'osprey-uws': '#2ca02c', 'osprey-grpcjs': '#9467bd', naive: '#d62728', floor: '#7f7f7f',
+  osprey: '#1f77b4', 'osprey-nobatch': '#17becf', 'osprey-node': '#ff7f0e', 'osprey-uws': '#2ca02c', 'osprey-grpcjs': '#9467bd', 'osprey-h2': '#8c564b', naive: '#d62728', floor: '#7f7f7f',
 };
 const PANEL_W = 520;
 const PANEL_H = 360;

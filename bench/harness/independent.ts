@@ -75,12 +75,12 @@ export const WARMUP_S = 1;
 export function independentScenarios(): IndependentScenario[] {
   return [
     { id: 'tabular-http-c64', model: 'tabular', wire: 'http-json', tool: 'wrk', concurrency: 64, targets: ['osprey', 'osprey-node', 'osprey-uws', 'naive', 'floor'] },
-    { id: 'tabular-grpc-m64', model: 'tabular', wire: 'grpc', tool: 'h2load', concurrency: 64, connections: 1, targets: ['osprey', 'osprey-grpcjs', 'naive', 'floor'] },
+    { id: 'tabular-grpc-m64', model: 'tabular', wire: 'grpc', tool: 'h2load', concurrency: 64, connections: 1, targets: ['osprey', 'osprey-h2', 'osprey-grpcjs', 'naive', 'floor'] },
     { id: 'tabular-grpc-stream', model: 'tabular', wire: 'grpc', rpc: 'stream', streamMessages: STREAM_MESSAGES, tool: 'h2load', concurrency: 1, connections: 1, targets: ['osprey'] },
     { id: 'tabular-http-c1', model: 'tabular', wire: 'http-json', tool: 'wrk', concurrency: 1, targets: ['osprey', 'osprey-node', 'osprey-uws', 'naive'] },
     { id: 'cnn-http-c1', model: 'cnn', wire: 'http-json', tool: 'wrk', concurrency: 1, targets: ['osprey', 'naive'] },
     { id: 'cnn-http-binary-c32', model: 'cnn', wire: 'http-binary', tool: 'wrk', concurrency: 32, targets: ['osprey', 'osprey-uws', 'floor'], ceiling: true },
-    { id: 'cnn-grpc-m32', model: 'cnn', wire: 'grpc', tool: 'h2load', concurrency: 32, connections: 1, targets: ['osprey', 'osprey-grpcjs', 'naive', 'floor'], ceiling: true },
+    { id: 'cnn-grpc-m32', model: 'cnn', wire: 'grpc', tool: 'h2load', concurrency: 32, connections: 1, targets: ['osprey', 'osprey-h2', 'osprey-grpcjs', 'naive', 'floor'], ceiling: true },
   ];
 }
 

@@ -7,7 +7,8 @@
  *   osprey-node     osprey with --http-engine node: node:http
  *   osprey-uws      osprey with --http-engine uws: the opt-in native uWebSockets.js engine
  *   osprey-grpcjs   osprey with --grpc-engine grpc-js: the gRPC front end on grpc-js's server
- *                   (the default is Osprey's own gRPC layer on node:http2)
+ *   osprey-h2       osprey with --grpc-engine http2: the same calls on node:http2
+ *                   (the default, net, is Osprey's own HTTP/2 on node:net)
  *   naive           baselines/naive-server: node:http (and grpc-js) + one session.run per request
  *   floor           baselines/echo-server: same HTTP/gRPC stacks, no model at all
  */
@@ -18,7 +19,7 @@ import { OSPREY_MAIN, benchScript } from './paths.js';
 import { freePort } from './ports.js';
 import { spawnServer, waitReady, type ServerProcess } from './server-process.js';
 
-export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'osprey-uws' | 'osprey-grpcjs' | 'naive' | 'floor';
+export type TargetId = 'osprey' | 'osprey-nobatch' | 'osprey-node' | 'osprey-uws' | 'osprey-grpcjs' | 'osprey-h2' | 'naive' | 'floor';
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   osprey: 'Osprey',
@@ -26,6 +27,7 @@ export const TARGET_LABELS: Record<TargetId, string> = {
   'osprey-node': 'Osprey, node:http engine (--http-engine node)',
   'osprey-uws': 'Osprey, uWS engine (--http-engine uws)',
   'osprey-grpcjs': 'Osprey, grpc-js gRPC engine (--grpc-engine grpc-js)',
+  'osprey-h2': 'Osprey, node:http2 gRPC engine (--grpc-engine http2)',
   naive: 'naive Node server',
   floor: 'protocol floor (echo)',
 };
@@ -36,6 +38,7 @@ export const TARGET_PROTOCOLS: Record<TargetId, Protocol[]> = {
   'osprey-node': ['http'],
   'osprey-uws': ['http'],
   'osprey-grpcjs': ['grpc'],
+  'osprey-h2': ['grpc'],
   naive: ['http', 'grpc'],
   floor: ['http', 'grpc'],
 };
@@ -62,6 +65,7 @@ const ENGINE_ARGS: Partial<Record<TargetId, string[]>> = {
   'osprey-node': ['--http-engine', 'node'],
   'osprey-uws': ['--http-engine', 'uws'],
   'osprey-grpcjs': ['--grpc-engine', 'grpc-js'],
+  'osprey-h2': ['--grpc-engine', 'http2'],
 };
 
 /** Whether the `osprey` package is built (its command's script exists). */
@@ -86,7 +90,8 @@ export async function startTarget(id: TargetId, ctx: StartContext, extra: { args
     case 'osprey-nobatch':
     case 'osprey-node':
     case 'osprey-uws':
-    case 'osprey-grpcjs': {
+    case 'osprey-grpcjs':
+    case 'osprey-h2': {
       const repo = id === 'osprey-nobatch' ? ctx.noBatchRepo : ctx.repo;
       const metrics = await freePort();
       const engine = ENGINE_ARGS[id] ?? [];

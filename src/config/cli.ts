@@ -16,7 +16,7 @@ export type LogFormat = 'default' | 'ISO8601' | 'json';
 
 /** `--http-engine`: auto = net (node:net + llhttp; pipelined requests answered in order); node = node:http; uws = native uWebSockets.js (opt-in). */
 export type HttpEngineChoice = 'auto' | 'net' | 'node' | 'uws';
-/** `--grpc-engine`: http2 = gRPC on node:http2 directly (src/frontends/grpc/h2/); grpc-js = @grpc/grpc-js's server. */
+/** `--grpc-engine`: net = Osprey's own HTTP/2 on node:net (src/frontends/grpc/net/); http2 = node:http2 (src/frontends/grpc/h2/); grpc-js = @grpc/grpc-js's server. */
 export type GrpcEngineChoice = 'grpc-js' | 'http2' | 'net';
 
 export interface ServerOptions {
@@ -134,7 +134,7 @@ export const DEFAULT_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   httpAddress: '0.0.0.0',
   grpcAddress: '0.0.0.0',
   // The http2 engine answers the same wire as grpc-js's server with less main-thread CPU per call (#15).
-  grpcEngine: 'http2',
+  grpcEngine: 'net',
   metricsAddress: '0.0.0.0',
   allowHttp: true,
   httpEngine: 'auto',
@@ -306,7 +306,7 @@ const SPECS: readonly FlagSpec[] = [
   { flags: ['--metrics-port'], arg: 'value', meta: '<port>', help: 'Metrics port (default 8002).', apply: port('metricsPort') },
   { flags: ['--http-address'], arg: 'value', meta: '<addr>', help: 'HTTP bind address (default 0.0.0.0).', apply: text('httpAddress', 'an address') },
   { flags: ['--grpc-address'], arg: 'value', meta: '<addr>', help: 'gRPC bind address (default 0.0.0.0).', apply: text('grpcAddress', 'an address') },
-  { flags: ['--grpc-engine'], arg: 'value', meta: 'grpc-js|http2|net', help: `gRPC engine: http2 = gRPC served on node:http2 directly (the same answers, limits and texts as grpc-js's server, with less main-thread CPU per call); net = the same calls over Osprey's own HTTP/2 on node:net (less again); grpc-js = @grpc/grpc-js's server (default ${DEFAULT_OPTIONS.grpcEngine}).`,
+  { flags: ['--grpc-engine'], arg: 'value', meta: 'net|http2|grpc-js', help: `gRPC engine: net = gRPC on Osprey's own HTTP/2 over node:net (the least main-thread CPU per call); http2 = the same calls on node:http2 (nghttp2); grpc-js = @grpc/grpc-js's server. All three give the same answers, limits and texts (default ${DEFAULT_OPTIONS.grpcEngine}).`,
     apply: oneOf('grpcEngine', ['grpc-js', 'http2', 'net'] as const) },
   { flags: ['--metrics-address'], arg: 'value', meta: '<addr>', help: 'Metrics bind address (default 0.0.0.0).', apply: text('metricsAddress', 'an address') },
   { flags: ['--allow-http'], arg: 'bool', meta: '<bool>', help: 'Serve HTTP (default true).', apply: bool('allowHttp') },

@@ -1,8 +1,8 @@
 /**
  * The gRPC front end: inference.GRPCInferenceService, grpc.health.v1.Health,
  * osprey.admin.TrafficAdmin and server reflection over one DataPlane, served by one
- * of two engines (--grpc-engine): grpc-js's server, or h2/ (gRPC on node:http2
- * directly, less main-thread time per call). Handlers live in service.ts, the same
+ * of three engines (--grpc-engine): net/ (Osprey's own HTTP/2 on node:net, the
+ * default), h2/ on node:http2, or grpc-js's server; net and http2 share h2/'s call layer. Handlers live in service.ts, the same
  * for both; the ModelInfer codec in src/codec/grpc-wire-*.ts.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -28,7 +28,7 @@ import { H2GrpcServer } from './h2/server.js';
 
 export type { GrpcLogger } from './service.js';
 
-/** `--grpc-engine`: grpc-js's server, or gRPC on node:http2 directly (h2/). */
+/** `--grpc-engine`: grpc-js's server, gRPC on node:http2 directly (h2/), or on Osprey's own HTTP/2 (net/). */
 export type GrpcEngine = 'grpc-js' | 'http2' | 'net';
 
 export interface GrpcServerOptions {
