@@ -247,8 +247,8 @@ test('exact error messages', () => {
   rejects(['--log-format', 'xml'], 'invalid argument for --log-format');
   rejects(['--http-engine', 'uWS'], "invalid value 'uWS' for --http-engine: expected auto, net, node or uws");
   rejects(['--http-engine='], "invalid value '' for --http-engine: expected auto, net, node or uws");
-  rejects(['--grpc-engine', 'grpcjs'], "invalid value 'grpcjs' for --grpc-engine: expected grpc-js or http2");
-  rejects(['--grpc-engine='], "invalid value '' for --grpc-engine: expected grpc-js or http2");
+  rejects(['--grpc-engine', 'grpcjs'], "invalid value 'grpcjs' for --grpc-engine: expected grpc-js, http2 or net");
+  rejects(['--grpc-engine='], "invalid value '' for --grpc-engine: expected grpc-js, http2 or net");
   rejects(['--repository-poll-secs', '0'], "invalid value '0' for --repository-poll-secs: expected an integer >= 1");
   rejects(['--exit-timeout-secs', 'x'], "invalid value 'x' for --exit-timeout-secs: expected a non-negative integer");
   rejects(['--shutdown-grace-secs', '1.5'], "invalid value '1.5' for --shutdown-grace-secs: expected a non-negative integer");

@@ -271,21 +271,25 @@ export class NetConnection implements StreamOwner {
     }
     if ((e - s) % 6 !== 0) { this.#fail(FRAME_SIZE_ERROR); return; }
     if ((e - s) / 6 > MAX_SETTINGS_ENTRIES) { this.#fail(ENHANCE_YOUR_CALM); return; }
+    let initialWindow = -1;
     for (let p = s; p < e; p += 6) {
       const key = buf.readUInt16BE(p);
       const value = buf.readUInt32BE(p + 2);
       if (key === SETTINGS_ENABLE_PUSH && value > 1) { this.#fail(PROTOCOL_ERROR); return; }
       if (key === SETTINGS_INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const st of this.#streams.values()) {
-          st.sendWindow += delta;
-          if (st.sendWindow > MAX_WINDOW) this.reset(st, FLOW_CONTROL_ERROR);
-        }
+        initialWindow = value; // the frame's last one counts: one pass over the streams per frame
       } else if (key === SETTINGS_MAX_FRAME_SIZE) {
         if (value < MIN_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) { this.#fail(PROTOCOL_ERROR); return; }
         this.#out.peerMaxFrame = value;
+      }
+    }
+    if (initialWindow >= 0 && initialWindow !== this.#peerInitialWindow) {
+      const delta = initialWindow - this.#peerInitialWindow;
+      this.#peerInitialWindow = initialWindow;
+      for (const st of this.#streams.values()) {
+        st.sendWindow += delta;
+        if (st.sendWindow > MAX_WINDOW) this.reset(st, FLOW_CONTROL_ERROR);
       }
     }
     if (!this.#ack(SETTINGS_ACK)) return;

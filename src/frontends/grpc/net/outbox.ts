@@ -16,6 +16,9 @@ import type { NetStream } from './stream.js';
 
 function flushOutbox(o: Outbox): void { o.flush(); }
 
+/** Bytes written but not yet taken by the client past which the connection stops reading. */
+const WRITE_HIGH_WATER = 1 << 20;
+
 export class Outbox {
   /** The client's SETTINGS_MAX_FRAME_SIZE. */
   peerMaxFrame = MIN_MAX_FRAME_SIZE;
@@ -44,7 +47,12 @@ export class Outbox {
     }
   }
 
-  /** Everything queued so far, in one write. */
+  /**
+   * Everything queued so far, in one write. A client that does not read its answers
+   * fills the socket's buffer: past WRITE_HIGH_WATER the connection stops reading
+   * (`backedUp`) until the buffer drains, as node:http2 does, so such a client cannot
+   * make the server hold its answers without bound.
+   */
   flush(): void {
     this.#flushQueued = false;
     const out = this.#out;
@@ -52,8 +60,13 @@ export class Outbox {
     this.#out = [];
     const bytes = this.#outBytes;
     this.#outBytes = 0;
-    if (this.#socket.destroyed) return;
-    this.#socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, bytes));
+    if (socket.writableLength > WRITE_HIGH_WATER && !socket.isPaused()) {
+      socket.pause();
+      socket.once('drain', () => { if (!socket.destroyed) socket.resume(); });
+    }
   }
 
   /** Nothing more is written (the connection ended); what is queued is dropped. */
