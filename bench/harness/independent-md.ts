@@ -23,14 +23,15 @@ function what(s: IndependentScenarioResult): string {
 export function independentTable(ind: IndependentResults): string {
   const head = ['scenario', 'Osprey infer/s', 'naive', 'floor (echo)', 'ORT ceiling', 'Osprey ÷ naive', 'Osprey ÷ floor',
     'Osprey ÷ ceiling', 'Osprey p99 ms', 'Osprey node:http (--http-engine node) infer/s', 'Osprey uWS (opt-in) infer/s', 'uWS ÷ naive', 'uWS ÷ ceiling',
-    'Osprey grpc-js engine (--grpc-engine grpc-js) infer/s', 'grpc-js engine ÷ floor', 'other programs CPU % / loadavg'];
+    'Osprey grpc-js engine (--grpc-engine grpc-js) infer/s', 'grpc-js engine ÷ floor',
+    'Osprey node:http2 engine (--grpc-engine http2) infer/s', 'node:http2 engine ÷ floor', 'other programs CPU % / loadavg'];
   const rows = ind.scenarios.map((s) => {
     const o = s.medians.osprey?.inferencesPerSec ?? s.medians['osprey stream']?.inferencesPerSec;
     const uws = s.medians['osprey-uws']?.inferencesPerSec;
     if (s.rpc === 'stream') {
       const unary = s.medians['osprey unary']?.inferencesPerSec;
       return [what(s), cell(s, 'osprey stream'), '-', '-', '-', '-', `unary: ${cell(s, 'osprey unary')}, stream ÷ unary ${fmtRatio(ratio(o, unary))}`, '-',
-        '-', '-', '-', '-', '-', '-', '-', load(s)];
+        '-', '-', '-', '-', '-', '-', '-', '-', '-', load(s)];
     }
     return [what(s), cell(s, 'osprey'), cell(s, 'naive'), cell(s, 'floor'), s.ceilingMedian === null ? '-' : fmtRate(s.ceilingMedian),
       fmtRatio(ratio(o, s.medians.naive?.inferencesPerSec)), fmtRatio(ratio(o, s.medians.floor?.inferencesPerSec)),
@@ -38,6 +39,7 @@ export function independentTable(ind: IndependentResults): string {
       cell(s, 'osprey-node'), cell(s, 'osprey-uws'), s.medians['osprey-uws'] ? fmtRatio(ratio(uws, s.medians.naive?.inferencesPerSec)) : '-',
       s.medians['osprey-uws'] ? fmtRatio(ratio(uws, s.ceilingMedian)) : '-',
       cell(s, 'osprey-grpcjs'), s.medians['osprey-grpcjs'] ? fmtRatio(ratio(s.medians['osprey-grpcjs'].inferencesPerSec, s.medians.floor?.inferencesPerSec)) : '-',
+      cell(s, 'osprey-h2'), s.medians['osprey-h2'] ? fmtRatio(ratio(s.medians['osprey-h2'].inferencesPerSec, s.medians.floor?.inferencesPerSec)) : '-',
       load(s)];
   });
   return [
