@@ -21,7 +21,7 @@ import type { DirectUnaryHandler } from '../direct-unary.js';
 import { listenNet, type NetListener } from '../net/server.js';
 import { type BidiHandler, startBidi } from './bidi.js';
 import type { CallStream, MethodRecord, ReceiveLimits } from './call.js';
-import { type Keepalive, keepConnectionAlive } from './keepalive.js';
+import { type Keepalive, keepConnectionAlive } from '../net/keepalive.js';
 import { END_STREAM, UNSUPPORTED_MEDIA_TYPE, unroutedAnswer } from './status.js';
 import { UnaryCall } from './unary.js';
 

@@ -8,7 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { TlsMaterial } from '../../../config/tls.js';
-import { type Keepalive, keepConnectionAlive } from '../h2/keepalive.js';
+import { type Keepalive, keepConnectionAlive } from './keepalive.js';
 import { NetConnection, type StreamHandler } from './connection.js';
 
 export interface NetListenOptions {
