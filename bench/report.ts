@@ -16,7 +16,7 @@ import { machineInfo } from './loadgen/machine.js';
 import { parseRange } from './loadgen/ranges.js';
 import { runSweep } from './loadgen/sweep.js';
 import { ceilingInChild } from './harness/ceiling-run.js';
-import { runIndependent } from './harness/independent.js';
+import { independentScenarios, runIndependent } from './harness/independent.js';
 import { latencyThroughputSvg } from './harness/chart.js';
 import { makePlan } from './harness/plan.js';
 import { copyWithoutBatching } from './harness/repo-copy.js';
@@ -94,7 +94,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
 
   try {
-    const wanted = [...new Set(plan.scenarios.flatMap((s) => s.targets))];
+    // The sweep's targets, and those only the independent generators measure (osprey-h2).
+    const independentOnly = v['no-independent'] ? [] : independentScenarios().flatMap((s) => s.targets).filter((t) => only === undefined || only.includes(t));
+    const wanted = [...new Set([...plan.scenarios.flatMap((s) => s.targets), ...independentOnly])];
     // Start side by side: they load models in parallel, and all must idle while one is measured.
     await Promise.all(wanted.map(async (id) => {
       if (id.startsWith('osprey') && !ospreyBuilt()) {

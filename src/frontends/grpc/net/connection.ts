@@ -23,7 +23,7 @@ import {
 } from './frames.js';
 import {
   CONNECTION_WINDOW, ENDED_MEMORY, MAX_CONTINUATIONS, MAX_FRAME, MAX_HEADER_BLOCK, MAX_INVALID_FRAMES, MAX_QUEUED_ACKS,
-  MAX_SETTINGS_ENTRIES, OUR_SETTINGS, RESET_BURST, RESET_RATE_PER_MS, SETTINGS_ACK, STREAM_WINDOW,
+  MAX_SETTINGS_ENTRIES, OUR_SETTINGS, GLITCH_BURST, GLITCH_RATE, RESET_BURST, RESET_RATE, RateLimit, SETTINGS_ACK, STREAM_WINDOW,
 } from './limits.js';
 import { Outbox } from './outbox.js';
 import { headerBlockOf } from './response-headers.js';
@@ -54,8 +54,8 @@ export class NetConnection implements StreamOwner {
   #acks = 0;
   #invalid = 0;
   readonly #ended = new Set<number>();
-  #resetTokens = RESET_BURST;
-  #resetAt = Date.now();
+  readonly #resets = new RateLimit(RESET_BURST, RESET_RATE);
+  readonly #glitches = new RateLimit(GLITCH_BURST, GLITCH_RATE);
   /** GOAWAY sent: no new streams; the socket ends once the last one closes. */
   #goaway = false;
   #dead = false;
@@ -118,10 +118,11 @@ export class NetConnection implements StreamOwner {
       case PING: this.#ping(flags, id, buf, s, e); return;
       case WINDOW_UPDATE: this.#windowUpdate(id, buf, s, e); return;
       case PRIORITY:
-        // nghttp2 ends the connection where RFC 9113 would reset the stream; so do we.
-        if (id === 0) this.#fail(PROTOCOL_ERROR);
-        else if (e - s !== 5) this.#fail(FRAME_SIZE_ERROR);
-        else if ((buf.readUInt32BE(s) & 0x7fffffff) === id) this.#fail(PROTOCOL_ERROR);
+        // nghttp2 ends the connection where RFC 9113 would reset the stream; so do we
+        // (and ignores one on stream 0, as Node 24's nghttp2).
+        if (e - s !== 5) this.#fail(FRAME_SIZE_ERROR);
+        else if (id !== 0 && (buf.readUInt32BE(s) & 0x7fffffff) === id) this.#fail(PROTOCOL_ERROR);
+        else this.#glitch();
         return;
       case GOAWAY:
         if (id !== 0) this.#fail(PROTOCOL_ERROR);
@@ -129,7 +130,7 @@ export class NetConnection implements StreamOwner {
         else this.shutdown(); // the client is leaving: as node:http2, GOAWAY back, finish what runs, no new streams
         return;
       case PUSH_PROMISE: this.#fail(PROTOCOL_ERROR); return;
-      default: return; // unknown types are ignored (9113 4.1)
+      default: this.#glitch(); return; // unknown types are ignored (9113 4.1), but counted
     }
   }
 
@@ -253,13 +254,10 @@ export class NetConnection implements StreamOwner {
     void buf;
     const stream = this.#streams.get(id);
     if (stream === undefined) return;
-    const now = Date.now();
-    this.#resetTokens = Math.min(RESET_BURST, this.#resetTokens + (now - this.#resetAt) * RESET_RATE_PER_MS);
-    this.#resetAt = now;
     this.#streams.delete(id);
     this.#out.forget(stream);
     stream.closedNow();
-    if (--this.#resetTokens < 0) { this.#fail(INTERNAL_ERROR); return; }
+    if (!this.#resets.take()) { this.#fail(INTERNAL_ERROR); return; }
     this.#maybeEnd();
   }
 
@@ -401,6 +399,11 @@ export class NetConnection implements StreamOwner {
 
   #refuseId(id: number, code: number): void {
     if (this.#counted()) this.#queue(frame32(RST_STREAM, id, code));
+  }
+
+  /** A frame that does nothing for a server: too many too fast end the connection, as nghttp2's glitch limit. */
+  #glitch(): void {
+    if (!this.#glitches.take()) this.#fail(ENHANCE_YOUR_CALM);
   }
 
   /** One more invalid frame; false (and the connection ended) past the bound. */

@@ -34,9 +34,34 @@ export const MAX_INVALID_FRAMES = 1000;
 export const ENDED_MEMORY = 256;
 /** Answers to PING/SETTINGS queued in one read before the client reads any: nghttp2's max_outbound_ack (a flood ends the connection INTERNAL_ERROR, as nghttp2's). */
 export const MAX_QUEUED_ACKS = 1000;
-/** Client resets: a burst of 1000, refilled at 33 a second (nghttp2's stream reset rate limit). */
+/**
+ * A token bucket: `burst` at once, refilled at `perSecond`. nghttp2 holds a client to two:
+ * its stream resets (1000, 33/s: the rapid-reset attack) and, since nghttp2 1.62 (Node
+ * 24), its "glitches", frames that do nothing for a server (PRIORITY, unknown types).
+ */
+export class RateLimit {
+  #tokens: number;
+  #at = Date.now();
+  readonly #burst: number;
+  readonly #perMs: number;
+  constructor(burst: number, perSecond: number) {
+    this.#burst = burst;
+    this.#tokens = burst;
+    this.#perMs = perSecond / 1000;
+  }
+  /** One more event; false once the bucket is empty. */
+  take(): boolean {
+    const now = Date.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#perMs);
+    this.#at = now;
+    return --this.#tokens >= 0;
+  }
+}
+
 export const RESET_BURST = 1000;
-export const RESET_RATE_PER_MS = 33 / 1000;
+export const RESET_RATE = 33;
+export const GLITCH_BURST = 1000;
+export const GLITCH_RATE = 33;
 
 /** Our SETTINGS: node:http2's defaults we rely on, spelled out (push off; no other change). */
 export const OUR_SETTINGS = (() => {
