@@ -351,6 +351,23 @@ const CASES: Case[] = [
     },
     want: 'ans 1:200/0+end; open; extra {"total":60039,"carriesInput":true}',
   },
+  {
+    // A client that never reads but keeps asking (net: unbounded, the answers pile up in its socket write buffer): the server must stop reading too (node:http2 does once its writes back
+    // up), not queue every answer in memory. 300 echo calls of 60 KB, all windows wide open; then the client's own
+    // DIFF: net answers "ended; extra {"serverStoppedReading":false}" (fails until the net engine matches nghttp2).
+    // unsent bytes tell whether the server still reads. The socket is cut afterwards (both: ended).
+    name: 'a client that does not read, 300 calls of 60 KB: the server stops reading',
+    settings: settings([4, 0x7fffffff]),
+    async send(c) {
+      c.socket.pause();
+      c.write(h2(WU, 0, 0, u32(0x7fffffff - 65535)), times(300, (i) => inferCall(2 * i + 1, BIG_INPUT)));
+      await sleep(1500);
+      const serverStoppedReading = c.socket.writableLength > 1 << 20;
+      c.socket.destroy();
+      return { serverStoppedReading };
+    },
+    want: 'ended; extra {"serverStoppedReading":true}',
+  },
   // 9. Floods.
   // DIFF: net answers "open" (fails until the net engine matches nghttp2).
   { name: '20000 empty DATA frames without END_STREAM', send: send(headers(1), times(20_000, () => h2(DATA, 0, 1))), ms: 500, want: 'goaway INTERNAL_ERROR; ended' },
