@@ -208,6 +208,10 @@ const CASES: Case[] = [
   { name: 'content-length smaller than the DATA', send: send(headers(1, [...GOOD, ['content-length', '2']]), h2(DATA, ES, 1, grpcFrame()), goodCall(3)), want: 'rst 1:PROTOCOL_ERROR; ans 3:200/0+end; open' },
   { name: 'trailers without END_STREAM', send: send(headers(1), h2(DATA, 0, 1, grpcFrame()), headers(1, [['x-t', '1']], EH), goodCall(3)), want: 'rst 1:PROTOCOL_ERROR; ans 3:200/0+end; open' },
   { name: 'trailers with a pseudo-header', send: send(headers(1), h2(DATA, 0, 1, grpcFrame()), headers(1, [[':path', '/x']], EH | ES), goodCall(3)), want: 'rst 1:PROTOCOL_ERROR; ans 3:200/0+end; open' },
+  { name: 'trailers in HEADERS + CONTINUATION', send: send(headers(1), h2(DATA, 0, 1, grpcFrame()), split(1, block([['x-t', '1'], ['x-u', '2']]), 5, ES)), want: 'ans 1:200/0+end; open' },
+  { name: 'DATA on a stream the server refused', send: send(headers(1, [...GOOD, ['X-Bad', 'a']]), h2(DATA, ES, 1, grpcFrame()), goodCall(3)), want: 'rst 1:PROTOCOL_ERROR; ans 3:200/0+end; open' },
+  { name: 'two calls interleaved frame by frame', send: send(headers(1), headers(3), h2(DATA, 0, 1, grpcFrame().subarray(0, 2)), h2(DATA, 0, 3, grpcFrame().subarray(0, 3)), h2(DATA, ES, 1, grpcFrame().subarray(2)), h2(DATA, ES, 3, grpcFrame().subarray(3))), want: 'ans 1:200/0+end,3:200/0+end; open' },
+  { name: 'a client that never ACKs the server\'s SETTINGS', noAck: true, async send(c) { c.write(goodCall(1)); await sleep(200); c.write(goodCall(3)); }, want: 'ans 1:200/0+end,3:200/0+end; open' },
   { name: 'good trailers', send: send(headers(1), h2(DATA, 0, 1, grpcFrame()), headers(1, [['x-t', '1']], EH | ES)), want: 'ans 1:200/0+end; open' },
   {
     name: '200 streams each with a bad header, then a good call',

@@ -233,6 +233,8 @@ export interface Case {
   preface?: Buffer[];
   /** The client's first SETTINGS frame (default: empty). */
   settings?: Buffer;
+  /** Leave the server's SETTINGS unacknowledged. */
+  noAck?: boolean;
   /** Write the case; what it returns is compared too. */
   send(c: RawConn): unknown;
   /** How long to read the answers for (ms). */
@@ -244,7 +246,7 @@ export interface Case {
 }
 
 export async function probe(port: number, c: Case): Promise<Outcome> {
-  const conn = new RawConn(port);
+  const conn = new RawConn(port, c.noAck !== true);
   await conn.connected();
   for (const [i, b] of (c.preface ?? [PREFACE]).entries()) {
     if (i > 0) await sleep(20);
