@@ -8,7 +8,9 @@
  * the same on both: the GOAWAY code, which streams were reset with which code, which
  * were answered (:status, grpc-status), whether the connection closed, and in the
  * flow-control case the bytes that came. SETTINGS contents, WINDOW_UPDATE sizes and
- * timing, PING and the date header legitimately differ and are not compared. Each case
+ * timing, PING and the date header legitimately differ and are not compared; nor is a
+ * GOAWAY's last-stream-id (nghttp2 counts a stream whose header block broke off as
+ * processed, 1; net does not, 0: a retrying client loses nothing either way). Each case
  * also pins nghttp2's answer (`want`), so a probe that stopped provoking anything
  * fails; after each case both servers still answer a new connection.
  *
