@@ -19,22 +19,21 @@ import {
   FLAG_END_STREAM, FLAG_PADDED, FLAG_PRIORITY, FLOW_CONTROL_ERROR, FRAME_HEADER, FRAME_SIZE_ERROR, GOAWAY, HEADERS, INTERNAL_ERROR,
   MAX_MAX_FRAME_SIZE, MAX_WINDOW, MIN_MAX_FRAME_SIZE, NO_ERROR, PING, PREFACE, PRIORITY, PROTOCOL_ERROR, PUSH_PROMISE,
   RST_STREAM, SETTINGS, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE,
-  STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame,
+  STREAM_CLOSED, WINDOW_UPDATE, frame, frame32, goawayFrame, paddedEnd,
 } from './frames.js';
 import {
-  CONNECTION_WINDOW, ENDED_MEMORY, MAX_CONTINUATIONS, MAX_FRAME, MAX_HEADER_BLOCK, MAX_INVALID_FRAMES, MAX_QUEUED_ACKS,
+  CONNECTION_WINDOW, MAX_FRAME, MAX_INVALID_FRAMES, MAX_QUEUED_ACKS,
   MAX_SETTINGS_ENTRIES, OUR_SETTINGS, GLITCH_BURST, GLITCH_RATE, RESET_BURST, RESET_RATE, RateLimit, SETTINGS_ACK, STREAM_WINDOW,
 } from './limits.js';
+import { PendingHeaderBlock } from './header-block.js';
 import { Outbox } from './outbox.js';
+import { Pings } from './pings.js';
 import { headerBlockOf } from './response-headers.js';
 import { HpackDecoder, HpackError } from './hpack.js';
 import { type HeaderObject, MAX_HEADER_LIST_SIZE, RequestHeaderList } from './request-headers.js';
 import { NetStream, type StreamOwner } from './stream.js';
 
-
 export type StreamHandler = (stream: NetStream, headers: HeaderObject) => void;
-
-interface Continuation { id: number; flags: number; parts: Buffer[]; bytes: number; count: number }
 
 export class NetConnection implements StreamOwner {
   readonly session: { readonly socket: Socket };
@@ -46,21 +45,21 @@ export class NetConnection implements StreamOwner {
   #rest: Buffer | undefined;
   #preface = false;
   #lastStreamId = 0;
-  #continuation: Continuation | undefined;
+  #continuation: PendingHeaderBlock | undefined;
   #peerInitialWindow = DEFAULT_WINDOW;
   #recvWindow = CONNECTION_WINDOW;
   #recvUncredited = 0;
   readonly #out: Outbox;
   #acks = 0;
   #invalid = 0;
-  readonly #ended = new Set<number>();
+  /** Streams whose END_STREAM came in the read being parsed (see #lastData). */
+  readonly #endedNow = new Set<number>();
   readonly #resets = new RateLimit(RESET_BURST, RESET_RATE);
   readonly #glitches = new RateLimit(GLITCH_BURST, GLITCH_RATE);
   /** GOAWAY sent: no new streams; the socket ends once the last one closes. */
   #goaway = false;
   #dead = false;
-  #pings = new Map<string, (err: Error | null) => void>();
-  #pingSeq = 0;
+  readonly #pings = new Pings();
   #closeListeners: Array<() => void> = [];
 
   constructor(socket: Socket, onStream: StreamHandler, onClosed: (c: NetConnection) => void) {
@@ -87,12 +86,13 @@ export class NetConnection implements StreamOwner {
     let p = 0;
     if (!this.#preface) {
       const n = Math.min(buf.length, PREFACE.length);
-      if (buf.compare(PREFACE, 0, n, 0, n) !== 0) { this.#fail(PROTOCOL_ERROR); return; }
+      if (buf.compare(PREFACE, 0, n, 0, n) !== 0) { this.#fail(INTERNAL_ERROR); return; } // node:http2's code for it
       if (buf.length < PREFACE.length) { this.#rest = buf; return; }
       this.#preface = true;
       p = PREFACE.length;
     }
     this.#acks = 0;
+    this.#endedNow.clear();
     while (buf.length - p >= FRAME_HEADER) {
       const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
       if (len > MAX_FRAME) { this.#fail(FRAME_SIZE_ERROR); return; }
@@ -134,13 +134,12 @@ export class NetConnection implements StreamOwner {
     }
   }
 
-  /** Payload bounds without padding, or undefined after a connection error. */
+  /** Where a payload ends without its padding, or undefined after a connection error. */
   #unpad(flags: number, buf: Buffer, s: number, e: number): number | undefined {
-    if ((flags & FLAG_PADDED) === 0) return e;
-    if (e - s < 1) { this.#fail(FRAME_SIZE_ERROR); return undefined; }
-    const pad = buf[s]!;
-    if (pad > e - s - 1) { this.#fail(PROTOCOL_ERROR); return undefined; }
-    return e - pad;
+    const end = paddedEnd(flags, buf, s, e);
+    if (end >= 0) return end;
+    this.#fail(-end);
+    return undefined;
   }
 
   #data(flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -158,21 +157,35 @@ export class NetConnection implements StreamOwner {
     const stream = this.#streams.get(id);
     if (stream === undefined) {
       if (id > this.#lastStreamId) this.#fail(PROTOCOL_ERROR);
-      else if (this.#ended.has(id)) this.#fail(STREAM_CLOSED);
-      return; // a stream we reset: what was in flight is dropped
+      else if (this.#endedNow.has(id)) this.#fail(STREAM_CLOSED);
+      return; // a stream closed before this read: what was in flight is dropped
     }
     if (stream.lastData) { this.#fail(STREAM_CLOSED); return; }
     stream.recvWindow -= size;
     if (stream.recvWindow < 0) { this.#refuse(stream, FLOW_CONTROL_ERROR); return; }
     // The last DATA of a stream: nothing to credit back to it.
-    if (last) stream.lastData = true;
+    if (last) this.#lastData(stream);
     if (end - from !== size) this.consumed(stream, size - (end - from));
     stream.received += end - from;
+    // More than content-length said: nghttp2 ends the connection at once (Node's code for it).
+    if (stream.contentLength >= 0 && stream.received > stream.contentLength) { this.#fail(INTERNAL_ERROR); return; }
     if (end > from) stream.data(buf.subarray(from, end));
     if (last && !stream.closed) this.#remoteEnd(stream);
   }
 
+  /**
+   * The client's END_STREAM for `stream`. Frames after it on the stream are a connection
+   * error STREAM_CLOSED (9113 5.1) while nghttp2 would still hold the stream half-closed:
+   * until it is closed, or, since the net engine may answer and close it within the same
+   * read, in the rest of that read. Frames on a stream closed earlier are dropped.
+   */
+  #lastData(stream: NetStream): void {
+    stream.lastData = true;
+    this.#endedNow.add(stream.id);
+  }
+
   #remoteEnd(stream: NetStream): void {
+    this.#lastData(stream);
     if (stream.contentLength >= 0 && stream.received !== stream.contentLength) { this.#refuse(stream, PROTOCOL_ERROR); return; }
     if (stream.localEnded) { stream.remoteEnded = true; this.#close(stream); return; }
     stream.remoteEnd();
@@ -190,7 +203,7 @@ export class NetConnection implements StreamOwner {
       from += 5;
     }
     if ((flags & FLAG_END_HEADERS) === 0) {
-      this.#continuation = { id, flags, parts: [Buffer.from(buf.subarray(from, end))], bytes: end - from, count: 0 };
+      this.#continuation = new PendingHeaderBlock(id, flags, buf.subarray(from, end));
       return;
     }
     this.#headerBlock(flags, id, buf, from, end);
@@ -199,12 +212,11 @@ export class NetConnection implements StreamOwner {
   #continue(flags: number, id: number, buf: Buffer, s: number, e: number): void {
     const c = this.#continuation;
     if (c === undefined || c.id !== id) { this.#fail(PROTOCOL_ERROR); return; }
-    c.bytes += e - s;
-    if (c.bytes > MAX_HEADER_BLOCK || ++c.count > MAX_CONTINUATIONS) { this.#fail(ENHANCE_YOUR_CALM); return; }
-    c.parts.push(Buffer.from(buf.subarray(s, e)));
+    const error = c.add(buf.subarray(s, e));
+    if (error !== undefined) { this.#fail(error); return; }
     if ((flags & FLAG_END_HEADERS) === 0) return;
     this.#continuation = undefined;
-    const block = Buffer.concat(c.parts, c.bytes);
+    const block = c.block();
     this.#headerBlock(c.flags, id, block, 0, block.length);
   }
 
@@ -222,7 +234,7 @@ export class NetConnection implements StreamOwner {
     const endStream = (flags & FLAG_END_STREAM) !== 0;
     if (trailers) {
       // A stream already closed: the decoder still had to see the block.
-      if (existing === undefined) { if (this.#ended.has(id)) this.#fail(STREAM_CLOSED); return; }
+      if (existing === undefined) { if (this.#endedNow.has(id)) this.#fail(STREAM_CLOSED); return; }
       if (existing.lastData) { this.#fail(STREAM_CLOSED); return; }
       const refusal = list.finish(size);
       if (!endStream) this.#refuse(existing, PROTOCOL_ERROR);
@@ -287,7 +299,7 @@ export class NetConnection implements StreamOwner {
       this.#peerInitialWindow = initialWindow;
       for (const st of this.#streams.values()) {
         st.sendWindow += delta;
-        if (st.sendWindow > MAX_WINDOW) this.reset(st, FLOW_CONTROL_ERROR);
+        if (st.sendWindow > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
       }
     }
     if (!this.#ack(SETTINGS_ACK)) return;
@@ -298,9 +310,8 @@ export class NetConnection implements StreamOwner {
     if (id !== 0) { this.#fail(PROTOCOL_ERROR); return; }
     if (e - s !== 8) { this.#fail(FRAME_SIZE_ERROR); return; }
     if ((flags & FLAG_ACK) !== 0) {
-      const key = buf.toString('latin1', s, e);
-      const cb = this.#pings.get(key);
-      if (cb !== undefined) { this.#pings.delete(key); cb(null); }
+      // An acknowledgement of no PING of ours: node:http2 ends the connection.
+      if (!this.#pings.acked(buf, s)) this.#fail(INTERNAL_ERROR);
       return;
     }
     this.#ack(frame(PING, FLAG_ACK, 0, buf.subarray(s, e)));
@@ -329,7 +340,7 @@ export class NetConnection implements StreamOwner {
     // nghttp2 ends the connection on both (RFC 9113 would reset the stream).
     if (inc === 0) { this.#fail(PROTOCOL_ERROR); return; }
     stream.sendWindow += inc;
-    if (stream.sendWindow > MAX_WINDOW) { this.reset(stream, FLOW_CONTROL_ERROR); this.#fail(FLOW_CONTROL_ERROR); return; }
+    if (stream.sendWindow > MAX_WINDOW) { this.#fail(FLOW_CONTROL_ERROR); return; }
     this.#out.drain(stream);
   }
 
@@ -345,13 +356,8 @@ export class NetConnection implements StreamOwner {
   }
 
   consumed(stream: NetStream, n: number): void {
-    if (stream.lastData) return;
-    stream.uncredited += n;
-    if (stream.uncredited >= STREAM_WINDOW / 2) {
-      this.#queue(frame32(WINDOW_UPDATE, stream.id, stream.uncredited));
-      stream.recvWindow += stream.uncredited;
-      stream.uncredited = 0;
-    }
+    const inc = stream.credit(n, STREAM_WINDOW);
+    if (inc > 0) this.#queue(frame32(WINDOW_UPDATE, stream.id, inc));
   }
 
   // ---- writing ----
@@ -364,23 +370,14 @@ export class NetConnection implements StreamOwner {
     this.#out.data(stream, data, endStream);
   }
 
-  /**
-   * Our END_STREAM is out: closed if the client's came; else half-closed (local) until
-   * it comes or the client resets, what it still sends read and dropped, as node:http2
-   * leaves such a stream (no RST_STREAM NO_ERROR).
-   */
+  /** Our END_STREAM is out: closed if the client's came, else half-closed (no RST_STREAM NO_ERROR, as node:http2). */
   #localEnd(stream: NetStream): void {
     stream.localEnded = true;
     if (stream.remoteEnded) this.#close(stream);
   }
 
-  /** `clientEnded`: both sides ended it (not reset), so what the client still sends on it is a connection error. */
-  #close(stream: NetStream, clientEnded = stream.lastData): void {
+  #close(stream: NetStream): void {
     this.#streams.delete(stream.id);
-    if (clientEnded) {
-      this.#ended.add(stream.id);
-      if (this.#ended.size > ENDED_MEMORY) this.#ended.delete(this.#ended.values().next().value!);
-    }
     this.#out.forget(stream);
     stream.closedNow();
     this.#maybeEnd();
@@ -389,7 +386,7 @@ export class NetConnection implements StreamOwner {
   reset(stream: NetStream, code: number): void {
     if (stream.closed) return;
     this.#queue(frame32(RST_STREAM, stream.id, code));
-    this.#close(stream, false);
+    this.#close(stream);
   }
 
   /** A frame refused with a stream error: counted (maxSessionInvalidFrames), then the stream reset. */
@@ -406,9 +403,9 @@ export class NetConnection implements StreamOwner {
     if (!this.#glitches.take()) this.#fail(ENHANCE_YOUR_CALM);
   }
 
-  /** One more invalid frame; false (and the connection ended) past the bound. */
+  /** One more invalid frame; false (and the connection ended) past the bound (node: the 1002nd). */
   #counted(): boolean {
-    if (++this.#invalid <= MAX_INVALID_FRAMES) return true;
+    if (this.#invalid++ <= MAX_INVALID_FRAMES) return true;
     this.#fail(INTERNAL_ERROR);
     return false;
   }
@@ -423,10 +420,15 @@ export class NetConnection implements StreamOwner {
 
   // ---- the connection's end ----
 
-  /** Stop taking streams (GOAWAY NO_ERROR); the connection ends when the last open one closes. */
+  /**
+   * Stop taking streams; the connection ends when the last open one closes. Two GOAWAYs
+   * NO_ERROR, as node:http2's close() sends them: the notice (last stream 2^31-1), then
+   * the last stream we took.
+   */
   shutdown(): void {
     if (this.#dead || this.#goaway) return;
     this.#goaway = true;
+    this.#queue(goawayFrame(0x7fffffff, NO_ERROR));
     this.#queue(goawayFrame(this.#lastStreamId, NO_ERROR));
     this.#maybeEnd();
   }
@@ -441,6 +443,8 @@ export class NetConnection implements StreamOwner {
   /** A connection error: GOAWAY with `code`, every stream closed, the socket ended. */
   #fail(code: number): void {
     if (this.#dead) return;
+    // What this read produced is not sent: nghttp2 answers a broken read with the GOAWAY alone.
+    this.#out.discard();
     this.#queue(goawayFrame(this.#lastStreamId, code));
     this.flush();
     this.#out.close();
@@ -472,8 +476,7 @@ export class NetConnection implements StreamOwner {
     this.#dead = true;
     this.#out.close();
     this.#closeStreams();
-    for (const cb of this.#pings.values()) cb(new Error('connection closed'));
-    this.#pings.clear();
+    this.#pings.failAll();
     for (const l of this.#closeListeners) l();
     this.#closeListeners = [];
     this.#onClosed(this);
@@ -483,10 +486,7 @@ export class NetConnection implements StreamOwner {
 
   ping(cb: (err: Error | null) => void): boolean {
     if (this.#dead) return false;
-    const payload = Buffer.alloc(8);
-    payload.writeUInt32BE(++this.#pingSeq >>> 0, 4);
-    this.#pings.set(payload.toString('latin1'), cb);
-    this.#queue(frame(PING, 0, 0, payload));
+    this.#queue(this.#pings.frame(cb));
     return true;
   }
 

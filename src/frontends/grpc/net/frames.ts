@@ -86,3 +86,16 @@ export function goawayFrame(lastStream: number, code: number): Buffer {
   b.writeUInt32BE(code, FRAME_HEADER + 4);
   return b;
 }
+
+/**
+ * Where a DATA or HEADERS payload buf[s, e) ends without its padding (PADDED: the first
+ * octet is the pad length); a negative value is minus the connection error's code
+ * (FRAME_SIZE_ERROR: no room for the pad length; PROTOCOL_ERROR: more padding than payload).
+ */
+export function paddedEnd(flags: number, buf: Buffer, s: number, e: number): number {
+  if ((flags & FLAG_PADDED) === 0) return e;
+  if (e - s < 1) return -FRAME_SIZE_ERROR;
+  const pad = buf[s]!;
+  if (pad > e - s - 1) return -PROTOCOL_ERROR;
+  return e - pad;
+}

@@ -30,8 +30,6 @@ export const MAX_SETTINGS_ENTRIES = 32;
  * flood) count, and past 1000 the connection ends.
  */
 export const MAX_INVALID_FRAMES = 1000;
-/** Streams the client ended and we closed: frames on them end the connection (9113 5.1), remembered this far back. */
-export const ENDED_MEMORY = 256;
 /** Answers to PING/SETTINGS queued in one read before the client reads any: nghttp2's max_outbound_ack (a flood ends the connection INTERNAL_ERROR, as nghttp2's). */
 export const MAX_QUEUED_ACKS = 1000;
 /**

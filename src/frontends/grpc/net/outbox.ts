@@ -69,6 +69,12 @@ export class Outbox {
     }
   }
 
+  /** Drop what is queued and not yet written. */
+  discard(): void {
+    this.#out = [];
+    this.#outBytes = 0;
+  }
+
   /** Nothing more is written (the connection ended); what is queued is dropped. */
   close(): void {
     this.#closed = true;

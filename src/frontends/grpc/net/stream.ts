@@ -89,6 +89,17 @@ export class NetStream {
 
   // ---- receiving (the connection calls these) ----
 
+  /** `n` received bytes delivered: what to give back to the client's window now (0: not yet; half the window at a time). */
+  credit(n: number, window: number): number {
+    if (this.lastData) return 0;
+    this.uncredited += n;
+    if (this.uncredited < window / 2) return 0;
+    const inc = this.uncredited;
+    this.recvWindow += inc;
+    this.uncredited = 0;
+    return inc;
+  }
+
   /** A DATA payload for this stream. */
   data(chunk: Buffer): void {
     if (this.closed) return;
