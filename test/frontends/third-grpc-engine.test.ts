@@ -5,7 +5,4 @@
 import { THIRD_GRPC_ENGINE, useGrpcEngine } from '../helpers/grpc-engine.js';
 
 useGrpcEngine(THIRD_GRPC_ENGINE);
-await import('./access.test.js');
-await import('./admission.test.js');
-await import('./echo-bounds.test.js');
-await import('./tls.test.js');
+await import('./engine-suites.js');

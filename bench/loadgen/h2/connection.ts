@@ -9,12 +9,13 @@
  * Runs on the load generator's thread.
  */
 import net from 'node:net';
+import {
+  CONTINUATION, DATA, FLAG_ACK as ACK, FLAG_END_HEADERS as END_HEADERS, FLAG_END_STREAM as END_STREAM, FLAG_PADDED as PADDED,
+  FLAG_PRIORITY as PRIORITY, GOAWAY, HEADERS, MAX_WINDOW, PING, PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE, frame,
+  writeFrameHeader as frameHeader,
+} from 'osprey/h2-frames';
 import { HpackDecoder } from 'osprey/hpack';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, SETTINGS = 0x4, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9;
-const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
-const MAX_WINDOW = 2 ** 31 - 1;
 const LAST_STREAM_ID = 2 ** 31 - 1;
 
 /** One request/response exchange. `done` is called exactly once. */
@@ -30,22 +31,6 @@ export class H2Stream {
   constructor(readonly headerBlock: Buffer, readonly body: Buffer, collect: boolean, readonly done: (s: H2Stream) => void) {
     this.chunks = collect ? [] : null;
   }
-}
-
-function frameHeader(buf: Buffer, off: number, length: number, type: number, flags: number, stream: number): void {
-  buf[off] = length >>> 16;
-  buf[off + 1] = (length >>> 8) & 0xff;
-  buf[off + 2] = length & 0xff;
-  buf[off + 3] = type;
-  buf[off + 4] = flags;
-  buf.writeUInt32BE(stream, off + 5);
-}
-
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const b = Buffer.allocUnsafe(9 + payload.length);
-  frameHeader(b, 0, payload.length, type, flags, stream);
-  payload.copy(b, 9);
-  return b;
 }
 
 export class H2Connection {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import type { GrpcEngineChoice } from '../../../src/config/cli.js';
+import { frame as h2frame } from '../../../src/frontends/grpc/net/frames.js';
 import { startGrpcServer } from '../../../src/frontends/grpc/server.js';
 import { FakeDataPlane } from './fixtures.js';
 
@@ -16,13 +17,8 @@ const FRAME_SETTINGS = 4;
 const FRAME_PING = 6;
 const ACK = 1;
 
-function frame(type: number, flags: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  return Buffer.concat([h, payload]);
-}
+/** A frame on stream 0 (the connection), through the net engine's own writer. */
+const frame = (type: number, flags: number, payload: Buffer): Buffer => h2frame(type, flags, 0, payload);
 
 /** Connect, speak the preface; count the server's PINGs, answer them when `ack`; resolve when the server closes or after `ms`. */
 function client(port: number, ack: boolean, ms: number): Promise<{ pings: number; closedAfterMs: number | undefined }> {

@@ -7,10 +7,4 @@
 import { OTHER_GRPC_ENGINE, useGrpcEngine } from '../../helpers/grpc-engine.js';
 
 useGrpcEngine(OTHER_GRPC_ENGINE);
-await import('./direct-unary.test.js');
-await import('./infer.test.js');
-await import('./inflight-bytes.test.js');
-await import('./receive-limit.test.js');
-await import('./reflection.test.js');
-await import('./server.test.js');
-await import('./stream-bad-frame.test.js');
+await import('./engine-suites.js');

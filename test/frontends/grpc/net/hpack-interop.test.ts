@@ -11,6 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { frame as h2frame } from '../../../../src/frontends/grpc/net/frames.js';
 import { HpackDecoder } from '../../../../src/frontends/grpc/net/hpack.js';
 
 const HEADERS = 0x1;
@@ -20,13 +21,8 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 
-function frame(type: number, flags: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  return Buffer.concat([h, payload]);
-}
+/** A frame on stream 0 (the connection), through the net engine's own writer. */
+const frame = (type: number, flags: number, payload: Buffer): Buffer => h2frame(type, flags, 0, payload);
 
 /** A server that decodes every request header block; resolves each block's fields in order. */
 function startServer(tableSize: number, onBlock: (fields: [string, string][]) => void): net.Server {
