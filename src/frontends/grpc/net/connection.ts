@@ -41,6 +41,7 @@ export class NetConnection implements StreamOwner {
   readonly #onStream: StreamHandler;
   readonly #onClosed: (c: NetConnection) => void;
   readonly #decoder = new HpackDecoder();
+  readonly #headerList = new RequestHeaderList();
   readonly #streams = new Map<number, NetStream>();
   #rest: Buffer | undefined;
   #preface = false;
@@ -72,7 +73,6 @@ export class NetConnection implements StreamOwner {
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.#closed());
-    socket.on('end', () => { if (this.#streams.size === 0) socket.end(); });
     this.#queue(OUR_SETTINGS);
   }
 
@@ -113,7 +113,7 @@ export class NetConnection implements StreamOwner {
       case DATA: this.#data(flags, id, buf, s, e); return;
       case HEADERS: this.#headers(flags, id, buf, s, e); return;
       case CONTINUATION: this.#continue(flags, id, buf, s, e); return;
-      case RST_STREAM: this.#rstStream(id, buf, s, e); return;
+      case RST_STREAM: this.#rstStream(id, s, e); return;
       case SETTINGS: this.#settings(flags, id, buf, s, e); return;
       case PING: this.#ping(flags, id, buf, s, e); return;
       case WINDOW_UPDATE: this.#windowUpdate(id, buf, s, e); return;
@@ -187,9 +187,9 @@ export class NetConnection implements StreamOwner {
   #remoteEnd(stream: NetStream): void {
     this.#lastData(stream);
     if (stream.contentLength >= 0 && stream.received !== stream.contentLength) { this.#refuse(stream, PROTOCOL_ERROR); return; }
+    // Answered already: closed now. Else the handler's answer closes it (#localEnd).
     if (stream.localEnded) { stream.remoteEnded = true; this.#close(stream); return; }
     stream.remoteEnd();
-    if (stream.localEnded && !stream.closed) this.#close(stream);
   }
 
   #headers(flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -223,7 +223,8 @@ export class NetConnection implements StreamOwner {
   #headerBlock(flags: number, id: number, buf: Buffer, s: number, e: number): void {
     const existing = this.#streams.get(id);
     const trailers = existing !== undefined || id <= this.#lastStreamId;
-    const list = new RequestHeaderList(trailers);
+    const list = this.#headerList;
+    list.begin(trailers);
     let size: number;
     try {
       size = this.#decoder.decode(buf, s, e, list.add, MAX_HEADER_LIST_SIZE);
@@ -254,23 +255,20 @@ export class NetConnection implements StreamOwner {
       contentLength = /^[0-9]{1,15}$/.test(cl as string) ? Number(cl) : -2;
       if (contentLength === -2) { this.#refuseId(id, PROTOCOL_ERROR); return; }
     }
-    const stream = new NetStream(this, id, headers, this.#peerInitialWindow, STREAM_WINDOW, contentLength);
+    const stream = new NetStream(this, id, this.#peerInitialWindow, STREAM_WINDOW, contentLength);
     this.#streams.set(id, stream);
     this.#onStream(stream, headers);
     if (endStream && !stream.closed) this.#remoteEnd(stream);
   }
 
-  #rstStream(id: number, buf: Buffer, s: number, e: number): void {
+  #rstStream(id: number, s: number, e: number): void {
     if (e - s !== 4) { this.#fail(FRAME_SIZE_ERROR); return; }
     if (id === 0 || id > this.#lastStreamId) { this.#fail(PROTOCOL_ERROR); return; }
-    void buf;
     const stream = this.#streams.get(id);
     if (stream === undefined) return;
-    this.#streams.delete(id);
-    this.#out.forget(stream);
-    stream.closedNow();
+    // Past the rate limit the connection ends, closing this stream with the rest.
     if (!this.#resets.take()) { this.#fail(INTERNAL_ERROR); return; }
-    this.#maybeEnd();
+    this.#close(stream);
   }
 
   #settings(flags: number, id: number, buf: Buffer, s: number, e: number): void {
@@ -383,7 +381,7 @@ export class NetConnection implements StreamOwner {
     this.#maybeEnd();
   }
 
-  reset(stream: NetStream, code: number): void {
+  #reset(stream: NetStream, code: number): void {
     if (stream.closed) return;
     this.#queue(frame32(RST_STREAM, stream.id, code));
     this.#close(stream);
@@ -391,7 +389,7 @@ export class NetConnection implements StreamOwner {
 
   /** A frame refused with a stream error: counted (maxSessionInvalidFrames), then the stream reset. */
   #refuse(stream: NetStream, code: number): void {
-    if (this.#counted()) this.reset(stream, code);
+    if (this.#counted()) this.#reset(stream, code);
   }
 
   #refuseId(id: number, code: number): void {

@@ -78,8 +78,7 @@ export class Outbox {
   /** Nothing more is written (the connection ended); what is queued is dropped. */
   close(): void {
     this.#closed = true;
-    this.#out = [];
-    this.#outBytes = 0;
+    this.discard();
     this.#blocked.clear();
   }
 

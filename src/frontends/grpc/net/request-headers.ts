@@ -84,17 +84,25 @@ function legalPseudo(name: string, value: string): boolean {
 
 export type HeaderObject = Record<string, string | string[]>;
 
-/** Collects one header block (the HPACK decoder's sink); `refusal` is the RST_STREAM code when it must be refused. */
+/**
+ * Collects header blocks (the HPACK decoder's sink), one at a time: a connection keeps
+ * one, so a request costs its header object and not a sink too. `refusal` is the
+ * RST_STREAM code when the block must be refused.
+ */
 export class RequestHeaderList {
-  readonly object: HeaderObject = Object.create(null) as HeaderObject;
+  object: HeaderObject = Object.create(null) as HeaderObject;
   refusal: number | undefined;
   #pairs = 0;
   /** A regular field came (kept or dropped): no pseudo-header after it. */
   #regular = false;
-  readonly #trailers: boolean;
+  #trailers = false;
 
-  /** `trailers`: the block ends a request (no pseudo-headers allowed). */
-  constructor(trailers: boolean) {
+  /** The next block; `trailers`: it ends a request (no pseudo-headers allowed). */
+  begin(trailers: boolean): void {
+    this.object = Object.create(null) as HeaderObject;
+    this.refusal = undefined;
+    this.#pairs = 0;
+    this.#regular = false;
     this.#trailers = trailers;
   }
 

@@ -32,7 +32,7 @@ export function listenNet(opts: NetListenOptions, onStream: StreamHandler): Prom
   };
   const t = opts.tls;
   const server: net.Server = t === undefined
-    ? net.createServer({ noDelay: true }, accept)
+    ? net.createServer(accept)
     : tls.createServer({
       key: [t.key], cert: [t.cert], ALPNProtocols: ['h2'],
       ...(t.mutual && t.rootCert !== undefined ? { ca: t.rootCert } : {}),

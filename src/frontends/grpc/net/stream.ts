@@ -13,7 +13,6 @@
  * credited back to the client's window, so a paused stream holds at most its window.
  */
 import type { OutgoingHttpHeaders } from 'node:http2';
-import type { HeaderObject } from './request-headers.js';
 
 /** What a stream asks of its connection. */
 export interface StreamOwner {
@@ -22,7 +21,6 @@ export interface StreamOwner {
   sendData(stream: NetStream, data: Buffer | undefined, endStream: boolean): void;
   /** Give back `n` received bytes to the client's window for the stream (the connection's was given back on arrival). */
   consumed(stream: NetStream, n: number): void;
-  reset(stream: NetStream, code: number): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,7 +29,6 @@ const noop = (): void => {};
 
 export class NetStream {
   readonly id: number;
-  readonly headers: HeaderObject;
   /** Send window: the client's SETTINGS_INITIAL_WINDOW_SIZE, then its WINDOW_UPDATEs. */
   sendWindow: number;
   /** Bytes the client may still send before we credit the stream. */
@@ -43,7 +40,7 @@ export class NetStream {
   pendingTrailers: Buffer | undefined;
   /** Received bytes delivered but not yet credited back to the client. */
   uncredited = 0;
-  /** Declared content-length, checked at END_STREAM (-1: none). */
+  /** Declared content-length (-1: none): more DATA ends the connection, less is refused at END_STREAM. */
   readonly contentLength: number;
   received = 0;
   remoteEnded = false;
@@ -62,10 +59,9 @@ export class NetStream {
   #endHeld = false;
   #resumeQueued = false;
 
-  constructor(owner: StreamOwner, id: number, headers: HeaderObject, sendWindow: number, recvWindow: number, contentLength: number) {
+  constructor(owner: StreamOwner, id: number, sendWindow: number, recvWindow: number, contentLength: number) {
     this.#owner = owner;
     this.id = id;
-    this.headers = headers;
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
     this.contentLength = contentLength;
@@ -111,10 +107,9 @@ export class NetStream {
     this.#onData.call(this, chunk);
   }
 
-  /** The client's END_STREAM, after its last DATA. */
+  /** The client's END_STREAM, after its last DATA (the connection has set `lastData`). */
   remoteEnd(): void {
     this.remoteEnded = true;
-    this.lastData = true;
     if (this.closed) return;
     if (this.#paused) { this.#endHeld = true; return; }
     this.#onEnd.call(this, undefined);
@@ -179,11 +174,6 @@ export class NetStream {
   sendTrailers(headers: OutgoingHttpHeaders): void {
     if (this.closed || this.localEnded) return;
     this.#owner.sendHeaders(this, headers, true);
-  }
-
-  /** Reset by the server (RST_STREAM `code`), as node:http2's stream.close(code). */
-  close(code: number): void {
-    if (!this.closed) this.#owner.reset(this, code);
   }
 
   /** Closed, whichever side closed it: 'close' once; what was held is dropped. */
