@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Two Osprey servers of one build side by side, A and B, started with different flags,
+ * Two Osprey servers side by side, A and B, started with different flags or from
+ * different builds (`--a-main`/`--b-main`: another checkout's dist/src/main.js),
  * measured with wrk / h2load on the headline scenarios (harness/independent.ts) in
  * interleaved pairs (the order flips every pair), so that drift on a shared machine
  * hits both alike. Prints each pair, how often B was higher and the ratio of medians;
@@ -8,6 +9,7 @@
  *
  *   npm run build && node dist/ab-flags.js --b "--worker-nice 10" [--a ""] [--pairs 6] [--duration 2]
  *     [--scenarios tabular-http-c64,tabular-http-c1,...] [--out results/tmp/ab-flags.json]
+ *     [--a-main PATH/dist/src/main.js] [--b-main PATH/dist/src/main.js]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,6 +23,8 @@ import { startTarget, type RunningTarget } from './harness/targets.js';
 const flags = (s: string): string[] => s.split(' ').filter(Boolean);
 const A_ARGS = flags(arg('a', ''));
 const B_ARGS = flags(arg('b', ''));
+const A_MAIN = arg('a-main', '') || undefined;
+const B_MAIN = arg('b-main', '') || undefined;
 const PAIRS = Number(arg('pairs', '6'));
 const DURATION_S = Number(arg('duration', '2'));
 const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/ab-flags.json'));
@@ -41,11 +45,11 @@ async function main(): Promise<void> {
   mkdirSync(logDir, { recursive: true });
   const models = [...new Set(scenarios.map((s) => s.model))];
   const ctx = { repo: OSPREY_REPOSITORY, noBatchRepo: OSPREY_REPOSITORY, models, logDir, readyTimeoutMs: 60_000 };
-  const a = await startTarget('osprey', ctx, { args: A_ARGS, name: 'A' });
-  const b = await startTarget('osprey', ctx, { args: B_ARGS, name: 'B' });
+  const a = await startTarget('osprey', ctx, { args: A_ARGS, name: 'A', main: A_MAIN });
+  const b = await startTarget('osprey', ctx, { args: B_ARGS, name: 'B', main: B_MAIN });
   const results = [];
   try {
-    console.log(`A: osprey ${A_ARGS.join(' ')}\nB: osprey ${B_ARGS.join(' ')}\n${PAIRS} pairs of ${DURATION_S} s runs per scenario, order flipped every pair`);
+    console.log(`A: ${A_MAIN ?? 'osprey'} ${A_ARGS.join(' ')}\nB: ${B_MAIN ?? 'osprey'} ${B_ARGS.join(' ')}\n${PAIRS} pairs of ${DURATION_S} s runs per scenario, order flipped every pair`);
     for (const sc of scenarios) {
       const { command, contenders } = await prepare(sc, ['osprey'], a.http, DURATION_S, bins);
       const c = contenders[0]!;
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
     await b.stop();
   }
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), a: A_ARGS, b: B_ARGS, pairs: PAIRS, durationS: DURATION_S, results }, null, 1)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), a: A_ARGS, b: B_ARGS, aMain: A_MAIN, bMain: B_MAIN, pairs: PAIRS, durationS: DURATION_S, results }, null, 1)}\n`);
   console.log(`wrote ${OUT}`);
 }
 

@@ -22,7 +22,7 @@
  *
  *   npm run build && node dist/profile.js [--model tabular] [--wire http-json|http-binary|grpc]
  *     [--concurrency 64] [--duration 6] [--interval-us 200] [--out bench/results/tmp/profile.json]
- *     [--server osprey|floor|naive]
+ *     [--server osprey|floor|naive] [--rpc unary|stream]
  *
  * `--server floor` (the grpc-js / uWS echo server) or `naive` profiles a baseline the
  * same way, so that Osprey's main thread can be set beside the protocol's own cost:
@@ -54,6 +54,9 @@ const DURATION_S = Number(arg('duration', '6'));
 const INTERVAL_US = Number(arg('interval-us', '200'));
 const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/profile.json'));
 const EXTRA = arg('server-args', '').split(' ').filter(Boolean);
+// stream: ModelStreamInfer, CONCURRENCY messages in one stream at a time (the report's stream scenario).
+const RPC = arg('rpc', 'unary') as 'unary' | 'stream';
+if (!['unary', 'stream'].includes(RPC)) throw new Error(`--rpc: unary or stream, not '${RPC}'`);
 const SERVER = arg('server', 'osprey') as 'osprey' | 'floor' | 'naive';
 if (!['osprey', 'floor', 'naive'].includes(SERVER)) throw new Error(`--server: osprey, floor or naive, not '${SERVER}'`);
 
@@ -168,9 +171,12 @@ async function main(): Promise<void> {
   if (WIRE === 'grpc') {
     const bin = findTool('h2load');
     if (!bin) throw new Error('h2load not installed');
+    const one = grpcFrame(encodeInferRequest(MODEL, '', step!));
+    const stream = RPC === 'stream';
     tool = await runH2load(bin, {
-      hostPort: `127.0.0.1:${grpc}`, path: `${GRPC_SERVICE}ModelInfer`, frame: grpcFrame(encodeInferRequest(MODEL, '', step!)),
-      connections: 1, streams: CONCURRENCY, durationS: DURATION_S, warmupS: 1,
+      hostPort: `127.0.0.1:${grpc}`, path: `${GRPC_SERVICE}${stream ? 'ModelStreamInfer' : 'ModelInfer'}`,
+      frame: stream ? Buffer.concat(new Array<Buffer>(CONCURRENCY).fill(one)) : one,
+      connections: 1, streams: stream ? 1 : CONCURRENCY, durationS: DURATION_S, warmupS: 1,
     }, server.pid!);
   } else {
     const bin = findTool('wrk');

@@ -15,8 +15,13 @@
  * when a request goes to an awake worker whose runs are short (the version's
  * RunEstimate), this thread polls for the answer (at most MAIN_SPIN_US) instead of returning to its event loop, whose
  * wake-up would cost as much again. At concurrency 1 this takes the hand-off from
- * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under concurrency
- * nothing spins, so no CPU is taken from the front end or from other workers.
+ * ~230 us to ~50 us on a tabular model (`bench/idle-path.ts`). Under a flow of
+ * concurrent requests nothing spins, so no CPU is taken from the front end or from
+ * other workers. One exception, a burst (`Arrivals` below: a stream's messages read
+ * at once into an idle server): the worker that ran its first batch polls, for at
+ * most ~300 us, for the batch the rest of it makes, and the batch goes to that
+ * worker (`Channel.unanswered`: it is free once it has answered, before this thread
+ * has collected the answer).
  * A poll that finds itself descheduled (the clock jumps between two looks: another
  * thread wanted its core) stops, and neither side polls for ~256 ms, doubling up to
  * ~2 s while polls keep losing (`spinRest`): on a machine short of cores a poll delays
@@ -27,7 +32,7 @@
  * rest; bench/README.md "Batches per turn, resting polls").
  */
 import { CTL_RESP } from '../worker/channel.js';
-import { hotQuiet, pollFor } from '../worker/hint.js';
+import { HINT_ACTIVE, HINT_BURST, HINT_MULTI_AT, hintTick, hotQuiet, pollFor } from '../worker/hint.js';
 import { MAIN_SPIN_US, type RunEstimate } from './estimate.js';
 
 /**
@@ -42,4 +47,42 @@ export function pollsForAnswer(hint: Int32Array, task: { op: string; estimate?: 
 /** Poll for the worker's answer (RESP moving past `last`); true when it came within MAIN_SPIN_US. */
 export function awaitAnswer(hint: Int32Array, ctl: Int32Array, last: number, rest: boolean): boolean {
   return pollFor(hint, MAIN_SPIN_US, rest, () => Atomics.load(ctl, CTL_RESP) !== last);
+}
+
+/**
+ * Counts requests in and out of the hint block (HINT_ACTIVE, HINT_MULTI_AT), and tells
+ * a burst from a flow (HINT_BURST, `burstHot`): the requests that reach an idle server
+ * in one turn of the event loop (the messages of a stream, read at once) are a burst
+ * until one more arrives in a later turn while they are in the server. The turn ends
+ * at the check phase (setImmediate), after the turn's I/O. Under a steady flow (64
+ * unary calls, 64 HTTP connections) the server is never idle, so nothing changes there.
+ */
+export class Arrivals {
+  readonly #hint: Int32Array;
+  /** The turn that found the server idle is still running: its arrivals join the burst. */
+  #open = false;
+  readonly #close = (): void => { this.#open = false; };
+
+  constructor(hint: Int32Array) {
+    this.#hint = hint;
+  }
+
+  in(): void {
+    const hint = this.#hint;
+    if (Atomics.add(hint, HINT_ACTIVE, 1) === 0) {
+      Atomics.store(hint, HINT_BURST, 1);
+      if (!this.#open) {
+        this.#open = true;
+        setImmediate(this.#close);
+      }
+      return;
+    }
+    Atomics.store(hint, HINT_MULTI_AT, hintTick());
+    // Read first: under a flow this runs per request, and the line is shared with the workers.
+    if (!this.#open && Atomics.load(hint, HINT_BURST) !== 0) Atomics.store(hint, HINT_BURST, 0);
+  }
+
+  out(): void {
+    Atomics.sub(this.#hint, HINT_ACTIVE, 1);
+  }
 }

@@ -45,46 +45,13 @@ import { HINT_ACTIVE, HINT_BYTES, HINT_MULTI_AT, HINT_CONTENDED_AT, hintTick, so
 import {
   transferList, type FailedResult, type ListResult, type LoadResult, type RunResult, type RunTask, type StateFreeResult, type UnloadResult, type WorkerTask,
 } from '../worker/protocol.js';
-import { joinRunInput, type RunInput, type SequenceRun, type SessionSpec } from '../types/run.js';
-import type { RunEstimate } from './estimate.js';
-import { awaitAnswer, pollsForAnswer } from './handoff.js';
+import { joinRunInput, type RunInput, type SessionSpec } from '../types/run.js';
+import { workerTuning, type RunOptions, type WorkerPoolOptions } from './pool-options.js';
+import { Arrivals, awaitAnswer, pollsForAnswer } from './handoff.js';
 import { Channel, INLINE_BYTES, Job, Thread, type Request } from './thread.js';
 import type { WorkerTuning } from '../worker/channel-worker.js';
 
-export interface WorkerPoolOptions {
-  /** Threads the pool may grow to as instances are allocated. Default: the initial count (fixed). */
-  maxWorkers?: number;
-  /** Requests handed to a worker at once (a power of two). Default 4. */
-  slots?: number;
-  /** Tensor bytes a request (inputs) or response (outputs) may carry inline in shared memory; larger ones go over the port, transferred. Default INLINE_BYTES. */
-  inlineBytes?: number;
-  /** Hot hand-off: how long an idle worker polls for the next request at concurrency 1 (us). 0 turns the hot hand-off off. Default 500. */
-  spinUs?: number;
-  /**
-   * Hot hand-off: a poll (either side) that finds it lost its core to another thread
-   * stops, and nothing polls for ~256 ms, doubling up to ~2 s while that goes on
-   * (`hotQuiet`, `markContended` in ../worker/hint.ts).
-   * Default true; tests that watch a worker poll turn it off.
-   */
-  spinRest?: boolean;
-  /** Nice levels the workers run below the main thread (Linux; see ../worker/nice.ts). Default 0. */
-  nice?: number;
-  /**
-   * --max-response-bytes: the most output bytes one request may get. Checked on the
-   * worker before outputs cross to this thread (see `run`). Default: no limit.
-   */
-  maxResponseBytes?: number;
-}
-
-/** What a run needs beyond its inputs and outputs. */
-export interface RunOptions {
-  /** The batch's rows, and the rows of its largest request (the worker checks --max-response-bytes on its share). */
-  rows?: number;
-  largest?: number;
-  seq?: SequenceRun;
-  /** The version's run-duration estimate: read for the hot hand-off and the solo flag. */
-  estimate?: RunEstimate;
-}
+export type { RunOptions, WorkerPoolOptions } from './pool-options.js';
 
 /** `Atomics.waitAsync` (Node >= 16; ES2024, not in this project's ES2022 lib). */
 const waitAsync = (Atomics as unknown as {
@@ -114,6 +81,7 @@ export class WorkerPool {
   readonly #layout: ChannelLayout;
   readonly #hintSab = new SharedArrayBuffer(HINT_BYTES);
   readonly #hint = new Int32Array(this.#hintSab);
+  readonly #arrivals = new Arrivals(this.#hint);
   /** What each worker is started with; the main thread's half of the hot hand-off reads spinUs and spinRest here too. */
   readonly #tuning: WorkerTuning;
   #closed = false;
@@ -124,10 +92,7 @@ export class WorkerPool {
     if (!(slots >= 1 && (slots & (slots - 1)) === 0)) throw new RangeError('slots must be a power of two');
     this.capacity = Math.max(workers, options.maxWorkers ?? workers);
     this.#layout = { slots, slotDataBytes: Math.max(64, Math.ceil((options.inlineBytes ?? INLINE_BYTES) / 8) * 8) };
-    this.#tuning = {
-      spinUs: Math.max(0, options.spinUs ?? 500), spinRest: options.spinRest ?? true, maxResponseBytes: options.maxResponseBytes ?? Infinity,
-      nice: Math.max(0, options.nice ?? 0),
-    };
+    this.#tuning = workerTuning(options);
     Atomics.store(this.#hint, HINT_MULTI_AT, hintTick() - 1000);
     Atomics.store(this.#hint, HINT_CONTENDED_AT, hintTick() - 1000);
     for (let i = 0; i < workers; i++) {
@@ -181,12 +146,12 @@ export class WorkerPool {
 
   /** A request entered the server (the hot hand-off only runs while it holds at most one). */
   beginRequest(): void {
-    if (Atomics.add(this.#hint, HINT_ACTIVE, 1) >= 1) Atomics.store(this.#hint, HINT_MULTI_AT, hintTick());
+    this.#arrivals.in();
   }
 
   /** A request counted by `beginRequest` was answered or failed. */
   endRequest(): void {
-    Atomics.sub(this.#hint, HINT_ACTIVE, 1);
+    this.#arrivals.out();
   }
 
   /** Requests counted in and not yet out (tests check that every path counts out). */
@@ -202,13 +167,13 @@ export class WorkerPool {
   /** True when the thread's worker is idle but awake (polling): a run sent there starts at once. */
   awake(thread: number): boolean {
     const ch = this.#threads[thread]?.ch;
-    return ch !== undefined && ch.inflight.length === 0 && Atomics.load(ch.ctl, CTL_SLEEPING) === 0 && Atomics.load(ch.ctl, CTL_READY) !== 0;
+    return ch !== undefined && ch.unanswered === 0 && Atomics.load(ch.ctl, CTL_SLEEPING) === 0 && Atomics.load(ch.ctl, CTL_READY) !== 0;
   }
 
-  /** Current load of one thread (requests queued or handed to the worker). */
+  /** Current load of one thread (requests queued, or handed to the worker and not answered yet). */
   load(thread: number): number {
     const t = this.#threads[thread]!;
-    return t.queue.length + (t.ch?.inflight.length ?? 0);
+    return t.queue.length + (t.ch?.unanswered ?? 0);
   }
 
   /** True while a session is being created or released on the thread. */

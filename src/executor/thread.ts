@@ -4,7 +4,7 @@
  * Main thread only.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { CTL_BYTES, channelBytes, slotViews, type ChannelLayout, type SlotView } from '../worker/channel.js';
+import { CTL_BYTES, CTL_RESP, channelBytes, slotViews, type ChannelLayout, type SlotView } from '../worker/channel.js';
 import type { ChannelWorkerData, WorkerTuning } from '../worker/channel-worker.js';
 import type { ExitTask, ListTask, LoadTask, StateFreeTask, UnloadTask } from '../worker/protocol.js';
 import type { RunEstimate } from './estimate.js';
@@ -99,6 +99,15 @@ export class Channel<R> {
     this.port = port1;
     const workerData: ChannelWorkerData = { sab, hint, port: port2, layout, ...tuning };
     this.worker = new Worker(WORKER_FILE, { workerData, transferList: [port2] });
+  }
+
+  /**
+   * Handed-over requests the worker has not answered yet. The answered ones stay in
+   * `inflight` until this thread collects them (its event loop's next look), but the
+   * worker is free: a batch formed meanwhile may go there, to a worker that is awake.
+   */
+  get unanswered(): number {
+    return this.inflight.length - ((Atomics.load(this.ctl, CTL_RESP) - this.lastResp) | 0);
   }
 }
 

@@ -14,7 +14,7 @@ import {
   CTL_BYTES, CTL_READY, CTL_REQ, CTL_RESP, CTL_SHUTDOWN, CTL_SLEEPING, CTL_STARTED, REQ_INLINE_RUN, RESP_PORT, fitsInline, readRunRequest, setTiming, slotViews, writeRunResponse, type ChannelLayout, type SlotView,
 } from './channel.js';
 import { lowerThreadPriority } from './nice.js';
-import { HINT_ACTIVE, HINT_BYTES, HINT_SPINNER, SPIN_MAX_ACTIVE, hotQuiet, pollFor, soloQuiet } from './hint.js';
+import { HINT_ACTIVE, HINT_BURST, HINT_BYTES, HINT_SPINNER, SPIN_MAX_ACTIVE, burstHot, hotQuiet, pollFor, soloQuiet } from './hint.js';
 import { execute, existingSession, existingSolo, renewSessions, serve, setMaxResponseBytes, toWire } from './ort-worker.js';
 import type { RunTensor } from '../types/run.js';
 import { transferList, type FailedResult, type WorkerTask } from './protocol.js';
@@ -23,6 +23,8 @@ import { transferList, type FailedResult, type WorkerTask } from './protocol.js'
 export interface WorkerTuning {
   /** Longest poll for the next request before sleeping, at concurrency 1 (0: always sleep). */
   spinUs: number;
+  /** Longest poll for the rest of a burst (WorkerPoolOptions.burstSpinUs; at most spinUs). */
+  burstSpinUs: number;
   /** Stop polling when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
   spinRest: boolean;
   /** --max-response-bytes (Infinity: none). */
@@ -39,7 +41,7 @@ export interface ChannelWorkerData extends WorkerTuning {
   layout: ChannelLayout;
 }
 
-const { sab, hint: hintSab, port, layout, spinUs, spinRest, maxResponseBytes, nice } = workerData as ChannelWorkerData;
+const { sab, hint: hintSab, port, layout, spinUs, burstSpinUs, spinRest, maxResponseBytes, nice } = workerData as ChannelWorkerData;
 setMaxResponseBytes(maxResponseBytes);
 lowerThreadPriority(nice);
 const ctl = new Int32Array(sab, 0, CTL_BYTES / 4);
@@ -157,21 +159,32 @@ function waitFor(next: number): boolean {
 
 /**
  * Poll (awake, SLEEPING stays 0, so the main thread does not notify) for request
- * `next`, for at most `spinUs`, while the server is nearly idle and no other worker
- * is spinning. A wake-up from Atomics.wait costs 20-250 us on a VM (the idle vCPU
- * must be woken, and the caches are cold afterwards), ten times a small model's run;
- * polling costs a core for the budget. It is only worth it when the main thread and
- * the client are not short of CPU, hence the gate: one spinner at a time, and it
- * stops as soon as a second request is in the server.
+ * `next`, for at most `spinUs`, while the server is nearly idle, or while the rest
+ * of a burst is still being read (`burstHot`), and no other worker is spinning. A
+ * wake-up from Atomics.wait costs 20-250 us on a VM (the idle vCPU must be woken,
+ * and the caches are cold afterwards), ten times a small model's run; polling costs
+ * a core for the budget. It is only worth it when the main thread and the client
+ * are not short of CPU, hence the gates: one spinner at a time; at concurrency 1 it
+ * stops as soon as a second request is in the server; in a burst, as soon as
+ * requests flow in or its answers go out (the count drops: the rest of it is in
+ * flight, and the main thread and the client are busy with the answers).
  */
 function spin(next: number): void {
-  if (!hotQuiet(hint)) return;
+  const solo = hotQuiet(hint);
+  if (!solo && !burstHot(hint)) return;
   if (Atomics.compareExchange(hint, HINT_SPINNER, 0, threadId) !== 0) return;
+  const inBurst = Atomics.load(hint, HINT_ACTIVE);
+  const over = solo ? flowing : (): boolean => Atomics.load(hint, HINT_BURST) === 0 || Atomics.load(hint, HINT_ACTIVE) < inBurst;
   try {
-    pollFor(hint, spinUs, spinRest, () => available(next) || stopping() || Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE);
+    pollFor(hint, solo ? spinUs : Math.min(spinUs, burstSpinUs), spinRest, () => available(next) || stopping() || over());
   } finally {
     Atomics.store(hint, HINT_SPINNER, 0);
   }
+}
+
+/** Requests flow in beside others: no longer concurrency 1, nor a burst. */
+function flowing(): boolean {
+  return Atomics.load(hint, HINT_ACTIVE) > SPIN_MAX_ACTIVE && Atomics.load(hint, HINT_BURST) === 0;
 }
 
 /**

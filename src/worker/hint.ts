@@ -83,7 +83,32 @@ function restTicks(hint: Int32Array): number {
  * programs) delays them by whole scheduler slices; the rest hands the cores back.
  */
 export function hotQuiet(hint: Int32Array): boolean {
-  return soloQuiet(hint) && ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > restTicks(hint);
+  return soloQuiet(hint) && rested(hint);
+}
+
+/** No poll lost its core within the current rest (see `markContended`). */
+function rested(hint: Int32Array): boolean {
+  return ((hintTick() - Atomics.load(hint, HINT_CONTENDED_AT)) | 0) > restTicks(hint);
+}
+
+/**
+ * 1 while every request in the server arrived in the turn that found it idle (a
+ * burst: the messages of a stream read at once), 0 once one arrives in a later turn
+ * beside others (a flow). Kept by ../executor/handoff.ts's `Arrivals`.
+ */
+export const HINT_BURST = 52;
+
+/**
+ * True while the server answers a burst (HINT_BURST) and no poll lost its core lately.
+ * A burst is all its client sends until it is answered, so nothing competes with a
+ * worker that polls for its next batch meanwhile: the client waits, and the main
+ * thread has only the burst to read and answer. A 64-message stream (h2load, one
+ * stream at a time) is read in one turn and runs as a batch of 1 and one of 63; the
+ * second then found its worker asleep, and its wake-up (20-250 us on a VM) was on
+ * the burst's critical path every time.
+ */
+export function burstHot(hint: Int32Array): boolean {
+  return Atomics.load(hint, HINT_BURST) !== 0 && rested(hint);
 }
 
 /**

@@ -344,12 +344,19 @@ export function conformanceSuite(protocol: Protocol, ctx: () => SuiteContext): v
       });
       const alone: string[] = [];
       for (let k = 0; k < N; k++) alone.push(hex((await inferOk(d(), tabReq(k))).outputs[0]!.raw));
-      const tabBefore = await stats(d(), 'tabular', '1');
-      const together = await Promise.all(Array.from({ length: N }, (_, k) => inferOk(d(), tabReq(k))));
-      const tabAfter = await stats(d(), 'tabular', '1');
-      together.forEach((r, k) => assert.equal(hex(r.outputs[0]!.raw), alone[k], `request ${k}`));
-      assert.equal(tabAfter.inference_count - tabBefore.inference_count, N);
-      assert.ok(tabAfter.execution_count - tabBefore.execution_count < N, `tabular: ${tabAfter.execution_count - tabBefore.execution_count} executions for ${N} requests`);
+      // The client shares this process's event loop, so its requests reach the server
+      // over several turns, and one answered before the next arrives runs alone (the
+      // hot hand-off): up to five tries for a round in which some of them shared a batch.
+      const runs: number[] = [];
+      for (let tries = 0; tries < 5 && !runs.some((n) => n < N); tries++) {
+        const tabBefore = await stats(d(), 'tabular', '1');
+        const together = await Promise.all(Array.from({ length: N }, (_, k) => inferOk(d(), tabReq(k))));
+        const tabAfter = await stats(d(), 'tabular', '1');
+        together.forEach((r, k) => assert.equal(hex(r.outputs[0]!.raw), alone[k], `request ${k}`));
+        assert.equal(tabAfter.inference_count - tabBefore.inference_count, N);
+        runs.push(tabAfter.execution_count - tabBefore.execution_count);
+      }
+      assert.ok(runs.some((n) => n < N), `tabular: ${runs.join(', ')} executions for ${N} requests`);
     });
 
     const slowReq: InferSpec = { model: 'slow', inputs: [{ name: 'x', datatype: 'FP32', shape: [1], values: [2.5] }] };

@@ -6,8 +6,9 @@ import {
   REQ_INLINE_RUN, RESP_INLINE, channelBytes, copyToShared, fitsInline, inlineInputBytes, readRunRequest, readRunResponse, seqBefore, setTiming, slotOffset, slotViews, writeRunRequest, writeRunResponse,
 } from '../../src/worker/channel.js';
 import {
-  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_REST_TICKS, HINT_STRIKES_AT, MAX_REST_TICKS, STRIKES_TO_REST, STRIKE_WINDOW_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, hintTick, hotQuiet, pollFor,
+  CONTENDED_REST_TICKS, HINT_ACTIVE, HINT_BURST, HINT_REST_TICKS, HINT_STRIKES_AT, MAX_REST_TICKS, STRIKES_TO_REST, STRIKE_WINDOW_TICKS, markContended, HINT_BYTES, HINT_CONTENDED_AT, HINT_MULTI_AT, burstHot, hintTick, hotQuiet, pollFor,
 } from '../../src/worker/hint.js';
+import { Arrivals } from '../../src/executor/handoff.js';
 import type { RunTensor } from '../../src/types/run.js';
 
 const layout = { slots: 4, slotDataBytes: 256 };
@@ -170,6 +171,33 @@ describe('hot hand-off polls (pollFor, hotQuiet)', () => {
     calls = 0;
     assert.equal(pollFor(off, 5_000_000, false, () => { if (calls++ === 1) busy(2); return calls > 1000; }), true);
     assert.equal(hotQuiet(off), true, 'rest off: nothing marked');
+  });
+
+  it('a burst: requests that reach an idle server in one turn, until one arrives in a later turn beside them (Arrivals, burstHot)', async () => {
+    const hint = hintBlock();
+    const arrivals = new Arrivals(hint);
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    assert.equal(burstHot(hint), false, 'nothing arrived yet');
+    for (let i = 0; i < 64; i++) arrivals.in();
+    assert.equal(Atomics.load(hint, HINT_ACTIVE), 64);
+    assert.equal(burstHot(hint), true, 'one turn, into an idle server');
+    assert.equal(hotQuiet(hint), false, 'not concurrency 1');
+    await turn();
+    arrivals.out();
+    assert.equal(burstHot(hint), true, 'answering it keeps it a burst');
+    arrivals.in();
+    assert.equal(burstHot(hint), false, 'one more in a later turn: a flow');
+    for (let i = 0; i < 64; i++) arrivals.out();
+    assert.equal(Atomics.load(hint, HINT_ACTIVE), 0);
+    assert.equal(burstHot(hint), false, 'idle: still a flow until the next arrival');
+    await turn();
+    arrivals.in();
+    assert.equal(burstHot(hint), true, 'the next arrival into the idle server starts a burst');
+    // A poll that lost its core rests the burst's polls too.
+    Atomics.store(hint, HINT_CONTENDED_AT, hintTick());
+    assert.equal(burstHot(hint), false, 'resting');
+    assert.equal(Atomics.load(hint, HINT_BURST), 1);
+    arrivals.out();
   });
 
   it('a rest doubles while polls keep losing their core (up to ~2 s) and starts over after a quiet spell', () => {

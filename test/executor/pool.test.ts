@@ -303,6 +303,8 @@ describe('WorkerPool', { timeout: 60_000 }, () => {
 
 describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** One turn of the event loop (past its check phase, where a burst's turn ends). */
+  const turn = () => new Promise((r) => setImmediate(r));
 
   it('an idle worker stays awake while the server holds at most one request, and sleeps once it holds more', async () => {
     // A long spin budget, so that "awake" is observable from the test without racing it.
@@ -318,8 +320,10 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       assert.deepEqual(floats((await p.run(0, AC, [rows([4, 5, 6])], ['b'])).outputs[0]!), [12, 15, 18]);
       await sleep(50);
       assert.equal(p.awake(0), true);
-      // Two requests in the server: the poll ends and the worker sleeps.
+      // Two requests in the server, the second a turn after the first (a flow, not a
+      // burst): the poll ends and the worker sleeps.
       p.beginRequest();
+      await turn();
       p.beginRequest();
       await sleep(50);
       assert.equal(p.awake(0), false, 'asleep under concurrency');
@@ -328,6 +332,70 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       assert.equal(p.awake(0), false, 'no polling after a run while two requests are in the server');
       p.endRequest();
       p.endRequest();
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a burst (requests that reach an idle server in one turn) keeps the worker polling until its answers go out, or one more arrives in a later turn', async () => {
+    const p = new WorkerPool(1, { spinUs: 5_000_000, burstSpinUs: 5_000_000, spinRest: false });
+    try {
+      await p.loadOn([0], AC);
+      // Concurrency under 2 requests for ~50 ms before: the concurrency-1 poll is off
+      // (soloQuiet), so only the burst can keep the worker awake.
+      p.beginRequest();
+      await turn();
+      p.beginRequest();
+      p.endRequest();
+      p.endRequest();
+      // 64 requests in one turn into the idle server, as a stream's messages read at once.
+      for (let i = 0; i < 64; i++) p.beginRequest();
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
+      await sleep(50);
+      assert.equal(p.awake(0), true, 'polling for the rest of the burst');
+      assert.deepEqual(floats((await p.run(0, AC, [rows([4, 5, 6])], ['b'])).outputs[0]!), [12, 15, 18]);
+      await sleep(50);
+      assert.equal(p.awake(0), true, 'still the burst');
+      // An answer goes out: the rest of the burst is in flight, and the poll ends.
+      p.endRequest();
+      for (let waited = 0; p.awake(0) && waited < 2000; waited += 25) await sleep(25);
+      assert.equal(p.awake(0), false, 'asleep once the answers go out');
+      for (let i = 0; i < 63; i++) p.endRequest();
+      // The next burst into the idle server.
+      await turn();
+      for (let i = 0; i < 64; i++) p.beginRequest();
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 2, 3])], ['b'])).outputs[0]!), [3, 6, 9]);
+      await sleep(50);
+      assert.equal(p.awake(0), true, 'polling in the next burst');
+      // One more arrives in a later turn while the burst is in: a flow, and the poll ends.
+      p.beginRequest();
+      for (let waited = 0; p.awake(0) && waited < 2000; waited += 25) await sleep(25);
+      assert.equal(p.awake(0), false, 'asleep once requests flow in');
+      assert.deepEqual(floats((await p.run(0, AC, [rows([1, 1, 1])], ['b'])).outputs[0]!), [3, 3, 3]);
+      await sleep(50);
+      assert.equal(p.awake(0), false, 'no polling after a run in a flow');
+      for (let i = 0; i < 65; i++) p.endRequest();
+      assert.equal(p.activeRequests, 0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('a batch goes to the worker that has answered, even before its answer is collected', async () => {
+    const p = new WorkerPool(2, { spinUs: 0 });
+    try {
+      await p.loadOn([0, 1], AC);
+      const first = p.run(0, AC, [rows([1, 2, 3])], ['b']);
+      let collected = false;
+      void first.then(() => { collected = true; });
+      // Block this thread until worker 0 has answered: this thread collects answers in
+      // its event loop, so the answer is not collected yet (the job is still in flight).
+      const until = Date.now() + 5000;
+      while (p.load(0) !== 0 && Date.now() < until) { /* the worker answers meanwhile */ }
+      assert.equal(p.load(0), 0, 'answered, so free, though not collected');
+      assert.equal(collected, false);
+      assert.deepEqual(floats((await first).outputs[0]!), [3, 6, 9]);
+      assert.equal(p.load(0), 0);
     } finally {
       await p.close();
     }
