@@ -165,7 +165,8 @@ function waitFor(next: number): boolean {
  * and the caches are cold afterwards), ten times a small model's run; polling costs
  * a core for the budget. It is only worth it when the main thread and the client
  * are not short of CPU, hence the gates: one spinner at a time; at concurrency 1 it
- * stops as soon as a second request is in the server; in a burst, as soon as
+ * stops as soon as a second request is in the server (unless the two came as a
+ * burst); in a burst, as soon as
  * requests flow in or its answers go out (the count drops: the rest of it is in
  * flight, and the main thread and the client are busy with the answers).
  */
