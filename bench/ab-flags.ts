@@ -19,6 +19,7 @@ import { findTool } from './harness/external-tools.js';
 import { independentScenarios, prepare } from './harness/independent.js';
 import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
 import { startTarget, type RunningTarget } from './harness/targets.js';
+import { median } from './harness/median.js';
 
 const flags = (s: string): string[] => s.split(' ').filter(Boolean);
 const A_ARGS = flags(arg('a', ''));
@@ -31,11 +32,6 @@ const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/ab-flags.json'));
 // The stream scenario compares two RPC forms on one server, not two servers.
 const unary = independentScenarios().filter((s) => s.rpc !== 'stream' && s.targets.includes('osprey'));
 const WANT = arg('scenarios', unary.map((s) => s.id).join(',')).split(',');
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<void> {
   const bins = { wrk: findTool('wrk') ?? '', h2load: findTool('h2load') ?? '' };

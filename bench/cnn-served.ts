@@ -38,6 +38,7 @@ import { modelInfoHttp } from './loadgen/model-info.js';
 import { binaryBody, inferPath } from './loadgen/payload.js';
 import { httpCall } from './loadgen/http-get.js';
 import { httpStatsSource, statsDelta, type ServerSplit, type StatsSource } from './loadgen/server-stats.js';
+import { median } from './harness/median.js';
 
 const MODEL = arg('model', 'cnn');
 const ROUNDS = Number(arg('rounds', '3'));
@@ -150,11 +151,6 @@ interface Run {
   mainWakesPerRow: number;
   workerPreemptionsPerRow: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** One server under test: its process, and how to load it on each wire. */
 interface Served {

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { arg } from './harness/args.js';
 import { OSPREY_REPOSITORY, OSPREY_ROOT } from './harness/paths.js';
 import { pidCpuUs } from './loadgen/cpu.js';
+import { median } from './harness/median.js';
 
 const ROWS = Number(arg('rows', '10'));
 const ROUNDS = Number(arg('rounds', '4'));
@@ -87,11 +88,6 @@ async function measure(mode: 'slot' | 'port'): Promise<{ mainUsPerBatch: number;
     await pool.close();
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const results = new Map<string, { mainUsPerBatch: number; workerUsPerRow: number; rowsPerSec: number }[]>();
 for (let round = 0; round < ROUNDS; round++) {

@@ -36,6 +36,7 @@ import { arg } from './harness/args.js';
 import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
 import { startTarget, type RunningTarget, type TargetId } from './harness/targets.js';
 import { runSweep } from './loadgen/sweep.js';
+import { median } from './harness/median.js';
 
 const ROUNDS = Number(arg('rounds', '5'));
 const DURATION_MS = Number(arg('duration-ms', '2000'));
@@ -64,12 +65,6 @@ async function measure(t: RunningTarget, concurrency: number): Promise<Point> {
   });
   const l = r.levels[0]!;
   return { requestsPerSec: Math.round(l.requestsPerSec), p50us: l.latencyUs.p50, p99us: l.latencyUs.p99, requests: l.requests, errors: l.errorCount };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -25,6 +25,7 @@ import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
 import { writeResultsJson } from './harness/write-json.js';
 import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
+import { median } from './harness/median.js';
 
 
 const ROUNDS = Number(arg('rounds', '4'));
@@ -136,8 +137,6 @@ async function drive(srv: Server): Promise<RunResult> {
   const q = (p: number): number => Math.round((lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN) * 1000);
   return { server: srv.name, inferPerSec: Math.round((ok * ROWS) / secs), requests: ok, errors, p50Us: q(0.5), p99Us: q(0.99), scrapes, mainCpuUsPerReq: perReq(main0, main1), cpuUsPerReq: perReq(all0, all1) };
 }
-
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 async function main(): Promise<void> {
   const on = await startServer('on', []);

@@ -30,6 +30,7 @@ import { fromHalf, valuesToRaw } from './loadgen/tensor-values.js';
 import { runSweep } from './loadgen/sweep.js';
 import type { Protocol } from './loadgen/types.js';
 import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
+import { median } from './harness/median.js';
 
 const ROUNDS = Number(arg('rounds', '3'));
 const CONCURRENCY = Number(arg('concurrency', '16'));
@@ -46,11 +47,6 @@ const WIRES: Array<{ id: string; protocol: Protocol; binary: boolean }> = [
 ];
 
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
-const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]!);
 
 // ------------------------------------------------------------------ accuracy

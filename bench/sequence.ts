@@ -26,6 +26,7 @@ import { freePort } from './harness/ports.js';
 import { Histogram } from './loadgen/histogram.js';
 import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
+import { median } from './harness/median.js';
 
 const SEQUENCES = Number(arg('sequences', '64'));
 const LENGTH = Number(arg('length', '10'));
@@ -147,8 +148,6 @@ async function drive(srv: Server, mode: Mode, round: number): Promise<RunResult>
   const us = (q: number) => Math.round(hist.quantile(q));
   return { mode, round, inferPerSec: Math.round(ok / secs), requests: ok, errors, p50Us: us(0.5), p90Us: us(0.9), p99Us: us(0.99) };
 }
-
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 async function main(): Promise<void> {
   const srv = await startServer();

@@ -27,6 +27,7 @@ import { HttpClient, buildHttpRequest } from './loadgen/http-client.js';
 import { arg } from './harness/args.js';
 import { writeResultsJson } from './harness/write-json.js';
 import { BENCH_ROOT, OSPREY_MAIN, OSPREY_REPOSITORY } from './harness/paths.js';
+import { median } from './harness/median.js';
 
 
 const LEVELS = arg('concurrency', '1,8,32').split(',').map(Number);
@@ -156,8 +157,6 @@ async function drive(srv: Server, mode: Mode, concurrency: number, round: number
     },
   };
 }
-
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 
 async function main(): Promise<void> {
   const srv = await startServer();

@@ -19,20 +19,17 @@ import { findTool } from './harness/external-tools.js';
 import { independentScenarios, prepare } from './harness/independent.js';
 import { BENCH_ROOT, OSPREY_REPOSITORY } from './harness/paths.js';
 import { startTarget, type RunningTarget } from './harness/targets.js';
+import { median } from './harness/median.js';
 
 const flags = (s: string): string[] => s.split(' ').filter(Boolean);
 const ROUNDS = Number(arg('rounds', '6'));
 const DURATION_S = Number(arg('duration', '5'));
+if (!(Number.isInteger(ROUNDS) && ROUNDS > 0 && DURATION_S > 0)) throw new Error('--rounds: a positive integer; --duration: seconds, over 0');
 const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/stream-ratio.json'));
 const A = { main: arg('main', '') || undefined, args: flags(arg('server-args', '')) };
 const B_MAIN = arg('b-main', '') || undefined;
 const B_ARGS = arg('b-server-args', '');
 const B = B_MAIN !== undefined || B_ARGS !== '' ? { main: B_MAIN, args: flags(B_ARGS) } : undefined;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Round { round: number; stream: number; unary: number; ratio: number; loadavg1: number }
 

@@ -16,6 +16,7 @@ import { binaryBody, inferPath, jsonBody, type Wire } from '../loadgen/payload.j
 import { httpStatsSource } from '../loadgen/server-stats.js';
 import { findTool, runH2load, runWrk, type ToolName, type ToolResult } from './external-tools.js';
 import type { RunningTarget, TargetId } from './targets.js';
+import { median } from './median.js';
 
 export interface IndependentScenario {
   id: string;
@@ -84,10 +85,10 @@ export function independentScenarios(): IndependentScenario[] {
   ];
 }
 
-const median = (xs: Array<number | null>): number | null => {
-  const s = xs.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+/** The median of the rounds that gave a figure (null: none did). */
+const medianOf = (xs: Array<number | null>): number | null => {
+  const m = median(xs.filter((x): x is number => x !== null));
+  return Number.isNaN(m) ? null : m;
 };
 
 /** One thing to measure in a round: a target, or for the stream scenario one RPC form on Osprey. */
@@ -197,12 +198,12 @@ export async function runIndependent(o: IndependentOptions): Promise<Independent
     }
     for (const c of cs) {
       const mine = out.runs.filter((r) => r.label === c.label);
-      const ips = median(mine.map((r) => r.inferencesPerSec));
-      if (ips !== null) out.medians[c.label] = { inferencesPerSec: ips, p99Ms: median(mine.map((r) => r.p99Ms)), serverCpuPct: median(mine.map((r) => r.serverCpuPct)) };
+      const ips = medianOf(mine.map((r) => r.inferencesPerSec));
+      if (ips !== null) out.medians[c.label] = { inferencesPerSec: ips, p99Ms: medianOf(mine.map((r) => r.p99Ms)), serverCpuPct: medianOf(mine.map((r) => r.serverCpuPct)) };
     }
-    out.ceilingMedian = median(out.ceilingSamples);
-    out.otherCpuPctMedian = median(out.runs.map((r) => r.otherCpuPct));
-    out.loadavg1Median = median(out.runs.map((r) => r.loadavg1)) ?? loadavg()[0]!;
+    out.ceilingMedian = medianOf(out.ceilingSamples);
+    out.otherCpuPctMedian = medianOf(out.runs.map((r) => r.otherCpuPct));
+    out.loadavg1Median = medianOf(out.runs.map((r) => r.loadavg1)) ?? loadavg()[0]!;
   }
   return res;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parsePbtxt } from '../baselines/pbtxt.js';
+import { median } from '../harness/median.js';
 import { OSPREY_REPOSITORY } from '../harness/paths.js';
 import { stripDynamicBatching } from '../harness/repo-copy.js';
 import { Histogram, summarize } from '../loadgen/histogram.js';
@@ -56,4 +57,14 @@ test('batching off removes only the dynamic_batching block', () => {
   assert.ok(text.includes('dynamic_batching') && !off.includes('dynamic_batching'));
   assert.deepEqual(Object.keys(parsePbtxt(off)).sort(), Object.keys(parsePbtxt(text)).filter((k) => k !== 'dynamic_batching').sort());
   assert.equal(stripDynamicBatching('a: 1\ndynamic_batching { preferred_batch_size: [4] x { y: 1 } }\nb: 2'), 'a: 1\n\nb: 2');
+});
+
+test('median: odd and even counts, unsorted input left alone, non-finite values ignored, NaN when none', () => {
+  const xs = [5, 1, 3];
+  assert.equal(median(xs), 3);
+  assert.deepEqual(xs, [5, 1, 3]);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([2, NaN, Infinity, 4]), 3);
+  assert.ok(Number.isNaN(median([])));
+  assert.ok(Number.isNaN(median([NaN])));
 });

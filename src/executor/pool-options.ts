@@ -48,8 +48,9 @@ export interface RunOptions {
 
 /** The workers' tuning, defaults applied. */
 export function workerTuning(options: WorkerPoolOptions): WorkerTuning {
+  const spinUs = Math.max(0, options.spinUs ?? 500);
   return {
-    spinUs: Math.max(0, options.spinUs ?? 500), burstSpinUs: Math.max(0, options.burstSpinUs ?? 300),
+    spinUs, burstSpinUs: Math.min(spinUs, Math.max(0, options.burstSpinUs ?? 300)),
     spinRest: options.spinRest ?? true, maxResponseBytes: options.maxResponseBytes ?? Infinity, nice: Math.max(0, options.nice ?? 0),
   };
 }

@@ -23,7 +23,7 @@ import { transferList, type FailedResult, type WorkerTask } from './protocol.js'
 export interface WorkerTuning {
   /** Longest poll for the next request before sleeping, at concurrency 1 (0: always sleep). */
   spinUs: number;
-  /** Longest poll for the rest of a burst (WorkerPoolOptions.burstSpinUs; at most spinUs). */
+  /** Longest poll for the rest of a burst (WorkerPoolOptions.burstSpinUs, capped at spinUs). */
   burstSpinUs: number;
   /** Stop polling when a poll loses its core, and rest (WorkerPoolOptions.spinRest). */
   spinRest: boolean;
@@ -174,13 +174,20 @@ function spin(next: number): void {
   const solo = hotQuiet(hint);
   if (!solo && !burstHot(hint)) return;
   if (Atomics.compareExchange(hint, HINT_SPINNER, 0, threadId) !== 0) return;
-  const inBurst = Atomics.load(hint, HINT_ACTIVE);
-  const over = solo ? flowing : (): boolean => Atomics.load(hint, HINT_BURST) === 0 || Atomics.load(hint, HINT_ACTIVE) < inBurst;
+  if (!solo) burstCount = Atomics.load(hint, HINT_ACTIVE);
   try {
-    pollFor(hint, solo ? spinUs : Math.min(spinUs, burstSpinUs), spinRest, () => available(next) || stopping() || over());
+    pollFor(hint, solo ? spinUs : burstSpinUs, spinRest, () => available(next) || stopping() || (solo ? flowing() : burstOver()));
   } finally {
     Atomics.store(hint, HINT_SPINNER, 0);
   }
+}
+
+/** The requests in the server when a burst's poll began. */
+let burstCount = 0;
+
+/** The burst is over for its poll: requests flow in, or its answers go out (the count dropped). */
+function burstOver(): boolean {
+  return Atomics.load(hint, HINT_BURST) === 0 || Atomics.load(hint, HINT_ACTIVE) < burstCount;
 }
 
 /** Requests flow in beside others: no longer concurrency 1, nor a burst. */

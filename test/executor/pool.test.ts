@@ -305,6 +305,10 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** One turn of the event loop (past its check phase, where a burst's turn ends). */
   const turn = () => new Promise((r) => setImmediate(r));
+  /** Wait (up to 2 s) for `cond`: a worker falls asleep only once it is scheduled, which under load can take a while. */
+  const until = async (cond: () => boolean) => {
+    for (let waited = 0; !cond() && waited < 2000; waited += 25) await sleep(25);
+  };
 
   it('an idle worker stays awake while the server holds at most one request, and sleeps once it holds more', async () => {
     // A long spin budget, so that "awake" is observable from the test without racing it.
@@ -358,7 +362,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       assert.equal(p.awake(0), true, 'still the burst');
       // An answer goes out: the rest of the burst is in flight, and the poll ends.
       p.endRequest();
-      for (let waited = 0; p.awake(0) && waited < 2000; waited += 25) await sleep(25);
+      await until(() => !p.awake(0));
       assert.equal(p.awake(0), false, 'asleep once the answers go out');
       for (let i = 0; i < 63; i++) p.endRequest();
       // The next burst into the idle server.
@@ -369,7 +373,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       assert.equal(p.awake(0), true, 'polling in the next burst');
       // One more arrives in a later turn while the burst is in: a flow, and the poll ends.
       p.beginRequest();
-      for (let waited = 0; p.awake(0) && waited < 2000; waited += 25) await sleep(25);
+      await until(() => !p.awake(0));
       assert.equal(p.awake(0), false, 'asleep once requests flow in');
       assert.deepEqual(floats((await p.run(0, AC, [rows([1, 1, 1])], ['b'])).outputs[0]!), [3, 3, 3]);
       await sleep(50);
@@ -390,8 +394,8 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       void first.then(() => { collected = true; });
       // Block this thread until worker 0 has answered: this thread collects answers in
       // its event loop, so the answer is not collected yet (the job is still in flight).
-      const until = Date.now() + 5000;
-      while (p.load(0) !== 0 && Date.now() < until) { /* the worker answers meanwhile */ }
+      const deadline = Date.now() + 5000;
+      while (p.load(0) !== 0 && Date.now() < deadline) { /* the worker answers meanwhile */ }
       assert.equal(p.load(0), 0, 'answered, so free, though not collected');
       assert.equal(collected, false);
       assert.deepEqual(floats((await first).outputs[0]!), [3, 6, 9]);
@@ -409,7 +413,7 @@ describe('WorkerPool hot hand-off', { timeout: 60_000 }, () => {
       // The other worker falls asleep as soon as it is scheduled (under heavy load that
       // took over 50 ms once); two pollers would both stay awake for the 5 s budget.
       const awakeNow = (): number => Number(p.awake(0)) + Number(p.awake(1));
-      for (let waited = 0; awakeNow() !== 1 && waited < 2000; waited += 25) await sleep(25);
+      await until(() => awakeNow() === 1);
       assert.equal(awakeNow(), 1);
     } finally {
       await p.close();
