@@ -24,7 +24,10 @@ import { median } from './harness/median.js';
 const flags = (s: string): string[] => s.split(' ').filter(Boolean);
 const ROUNDS = Number(arg('rounds', '6'));
 const DURATION_S = Number(arg('duration', '5'));
-if (!(Number.isInteger(ROUNDS) && ROUNDS > 0 && DURATION_S > 0)) throw new Error('--rounds: a positive integer; --duration: seconds, over 0');
+if (!(Number.isInteger(ROUNDS) && ROUNDS > 0 && DURATION_S > 0)) {
+  console.error('--rounds: a positive integer; --duration: seconds, over 0');
+  process.exit(2);
+}
 const OUT = arg('out', join(BENCH_ROOT, 'results/tmp/stream-ratio.json'));
 const A = { main: arg('main', '') || undefined, args: flags(arg('server-args', '')) };
 const B_MAIN = arg('b-main', '') || undefined;
